@@ -1,0 +1,97 @@
+"""mace_outcomes: clinical outcome studies in interventional cardiology.
+
+From event-level follow-up records to the time-to-event data, Kaplan-Meier
+curves, log-rank tests, propensity-weighted Cox models and Tables 1-4 that a
+journal asks for, with estimators that match R's survival ecosystem.
+
+>>> import mace_outcomes as mo
+>>> cohort = mo.load_example()                      # doctest: +SKIP
+>>> tte = mo.time_to_event(cohort, endpoint="mace", horizon=365)  # doctest: +SKIP
+>>> mo.kaplan_meier(tte, group="arm").at(365)       # doctest: +SKIP
+
+Public names are loaded lazily from the room (subpackage) that owns them, so
+``import mace_outcomes`` stays fast and each room imports only what it needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .errors import (
+    ExtremeWeightWarning,
+    InputError,
+    MonotoneLikelihoodWarning,
+    Problem,
+    SchemaError,
+    SeparationWarning,
+    SmallCountWarning,
+    StatisticalWarning,
+    ValidationError,
+)
+
+__version__ = "0.1.0"
+
+# public name -> room that defines it (see STYLE.md: data flows one way).
+_ROOMS = {
+    # records
+    "Cohort": "records",
+    "read_cohort": "records",
+    "Endpoint": "records",
+    "ENDPOINTS": "records",
+    "time_to_event": "records",
+    "stent_expansion": "records",
+    # datasets
+    "load_example": "datasets",
+    "simulate_registry": "datasets",
+    # survival
+    "kaplan_meier": "survival",
+    "logrank": "survival",
+    "rmst": "survival",
+    "cumulative_incidence": "survival",
+    "gray_test": "survival",
+    "followup": "survival",
+    # cox
+    "cox": "cox",
+    "fine_gray": "cox",
+    # weighting
+    "propensity": "weighting",
+    "compare_arms": "weighting",
+    "compare_outcome": "weighting",
+    "e_value": "weighting",
+    "bootstrap": "weighting",
+    "risk_difference": "weighting",
+    # tables
+    "table_one": "tables",
+    "outcome_table": "tables",
+    "audit_reported": "tables",
+    # plots
+    "plot_km": "plots",
+    "plot_cif": "plots",
+    "plot_forest": "plots",
+    "plot_love": "plots",
+    "plot_overlap": "plots",
+    # report
+    "analyze": "report",
+}
+
+__all__ = sorted(
+    list(_ROOMS)
+    + [
+        "InputError", "ValidationError", "SchemaError", "Problem", "StatisticalWarning",
+        "MonotoneLikelihoodWarning", "SeparationWarning", "ExtremeWeightWarning",
+        "SmallCountWarning", "__version__",
+    ]
+)
+
+
+def __getattr__(name: str):
+    room = _ROOMS.get(name)
+    if room is None:
+        raise AttributeError(f"module 'mace_outcomes' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f"{__name__}.{room}"), name)
+    globals()[name] = value  # cache: the next lookup is a plain attribute
+    return value
+
+
+def __dir__():
+    return __all__

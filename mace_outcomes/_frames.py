@@ -1,0 +1,151 @@
+"""Pull validated numpy arrays out of a user's DataFrame.
+
+Every estimator calls :func:`survival_arrays` first, so every estimator rejects
+bad input the same way: an :class:`~mace_outcomes.errors.InputError` naming the
+column, the offending row labels and the reason. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, Problem
+
+
+@dataclass(frozen=True)
+class SurvivalArrays:
+    """Columns of a survival frame as arrays, in the frame's row order."""
+
+    time: np.ndarray  # float64, >= 0
+    event: np.ndarray  # int8 0/1 (or status codes 0..k when ``status`` was used)
+    group: np.ndarray | None  # object/label array
+    weights: np.ndarray | None  # float64, > 0
+    cluster: np.ndarray | None  # integer codes 0..n_clusters-1
+    strata: np.ndarray | None  # integer codes
+    index: pd.Index
+    group_levels: list | None = None
+    strata_levels: list | None = None
+
+
+def _rows(df: pd.DataFrame, mask: np.ndarray) -> tuple:
+    return tuple(df.index[np.asarray(mask, dtype=bool)].tolist())
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, list]:
+    codes, levels = pd.factorize(values, sort=True)
+    return codes.astype(np.int64), list(levels)
+
+
+def survival_arrays(
+    df: pd.DataFrame,
+    *,
+    time: str,
+    event: str | None = None,
+    status: str | None = None,
+    group: str | None = None,
+    weights: str | None = None,
+    cluster: str | None = None,
+    strata: str | None = None,
+    min_groups: int = 1,
+    source: str = "data",
+) -> SurvivalArrays:
+    """Validate and extract the columns of a survival analysis.
+
+    Parameters
+    ----------
+    df : DataFrame, one row per subject (or lesion).
+    time : column of follow-up times (days), non-negative and not missing.
+    event : column of 0/1 event indicators (or booleans).
+    status : instead of ``event``, a competing-risks status column 0, 1, 2, ...
+    group, strata : columns of labels; missing labels are an error.
+    weights : column of positive finite weights.
+    cluster : column of cluster ids (e.g. ``patient_id``); missing ids are an error.
+    min_groups : the number of distinct group labels required (2 for a comparison).
+    source : name of the table, used in error messages.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(Problem(f"expected a pandas DataFrame, got {type(df).__name__}",
+                                 source=source))
+    problems: list[Problem] = []
+    wanted = {"time": time, "event": event, "status": status, "group": group,
+              "weights": weights, "cluster": cluster, "strata": strata}
+    missing = [c for c in wanted.values() if c is not None and c not in df.columns]
+    if missing:
+        raise InputError([Problem(f"column not found (columns are {list(df.columns)})",
+                                  column=c, source=source) for c in missing])
+    if len(df) == 0:
+        raise InputError(Problem("the table has no rows", source=source))
+
+    t = pd.to_numeric(df[time], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(t)
+    if bad.any():
+        problems.append(Problem("missing or non-numeric time", time, _rows(df, bad), source))
+    neg = np.isfinite(t) & (t < 0)
+    if neg.any():
+        problems.append(Problem("negative time", time, _rows(df, neg), source))
+
+    indicator_col = event if event is not None else status
+    if indicator_col is None:
+        raise InputError(Problem("give an event (0/1) or a status column", source=source))
+    col = df[indicator_col]
+    if col.dtype == bool:
+        col = col.astype(np.int8)
+    e_raw = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+    if event is not None:
+        bad_e = ~np.isin(e_raw, (0.0, 1.0))
+        reason = "event must be 0 (censored) or 1 (event)"
+    else:
+        bad_e = ~(np.isfinite(e_raw) & (e_raw >= 0) & (np.floor(e_raw) == e_raw))
+        reason = "status must be 0 (censored) or a cause code 1, 2, ..."
+    if bad_e.any():
+        problems.append(Problem(reason, indicator_col, _rows(df, bad_e), source))
+
+    g = levels = None
+    if group is not None:
+        gs = df[group]
+        na = gs.isna().to_numpy()
+        if na.any():
+            problems.append(Problem("missing group label", group, _rows(df, na), source))
+        levels = sorted(pd.unique(gs[~na]).tolist(), key=_sort_key)
+        if len(levels) < min_groups:
+            problems.append(Problem(f"needs at least {min_groups} groups, found "
+                                    f"{len(levels)} ({levels})", group, (), source))
+        g = gs.to_numpy()
+
+    w = None
+    if weights is not None:
+        w = pd.to_numeric(df[weights], errors="coerce").to_numpy(dtype=float)
+        bad_w = ~np.isfinite(w) | (w <= 0)
+        if bad_w.any():
+            problems.append(Problem("weights must be positive and finite (missing, zero or "
+                                    "negative found)", weights, _rows(df, bad_w), source))
+
+    cl = None
+    if cluster is not None:
+        na = df[cluster].isna().to_numpy()
+        if na.any():
+            problems.append(Problem("missing cluster id", cluster, _rows(df, na), source))
+        else:
+            cl, _ = _codes(df[cluster])
+
+    st = st_levels = None
+    if strata is not None:
+        na = df[strata].isna().to_numpy()
+        if na.any():
+            problems.append(Problem("missing stratum label", strata, _rows(df, na), source))
+        else:
+            st, st_levels = _codes(df[strata])
+
+    if problems:
+        raise InputError(problems)
+    return SurvivalArrays(time=t, event=e_raw.astype(np.int64), group=g, weights=w,
+                          cluster=cl, strata=st, index=df.index, group_levels=levels,
+                          strata_levels=st_levels)
+
+
+def _sort_key(v):
+    # Sort mixed labels deterministically (numbers before strings).
+    return (0, v, "") if isinstance(v, (int, float, np.number)) else (1, 0, str(v))

@@ -1,0 +1,1 @@
+"""cox room (see STYLE.md)."""

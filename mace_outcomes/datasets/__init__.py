@@ -1,0 +1,1 @@
+"""datasets room (see STYLE.md)."""

@@ -1,0 +1,1 @@
+"""plots room (see STYLE.md)."""

@@ -1,0 +1,1 @@
+"""survival room (see STYLE.md)."""

@@ -1,0 +1,1 @@
+"""tables room (see STYLE.md)."""

@@ -1,0 +1,1 @@
+"""weighting room (see STYLE.md)."""

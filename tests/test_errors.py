@@ -1,0 +1,36 @@
+"""The error hierarchy and the shared frame validation every estimator uses."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mace_outcomes as mo
+from mace_outcomes._frames import survival_arrays
+
+
+def test_input_error_lists_every_problem_with_rows():
+    df = pd.DataFrame({"time": [1.0, -2.0, np.nan, 4.0], "event": [1, 0, 2, 1],
+                       "w": [1.0, 0.0, 1.0, -1.0]})
+    with pytest.raises(mo.InputError) as info:
+        survival_arrays(df, time="time", event="event", weights="w", source="tte.csv")
+    problems = info.value.problems
+    # negative time (row 1), missing time (row 2), bad event (row 2), bad weights (1, 3)
+    reasons = {(p.column, p.rows) for p in problems}
+    assert ("time", (1,)) in reasons
+    assert ("time", (2,)) in reasons
+    assert ("event", (2,)) in reasons
+    assert ("w", (1, 3)) in reasons
+    assert "tte.csv" in str(info.value)
+
+
+def test_missing_column_and_one_group():
+    df = pd.DataFrame({"time": [1.0, 2.0], "event": [1, 0], "g": ["a", "a"]})
+    with pytest.raises(mo.InputError, match="column 'nope'"):
+        survival_arrays(df, time="time", event="nope")
+    with pytest.raises(mo.InputError, match="at least 2 groups"):
+        survival_arrays(df, time="time", event="event", group="g", min_groups=2)
+
+
+def test_unknown_public_name():
+    with pytest.raises(AttributeError):
+        mo.not_a_function  # noqa: B018
