@@ -33,44 +33,45 @@ __version__ = "0.1.0"
 
 # public name -> room that defines it (see STYLE.md: data flows one way).
 _ROOMS = {
-    # records
+    # records: schema, validation, endpoints, time-to-event
     "Cohort": "records",
     "read_cohort": "records",
     "Endpoint": "records",
     "ENDPOINTS": "records",
     "time_to_event": "records",
-    "stent_expansion": "records",
     # datasets
     "load_example": "datasets",
     "simulate_registry": "datasets",
-    # survival
-    "kaplan_meier": "survival",
-    "logrank": "survival",
-    "rmst": "survival",
-    "cumulative_incidence": "survival",
-    "gray_test": "survival",
-    "followup": "survival",
-    # cox
-    "cox": "cox",
-    "fine_gray": "cox",
-    # weighting
-    "propensity": "weighting",
-    "compare_arms": "weighting",
-    "compare_outcome": "weighting",
-    "e_value": "weighting",
-    "bootstrap": "weighting",
-    "risk_difference": "weighting",
+    # survival curves and tests
+    "kaplan_meier": "survival.kaplan_meier",
+    "logrank": "survival.logrank",
+    "rmst": "survival.rmst",
+    "followup": "survival.followup",
+    "cumulative_incidence": "survival.competing",
+    "gray_test": "survival.competing",
+    # regression
+    "cox": "cox.fit",
+    "fine_gray": "cox.fine_gray",
+    # selection-bias adjustment
+    "propensity": "weighting.propensity",
+    "e_value": "weighting.evalue",
+    "bootstrap": "weighting.bootstrap",
+    "compare_arms": "weighting.compare",
+    "risk_difference": "weighting.compare",
+    # non-time-to-event outcomes (stent expansion, procedural outcomes)
+    "compare_outcome": "outcomes",
+    "stent_expansion": "outcomes",
     # tables
     "table_one": "tables",
     "outcome_table": "tables",
     "audit_reported": "tables",
-    # plots
+    # figures
     "plot_km": "plots",
     "plot_cif": "plots",
     "plot_forest": "plots",
     "plot_love": "plots",
     "plot_overlap": "plots",
-    # report
+    # the whole study
     "analyze": "report",
 }
 

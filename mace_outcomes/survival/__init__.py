@@ -1,1 +1,4 @@
-"""survival room (see STYLE.md)."""
+"""survival room: one module per estimator.
+
+Public names are re-exported lazily by ``mace_outcomes/__init__.py``.
+"""

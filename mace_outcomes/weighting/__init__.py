@@ -1,1 +1,4 @@
-"""weighting room (see STYLE.md)."""
+"""weighting room: one module per estimator.
+
+Public names are re-exported lazily by ``mace_outcomes/__init__.py``.
+"""

@@ -1,0 +1,1 @@
+"""Non-time-to-event outcomes: stent expansion, procedural outcomes (see STYLE.md)."""
