@@ -1,1 +1,3 @@
-"""report room (see STYLE.md)."""
+"""The whole study: analyze() writes tables/, figures/, results.json and report.html."""
+
+from .study import Study, read_study, write_study_template
