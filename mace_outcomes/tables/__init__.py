@@ -1,1 +1,10 @@
-"""tables room (see STYLE.md)."""
+"""tables room (see STYLE.md): estimates in, formatted tables out.
+
+``table_one`` (baseline tables with the right test per row), ``outcome_table`` (events,
+Kaplan-Meier estimates and hazard ratios per endpoint) and ``audit_reported``
+(recomputing published p-values from the printed numbers).
+"""
+
+from .table_one import TableOne, table_one
+
+__all__ = ["TableOne", "table_one"]

@@ -1,0 +1,252 @@
+"""Small numerical kernels behind the tables: the tests a Table 1 uses and the SMD.
+
+Pure functions on numpy arrays (no pandas). Each one states its formula and the
+reference it follows; the tests hold them against ``scipy.stats`` and R.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import special, stats
+
+# Above this many enumerated tables the exact Fisher-Freeman-Halton test falls back to
+# Monte-Carlo sampling of tables with the observed margins (seeded, stated in the output).
+EXACT_TABLE_LIMIT = 2_000_000
+
+
+# --------------------------------------------------------------------------- formatting
+def format_p(p: float, digits: int = 3) -> str:
+    """Format a p-value as journals print it: ``<0.001``, else ``digits`` decimals.
+
+    >>> format_p(0.00042), format_p(0.0516), format_p(1.0), format_p(float("nan"))
+    ('<0.001', '0.052', '1.000', '')
+    """
+    if p is None or not np.isfinite(p):
+        return ""
+    floor = 10.0 ** (-digits)
+    if p < floor:
+        return f"<{floor:.{digits}f}"
+    return f"{p:.{digits}f}"
+
+
+# ----------------------------------------------------------------------- contingency
+def expected_counts(table: np.ndarray) -> np.ndarray:
+    """Expected cell counts under independence: row total x column total / N."""
+    t = np.asarray(table, dtype=float)
+    n = t.sum()
+    return np.outer(t.sum(axis=1), t.sum(axis=0)) / n if n > 0 else np.zeros_like(t)
+
+
+def drop_empty(table: np.ndarray) -> np.ndarray:
+    """Remove all-zero rows and columns (they carry no information for any test)."""
+    t = np.asarray(table)
+    return t[t.sum(axis=1) > 0][:, t.sum(axis=0) > 0]
+
+
+def pearson_chi2(table: np.ndarray, yates: bool = False) -> tuple[float, int, float]:
+    """Pearson's chi-square test of independence for an r x c table of counts.
+
+    ``X2 = sum (|O - E| - c)^2 / E`` with ``c = 0.5`` (Yates 1934) for a 2 x 2 table when
+    ``yates`` is true (capped so that no cell's correction exceeds ``|O - E|``, as R's
+    ``chisq.test`` does), else ``c = 0``. Returns ``(statistic, df, p)``; ``p`` is nan
+    when the table has fewer than two non-empty rows or columns.
+    """
+    t = drop_empty(np.asarray(table, dtype=float))
+    if t.shape[0] < 2 or t.shape[1] < 2:
+        return float("nan"), 0, float("nan")
+    e = expected_counts(t)
+    d = np.abs(t - e)
+    if yates and t.shape == (2, 2):
+        d = d - min(0.5, float(d.min()))
+    x2 = float((d**2 / e).sum())
+    dof = (t.shape[0] - 1) * (t.shape[1] - 1)
+    return x2, dof, float(stats.chi2.sf(x2, dof))
+
+
+def _log_table_prob_const(rows: np.ndarray, cols: np.ndarray) -> float:
+    n = rows.sum()
+    return float(special.gammaln(rows + 1).sum() + special.gammaln(cols + 1).sum()
+                 - special.gammaln(n + 1))
+
+
+def _compositions(total: int, parts: int) -> np.ndarray:
+    """All vectors of ``parts`` non-negative integers summing to ``total`` (stars and bars)."""
+    if parts == 1:
+        return np.array([[total]], dtype=np.int64)
+    # choose parts-1 bar positions among total+parts-1 slots
+    from itertools import combinations
+    bars = np.array(list(combinations(range(total + parts - 1), parts - 1)), dtype=np.int64)
+    edges = np.column_stack([np.full(len(bars), -1), bars,
+                             np.full(len(bars), total + parts - 1)])
+    return np.diff(edges, axis=1) - 1
+
+
+def fisher_exact_rxc(table: np.ndarray, *, max_tables: int = EXACT_TABLE_LIMIT,
+                     n_sim: int = 100_000, seed: int = 2024) -> tuple[float, str]:
+    """Fisher's exact test (Fisher-Freeman-Halton for r x c), two-sided.
+
+    The p-value is the total hypergeometric probability of all tables with the observed
+    margins that are no more probable than the observed one (Freeman & Halton 1951; the
+    two-sided rule of R's ``fisher.test`` with its relative tolerance ``1e-7``). The
+    tables are enumerated exactly, column by column, with numpy: each partial table is a
+    row of remaining row totals and a running ``-sum log(x!)``; the last column is forced.
+    When more than ``max_tables`` partial tables would be needed, the p-value is estimated
+    instead from ``n_sim`` tables drawn with the observed margins
+    (``scipy.stats.random_table``, Patefield 1981) with the seed given, as
+    ``(1 + #{P_sim <= P_obs}) / (n_sim + 1)`` (R's ``simulate.p.value``).
+
+    Returns ``(p, method)`` with method ``"exact"`` or ``"monte-carlo (n_sim=..., seed=...)"``.
+    For a 2 x 2 table this equals ``scipy.stats.fisher_exact``.
+    """
+    t = drop_empty(np.asarray(table, dtype=np.int64))
+    if t.shape[0] < 2 or t.shape[1] < 2:
+        return 1.0, "exact"
+    if t.shape[0] > t.shape[1]:
+        t = t.T  # fewer rows -> fewer compositions per column
+    rows, cols = t.sum(axis=1), t.sum(axis=0)
+    # columns in decreasing size keep the frontier small at the start
+    order = np.argsort(-cols, kind="stable")
+    t, cols = t[:, order], cols[order]
+    const = _log_table_prob_const(rows, cols)
+    log_obs = const - float(special.gammaln(t + 1).sum())
+
+    remaining = rows[None, :].copy()
+    partial = np.zeros(1)
+    exact = True
+    for c in cols[:-1]:
+        comp = _compositions(int(c), len(rows))
+        if remaining.shape[0] * comp.shape[0] > max_tables:
+            exact = False
+            break
+        cand = remaining[:, None, :] - comp[None, :, :]
+        ok = (cand >= 0).all(axis=2)
+        i, j = np.nonzero(ok)
+        remaining = cand[i, j]
+        partial = partial[i] - special.gammaln(comp[j] + 1).sum(axis=1)
+    if exact:
+        logp = const + partial - special.gammaln(remaining + 1).sum(axis=1)
+        keep = logp <= log_obs + math.log1p(1e-7)
+        p = float(np.exp(logp[keep]).sum())
+        return min(1.0, p), "exact"
+    rng = np.random.default_rng(seed)
+    sims = stats.random_table(rows, cols, seed=rng).rvs(n_sim)
+    logp = const - special.gammaln(sims + 1).sum(axis=(1, 2))
+    hits = int((logp <= log_obs + math.log1p(1e-7)).sum())
+    return (1 + hits) / (n_sim + 1), f"monte-carlo (n_sim={n_sim}, seed={seed})"
+
+
+# ------------------------------------------------------------------------- two means
+def t_test_from_stats(m1: float, s1: float, n1: float, m2: float, s2: float, n2: float,
+                      equal_var: bool = True) -> tuple[float, float, float]:
+    """Two-sample t test from means, SDs and sizes. Returns ``(t, df, p)`` two-sided.
+
+    Student: pooled variance ``sp^2 = ((n1-1)s1^2 + (n2-1)s2^2) / (n1+n2-2)``,
+    ``t = (m1-m2) / (sp sqrt(1/n1+1/n2))`` on ``n1+n2-2`` df. Welch (1947):
+    ``t = (m1-m2) / sqrt(s1^2/n1 + s2^2/n2)`` on Welch-Satterthwaite df.
+    """
+    v1, v2 = s1 * s1 / n1, s2 * s2 / n2
+    if equal_var:
+        dof = n1 + n2 - 2
+        sp2 = ((n1 - 1) * s1 * s1 + (n2 - 1) * s2 * s2) / dof
+        se = math.sqrt(sp2 * (1 / n1 + 1 / n2))
+    else:
+        se = math.sqrt(v1 + v2)
+        dof = (v1 + v2) ** 2 / (v1 * v1 / (n1 - 1) + v2 * v2 / (n2 - 1)) if se > 0 else np.nan
+    if not se > 0:
+        return float("nan"), float(dof), float("nan")
+    tt = (m1 - m2) / se
+    return float(tt), float(dof), float(2 * stats.t.sf(abs(tt), dof))
+
+
+def t_test(x: np.ndarray, y: np.ndarray, equal_var: bool = True) -> tuple[float, float, float]:
+    """Student (``equal_var``) or Welch t test of two samples; see :func:`t_test_from_stats`."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 2 or len(y) < 2:
+        return float("nan"), float("nan"), float("nan")
+    return t_test_from_stats(x.mean(), x.std(ddof=1), len(x), y.mean(), y.std(ddof=1), len(y),
+                             equal_var=equal_var)
+
+
+def levene_mean(x: np.ndarray, y: np.ndarray) -> float:
+    """Levene's test (mean-centred, as SPSS prints beside the t test): p of the one-way
+    ANOVA F on ``|x - mean(x)|`` and ``|y - mean(y)|`` (Levene 1960)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 2 or len(y) < 2:
+        return float("nan")
+    zx, zy = np.abs(x - x.mean()), np.abs(y - y.mean())
+    z = np.concatenate([zx, zy])
+    n, g = len(z), 2
+    between = len(zx) * (zx.mean() - z.mean()) ** 2 + len(zy) * (zy.mean() - z.mean()) ** 2
+    within = ((zx - zx.mean()) ** 2).sum() + ((zy - zy.mean()) ** 2).sum()
+    if within <= 0:
+        return 1.0 if between == 0 else 0.0
+    f = (between / (g - 1)) / (within / (n - g))
+    return float(stats.f.sf(f, g - 1, n - g))
+
+
+# ---------------------------------------------------------------- weighted summaries
+def weighted_mean_var(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Weighted mean and variance ``sum w (x - m)^2 / sum w * n / (n - 1)``.
+
+    The ``n/(n-1)`` factor makes unit weights give the usual sample variance; it is the
+    variance R's ``survey::svyvar`` and ``tableone::svyCreateTableOne`` report.
+    """
+    x, w = np.asarray(x, float), np.asarray(w, float)
+    n = len(x)
+    if n == 0:
+        return float("nan"), float("nan")
+    m = float(np.sum(w * x) / np.sum(w))
+    if n < 2:
+        return m, float("nan")
+    v = float(np.sum(w * (x - m) ** 2) / np.sum(w) * n / (n - 1))
+    return m, v
+
+
+def weighted_quantiles(x: np.ndarray, q: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    """Quantiles: unweighted, R's type 7 (``numpy`` linear interpolation); weighted, the
+    smallest value whose weighted empirical CDF reaches ``q``, averaged with the next value
+    when the CDF equals ``q`` exactly (so unit weights give the usual median)."""
+    x = np.asarray(x, float)
+    q = np.atleast_1d(np.asarray(q, float))
+    if len(x) == 0:
+        return np.full(len(q), np.nan)
+    if w is None:
+        return np.quantile(x, q)
+    order = np.argsort(x, kind="stable")
+    xs, ws = x[order], np.asarray(w, float)[order]
+    cdf = np.cumsum(ws) / ws.sum()
+    i = np.searchsorted(cdf, q - 1e-12, side="left")
+    i = np.minimum(i, len(xs) - 1)
+    hit = np.isclose(cdf[i], q) & (i + 1 < len(xs))
+    j = np.minimum(i + 1, len(xs) - 1)
+    return np.where(hit, (xs[i] + xs[j]) / 2, xs[i])
+
+
+# ---------------------------------------------------------------------------- SMD
+def smd_continuous(m1: float, v1: float, m2: float, v2: float) -> float:
+    """Standardized mean difference ``|m1 - m2| / sqrt((v1 + v2) / 2)`` (Austin 2009)."""
+    den = math.sqrt((v1 + v2) / 2) if np.isfinite(v1 + v2) else float("nan")
+    if not den > 0:
+        return 0.0 if m1 == m2 else float("nan")
+    return abs(m1 - m2) / den
+
+
+def smd_categorical(p1: np.ndarray, p2: np.ndarray) -> float:
+    """SMD of a categorical variable from the level proportions in two groups.
+
+    Yang & Dalton (2012): with ``T``, ``C`` the proportions of levels 2..k,
+    ``S = (S_T + S_C) / 2`` where ``S_g[k, k] = p_k (1 - p_k)`` and
+    ``S_g[k, l] = -p_k p_l``, ``SMD = sqrt((T - C)' S^-1 (T - C))``. For two levels this is
+    ``|p1 - p2| / sqrt((p1 (1-p1) + p2 (1-p2)) / 2)``. The same as R's ``tableone``.
+    """
+    p1, p2 = np.asarray(p1, float)[1:], np.asarray(p2, float)[1:]
+    d = p1 - p2
+    if not np.any(np.abs(d) > 1e-15):
+        return 0.0
+    s = (np.diag(p1) - np.outer(p1, p1) + np.diag(p2) - np.outer(p2, p2)) / 2
+    if np.linalg.matrix_rank(s) == 0:
+        return float("inf")  # every subject in one level in both groups, yet p differ
+    val = float(d @ np.linalg.pinv(s) @ d)
+    return math.sqrt(max(val, 0.0))

@@ -1,0 +1,140 @@
+"""Kernels of the tables room against scipy.stats, R and closed forms."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from mace_outcomes.tables import _tests as k
+
+small_2x2 = st.lists(st.integers(0, 25), min_size=4, max_size=4).map(
+    lambda v: np.array(v).reshape(2, 2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(small_2x2)
+def test_fisher_2x2_equals_scipy(t):
+    assert k.fisher_exact_rxc(t)[0] == pytest.approx(stats.fisher_exact(t)[1], rel=1e-9)
+
+
+def test_fisher_freeman_halton_equals_r():
+    # R 4.x: fisher.test(matrix(c(1,3,1,5,0,1,2,6,1,0,2,7), 3))$p.value
+    t = np.array([[1, 5, 2, 0], [3, 0, 6, 2], [1, 1, 1, 7]])
+    p, how = k.fisher_exact_rxc(t)
+    assert how == "exact"
+    assert p == pytest.approx(0.0009102165, rel=1e-6)
+    # fisher.test(matrix(c(1,23,1,8,5,33,5,8), 4))$p.value  (4 x 2, transposed internally)
+    p2, _ = k.fisher_exact_rxc(np.array([[1, 5], [23, 33], [1, 5], [8, 8]]))
+    assert p2 == pytest.approx(0.3974944, rel=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(0, 6), min_size=6, max_size=6))
+def test_fisher_rxc_invariant_to_transpose_and_permutation(v):
+    t = np.array(v).reshape(2, 3)
+    p = k.fisher_exact_rxc(t)[0]
+    assert k.fisher_exact_rxc(t.T)[0] == pytest.approx(p, rel=1e-9)
+    assert k.fisher_exact_rxc(t[:, ::-1])[0] == pytest.approx(p, rel=1e-9)
+    assert 0 < p <= 1
+
+
+def test_fisher_monte_carlo_fallback_close_to_exact():
+    t = np.array([[1, 5, 2, 0], [3, 0, 6, 2], [1, 1, 1, 7]])
+    exact, _ = k.fisher_exact_rxc(t)
+    p, how = k.fisher_exact_rxc(t, max_tables=10, n_sim=20_000, seed=7)
+    assert how.startswith("monte-carlo") and "seed=7" in how
+    # binomial SE of a Monte-Carlo p near 0.001 with 20000 draws is ~0.00022
+    assert abs(p - exact) < 5 * math.sqrt(exact * (1 - exact) / 20_000) + 1e-4
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=6, max_size=6), st.booleans())
+def test_pearson_chi2_equals_scipy(v, yates):
+    t = np.array(v).reshape(2, 3) if not yates else np.array(v[:4]).reshape(2, 2)
+    x2, dof, p = k.pearson_chi2(t, yates=yates)
+    ref = stats.chi2_contingency(t, correction=yates)
+    assert x2 == pytest.approx(ref[0], rel=1e-9, abs=1e-12)
+    assert dof == ref[2]
+    assert p == pytest.approx(ref[1], rel=1e-9)
+
+
+def test_paper_mace_uncorrected_chi2_and_fisher():
+    # Table 4: MACE at 1 year 1/32 (OCT) vs 3/47 (IVUS), printed p = 0.517
+    t = np.array([[1, 31], [3, 44]])
+    assert (k.expected_counts(t) < 5).any()
+    assert k.pearson_chi2(t)[2] == pytest.approx(stats.chi2_contingency(t, correction=False)[1])
+    assert round(k.pearson_chi2(t)[2], 3) == 0.517
+    assert round(k.fisher_exact_rxc(t)[0], 3) == 0.643
+    assert k.fisher_exact_rxc(t)[0] == pytest.approx(stats.fisher_exact(t)[1], rel=1e-9)
+
+
+moments = st.tuples(st.floats(-50, 50), st.floats(0.1, 20), st.integers(3, 200))
+
+
+@settings(max_examples=80, deadline=None)
+@given(moments, moments, st.booleans())
+def test_t_from_stats_equals_scipy(a, b, equal_var):
+    t, _, p = k.t_test_from_stats(*a, *b, equal_var=equal_var)
+    ref = stats.ttest_ind_from_stats(*a, *b, equal_var=equal_var)
+    assert t == pytest.approx(ref.statistic, rel=1e-9, abs=1e-12)
+    assert p == pytest.approx(ref.pvalue, rel=1e-8, abs=1e-300)
+
+
+def test_t_test_and_levene_equal_scipy():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(0, 1, 30), rng.normal(0.5, 3, 40)
+    for ev in (True, False):
+        assert k.t_test(x, y, ev)[2] == pytest.approx(stats.ttest_ind(x, y, equal_var=ev).pvalue)
+    assert k.levene_mean(x, y) == pytest.approx(stats.levene(x, y, center="mean").pvalue)
+
+
+def test_weighted_mean_var_unit_weights_and_replication():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=25)
+    m, v = k.weighted_mean_var(x, np.ones(25))
+    assert m == pytest.approx(x.mean()) and v == pytest.approx(x.var(ddof=1))
+    # integer weights: the weighted mean equals the mean of the replicated sample
+    w = rng.integers(1, 4, 25)
+    m2, _ = k.weighted_mean_var(x, w)
+    assert m2 == pytest.approx(np.repeat(x, w).mean())
+
+
+def test_weighted_quantiles():
+    x = np.array([5.0, 1, 3, 2, 4, 6])
+    assert k.weighted_quantiles(x, [0.5], np.ones(6))[0] == pytest.approx(np.median(x))
+    # integer weights = replicated sample: median of [1,1,1,2,3,4,5,6,6,6] is 3.5
+    w = np.array([1, 3, 1, 1, 1, 3])
+    assert k.weighted_quantiles(x, [0.5], w)[0] == pytest.approx(
+        np.median(np.repeat(x, w)))
+    assert np.allclose(k.weighted_quantiles(x, [0.25, 0.75]), np.quantile(x, [0.25, 0.75]))
+
+
+def test_smd_closed_forms():
+    # binary: |p1 - p2| / sqrt((p1 q1 + p2 q2) / 2)
+    p1, p2 = 0.3, 0.55
+    expect = abs(p1 - p2) / math.sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / 2)
+    assert k.smd_categorical([1 - p1, p1], [1 - p2, p2]) == pytest.approx(expect)
+    assert k.smd_continuous(10, 4, 12, 9) == pytest.approx(2 / math.sqrt(6.5))
+    assert k.smd_categorical([1, 0], [0, 1]) == math.inf
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(0.05, 1), min_size=3, max_size=3),
+       st.lists(st.floats(0.05, 1), min_size=3, max_size=3))
+def test_smd_categorical_does_not_depend_on_reference_level(a, b):
+    p = np.array(a) / sum(a)
+    q = np.array(b) / sum(b)
+    s = k.smd_categorical(p, q)
+    for perm in ([1, 0, 2], [2, 1, 0]):
+        assert k.smd_categorical(p[perm], q[perm]) == pytest.approx(s, rel=1e-6, abs=1e-9)
+
+
+def test_format_p():
+    assert k.format_p(0.0004) == "<0.001"
+    assert k.format_p(0.0516) == "0.052"
+    assert k.format_p(0.001) == "0.001"
+    assert k.format_p(1.0) == "1.000"
+    assert k.format_p(float("nan")) == ""
