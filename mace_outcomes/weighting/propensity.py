@@ -1,0 +1,410 @@
+"""Propensity scores and balancing weights: ``mo.propensity``.
+
+The propensity model is a logistic regression fitted by statsmodels (maximum
+likelihood), or by Firth's penalised likelihood when ``firth=True`` -- the remedy for
+the separation that small registries produce (a covariate level in which every patient
+got the same device). Weights for the ATE, ATT and ATO (overlap) estimands, optional
+trimming of extreme scores and truncation of extreme weights, and the diagnostics a
+reviewer asks for: balance (SMD, variance ratios), effective sample size, overlap.
+
+References
+----------
+Rosenbaum PR, Rubin DB. The central role of the propensity score in observational
+studies for causal effects. Biometrika 1983;70:41-55.
+Austin PC, Stuart EA. Stat Med 2015;34:3661-79 (IPTW best practice, balance diagnostics).
+Li F, Morgan KL, Zaslavsky AM. J Am Stat Assoc 2018;113:390-400 (overlap weights).
+Firth D. Biometrika 1993;80:27-38; Heinze G, Schemper M. Stat Med 2002;21:2409-19.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._display import frame_html, frame_text
+from ..errors import ExtremeWeightWarning, InputError, Problem, SeparationWarning
+from .logistic import logistic_irls, separation
+from .weights import (
+    ESTIMANDS,
+    balance_kernel,
+    iptw_weights,
+    is_binary,
+    kish_ess,
+    trim_mask,
+    truncate_weights,
+)
+
+# Positivity: scores this close to 0 or 1 give weights above 40 under the ATE.
+POSITIVITY_BOUNDS = (0.025, 0.975)
+# A subject carrying more than 10 times the mean weight of its arm dominates it.
+EXTREME_RELATIVE_WEIGHT = 10.0
+
+
+@dataclass(frozen=True, eq=False)
+class Propensity:
+    """Fitted propensity model, weights and diagnostics (see :func:`propensity`).
+
+    Attributes
+    ----------
+    scores : Series of P(treated | covariates), aligned with the input index.
+    weights : Series of the chosen estimand's weights (after truncation); NaN for rows
+        removed by trimming.
+    estimand : "ATE", "ATT" or "ATO".
+    treatment, treated, control : the treatment column and its two labels.
+    coef : DataFrame (index term; coef, se, z, p) of the propensity model.
+    ess : dict arm label -> Kish effective sample size of ``weights``.
+    all_weights : DataFrame of the four weight types (weights_ate,
+        weights_ate_stabilized, weights_att, weights_ato), before trimming / truncation.
+    kept : boolean Series, False for rows removed by trimming.
+    """
+
+    scores: pd.Series
+    weights: pd.Series
+    estimand: str
+    treatment: str
+    treated: object
+    control: object
+    coef: pd.DataFrame
+    ess: dict
+    all_weights: pd.DataFrame
+    kept: pd.Series
+    design: pd.DataFrame
+    z: pd.Series
+    stabilize: bool = False
+    trim: object = None
+    truncate: object = None
+    truncation_cap: float | None = None
+    firth: bool = False
+    separation: bool = False
+    method: str = "logistic regression (maximum likelihood, statsmodels)"
+    warnings: list = field(default_factory=list)
+
+    # -- diagnostics -------------------------------------------------------------------
+    def balance(self, weights: pd.Series | np.ndarray | None = None, threshold: float = 0.1,
+                binary: str = "std") -> pd.DataFrame:
+        """Covariate balance before and after weighting.
+
+        Columns: covariate, type (continuous / binary), mean_treated, mean_control,
+        smd_unweighted, smd_weighted, vr_unweighted, vr_weighted, balanced
+        (``|smd_weighted| < threshold``). SMDs are treated minus control over the
+        unweighted pooled SD ``sqrt((s1^2 + s0^2)/2)``; binary covariates use ``p(1-p)``
+        variances as cobalt does (``binary="raw"``: the difference in proportions).
+        Variance ratios are treated / control, for continuous covariates only.
+        Rows removed by trimming are left out of both columns.
+        """
+        if binary not in ("std", "raw"):
+            raise InputError(Problem("binary must be 'std' or 'raw'"))
+        w = self.weights if weights is None else pd.Series(np.asarray(weights, float),
+                                                          index=self.weights.index)
+        keep = self.kept.to_numpy()
+        x = self.design.to_numpy(dtype=float)[keep]
+        bin_ = is_binary(x)
+        res = balance_kernel(x, self.z.to_numpy()[keep], w.to_numpy()[keep], bin_,
+                             binary_stat=binary)
+        out = pd.DataFrame({"covariate": list(self.design.columns),
+                            "type": np.where(bin_, "binary", "continuous")})
+        for k in ("mean_treated", "mean_control", "smd_unweighted", "smd_weighted",
+                  "vr_unweighted", "vr_weighted"):
+            out[k] = res[k]
+        out["balanced"] = np.abs(out["smd_weighted"]) < threshold
+        return out
+
+    def overlap(self) -> pd.DataFrame:
+        """Propensity-score distribution per arm and the region of common support.
+
+        Columns: group, n, min, q1, median, q3, max, n_outside (scores outside the
+        common support ``[max of the arm minima, min of the arm maxima]``),
+        n_extreme (scores outside 0.025-0.975, the usual positivity bounds).
+        """
+        ps = self.scores.to_numpy()
+        t = self.z.to_numpy().astype(bool)
+        lo = max(ps[t].min(), ps[~t].min())
+        hi = min(ps[t].max(), ps[~t].max())
+        rows = []
+        for label, m in ((self.treated, t), (self.control, ~t)):
+            q = np.quantile(ps[m], [0, 0.25, 0.5, 0.75, 1])
+            rows.append({"group": label, "n": int(m.sum()), "min": q[0], "q1": q[1],
+                         "median": q[2], "q3": q[3], "max": q[4],
+                         "n_outside": int(((ps[m] < lo) | (ps[m] > hi)).sum()),
+                         "n_extreme": int(((ps[m] < POSITIVITY_BOUNDS[0])
+                                           | (ps[m] > POSITIVITY_BOUNDS[1])).sum())})
+        return pd.DataFrame(rows)
+
+    @property
+    def n_trimmed(self) -> dict:
+        """Rows removed by trimming, per arm."""
+        t = self.z.to_numpy().astype(bool)
+        gone = ~self.kept.to_numpy()
+        return {self.treated: int((gone & t).sum()), self.control: int((gone & ~t).sum())}
+
+    def summary(self) -> pd.DataFrame:
+        """One row per arm: n, n_trimmed, sum of weights, max weight, ESS."""
+        t = self.z.to_numpy().astype(bool)
+        w = self.weights.to_numpy()
+        rows = []
+        for label, m in ((self.treated, t), (self.control, ~t)):
+            wm = w[m & self.kept.to_numpy()]
+            rows.append({"group": label, "n": int(m.sum()), "n_trimmed": self.n_trimmed[label],
+                         "sum_weights": wm.sum(), "max_weight": wm.max() if wm.size else np.nan,
+                         "ess": self.ess[label]})
+        return pd.DataFrame(rows)
+
+    def plot(self, **kw):
+        """Propensity overlap figure (delegates to ``mace_outcomes.plots.plot_overlap``)."""
+        from ..plots import plot_overlap
+        return plot_overlap(self, **kw)
+
+    def _footer(self) -> str:
+        notes = [f"estimand {self.estimand}" + (" (stabilised)" if self.stabilize else ""),
+                 f"treated = {self.treated!r} vs control = {self.control!r}", self.method]
+        if self.trim is not None:
+            notes.append(f"trimmed at {self.trim}: {self.n_trimmed}")
+        if self.truncation_cap is not None:
+            notes.append(f"weights truncated at {self.truncation_cap:.4g} ({self.truncate})")
+        notes += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(notes)
+
+    def __repr__(self) -> str:
+        return "\n\n".join([
+            frame_text("Propensity model", self.coef),
+            frame_text("Weights", self.summary().set_index("group")),
+            frame_text("Balance (SMD threshold 0.1)", self.balance().set_index("covariate"),
+                       self._footer()),
+        ])
+
+    def _repr_html_(self) -> str:
+        return (frame_html("Propensity model", self.coef)
+                + frame_html("Weights", self.summary().set_index("group"))
+                + frame_html("Balance", self.balance().set_index("covariate"),
+                             self._footer().replace("\n", "<br>")))
+
+
+# -- input handling ----------------------------------------------------------------------
+
+def treatment_indicator(df: pd.DataFrame, treatment: str, treated=None,
+                        source: str = "data") -> tuple[np.ndarray, object, object]:
+    """0/1 treatment indicator, treated label and control label.
+
+    Unless ``treated`` is given, the treated arm is the *last* label in sorted order:
+    1 for 0/1 coding, True for booleans, "OCT" for ("IVUS", "OCT").
+    """
+    if treatment not in df.columns:
+        raise InputError(Problem(f"column not found (columns are {list(df.columns)})",
+                                 column=treatment, source=source))
+    col = df[treatment]
+    na = col.isna().to_numpy()
+    if na.any():
+        raise InputError(Problem("missing treatment label", treatment,
+                                 tuple(df.index[na]), source,
+                                 fix="remove or impute these rows before weighting"))
+    levels = sorted(pd.unique(col).tolist(), key=lambda v: (isinstance(v, str), v))
+    if len(levels) != 2:
+        raise InputError(Problem(f"a treatment needs exactly 2 arms, found {levels}",
+                                 treatment, (), source))
+    if treated is None:
+        treated = levels[1]
+    elif treated not in levels:
+        raise InputError(Problem(f"treated={treated!r} is not one of {levels}", treatment,
+                                 (), source))
+    control = levels[0] if treated == levels[1] else levels[1]
+    return (col == treated).to_numpy().astype(np.int64), treated, control
+
+
+def design_matrix(df: pd.DataFrame, covariates=None, formula: str | None = None,
+                  source: str = "data") -> pd.DataFrame:
+    """Covariate matrix without intercept; categorical columns become 0/1 dummies
+    (first level dropped); a formula is read by patsy (its left side is ignored)."""
+    if (covariates is None) == (formula is None):
+        raise InputError(Problem("give either covariates=[...] or formula='~ ...'",
+                                 source=source))
+    if formula is not None:
+        import patsy
+        rhs = formula.split("~", 1)[1] if "~" in formula else formula
+        try:
+            X = patsy.dmatrix(rhs, df, return_type="dataframe", NA_action="raise")
+        except patsy.PatsyError as exc:
+            raise InputError(Problem(f"cannot build the formula '{formula}': {exc}",
+                                     source=source)) from exc
+        return X.drop(columns=[c for c in X.columns if c == "Intercept"])
+    covariates = list(covariates)
+    problems = []
+    missing = [c for c in covariates if c not in df.columns]
+    for c in missing:
+        problems.append(Problem(f"column not found (columns are {list(df.columns)})", c,
+                                (), source))
+    if problems:
+        raise InputError(problems)
+    if not covariates:
+        raise InputError(Problem("no covariates given", source=source))
+    for c in covariates:
+        na = df[c].isna().to_numpy()
+        if na.any():
+            problems.append(Problem("missing covariate value", c, tuple(df.index[na]), source,
+                                    fix="impute or drop these rows before weighting"))
+    if problems:
+        raise InputError(problems)
+    parts = []
+    for c in covariates:
+        s = df[c]
+        if s.dtype == bool:
+            parts.append(s.astype(float).rename(c))
+        elif pd.api.types.is_numeric_dtype(s):
+            parts.append(s.astype(float))
+        else:
+            parts.append(pd.get_dummies(s, prefix=c, prefix_sep="=", drop_first=True,
+                                        dtype=float))
+    return pd.concat(parts, axis=1)
+
+
+def fit_logistic(X: np.ndarray, z: np.ndarray, names: list[str], firth: bool = False):
+    """Propensity model fit: statsmodels Logit, or Firth's penalised IRLS.
+
+    Returns (coef table, fitted scores, separated flag, method text).
+    """
+    Xc = np.column_stack([np.ones(len(z)), X])
+    names = ["(Intercept)"] + list(names)
+    rank = np.linalg.matrix_rank(Xc)
+    if rank < Xc.shape[1]:
+        raise InputError(Problem(f"the covariates are collinear (rank {rank} < "
+                                 f"{Xc.shape[1]} columns {names}); drop a redundant one"))
+    separated = separation(Xc, z) is not None
+    if firth:
+        fit = logistic_irls(Xc, z, firth=True)
+        beta, cov = fit["beta"], fit["cov"]
+        se = np.sqrt(np.diag(cov))
+        method = "logistic regression (Firth penalised likelihood)"
+        scores = fit["fitted"]
+    else:
+        import statsmodels.api as sm
+        with warnings.catch_warnings():
+            # statsmodels' own separation / convergence warnings are replaced by ours.
+            warnings.simplefilter("ignore")
+            res = sm.Logit(z, Xc).fit(method="newton", disp=0, maxiter=200, tol=1e-12,
+                                      warn_convergence=False)
+        beta = np.asarray(res.params)
+        with np.errstate(invalid="ignore"):
+            se = np.sqrt(np.diag(np.asarray(res.cov_params())))
+        scores = np.asarray(res.predict(Xc))
+        method = "logistic regression (maximum likelihood, statsmodels)"
+    zval = beta / se
+    coef = pd.DataFrame({"coef": beta, "se": se, "z": zval,
+                         "p": 2 * stats.norm.sf(np.abs(zval))}, index=pd.Index(names,
+                                                                              name="term"))
+    return coef, scores, separated, method
+
+
+# -- public function ---------------------------------------------------------------------
+
+def propensity(df: pd.DataFrame, treatment: str, covariates: list[str] | None = None, *,
+               formula: str | None = None, estimand: str = "ATE", stabilize: bool = False,
+               trim: float | tuple[float, float] | None = None,
+               truncate: float | dict | None = None, firth: bool = False,
+               treated=None) -> Propensity:
+    """Propensity scores and balancing weights for a two-arm comparison.
+
+    Parameters
+    ----------
+    df : DataFrame, one row per patient (or lesion).
+    treatment : column with the two arms. The treated arm is the last label in sorted
+        order (1 of 0/1, "OCT" of IVUS/OCT) unless ``treated`` names it.
+    covariates : columns of the propensity model (categorical ones become dummies), or
+    formula : a patsy right-hand side, e.g. ``"~ age + C(vessel) + np.log(egfr)"``.
+    estimand : "ATE" (inverse probability of treatment), "ATT" (treated), or "ATO"
+        (overlap weights, the population with clinical equipoise).
+    stabilize : ATE only: multiply by the arm's share (Robins et al. 2000).
+    trim : drop rows with scores outside ``[trim, 1-trim]`` (or ``(lo, hi)``); their
+        weight is NaN and the count per arm is reported (Crump et al. 2009).
+    truncate : cap weights at a quantile (0 < q < 1), a value (>= 1), or
+        ``{"quantile": q}`` / ``{"value": v}``; the cap is reported.
+    firth : fit the propensity model by Firth's penalised likelihood (always finite,
+        recommended under separation).
+
+    Returns
+    -------
+    Propensity
+        ``.scores``, ``.weights``, ``.balance()``, ``.ess``, ``.overlap()``, ``.coef``.
+
+    Warns
+    -----
+    SeparationWarning
+        The covariates separate the arms (the maximum-likelihood estimate does not exist);
+        use ``firth=True``.
+    ExtremeWeightWarning
+        Scores outside 0.025-0.975 or a subject with over 10 times its arm's mean weight.
+
+    Examples
+    --------
+    >>> import pandas as pd, mace_outcomes as mo
+    >>> df = pd.DataFrame({"arm": [1, 1, 1, 0, 0, 0, 0, 1], "age": [70, 65, 80, 60, 72,
+    ...                    58, 66, 75]})
+    >>> ps = mo.propensity(df, "arm", ["age"], estimand="ATO")
+    >>> round(ps.ess[1], 2) > 0
+    True
+
+    References
+    ----------
+    Austin & Stuart, Stat Med 2015; Li, Morgan & Zaslavsky, JASA 2018; Firth 1993.
+    """
+    source = "data"
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(Problem(f"expected a pandas DataFrame, got {type(df).__name__}"))
+    estimand = str(estimand).upper()
+    if estimand == "OVERLAP":
+        estimand = "ATO"
+    if estimand not in ESTIMANDS:
+        raise InputError(Problem(f"estimand must be one of {ESTIMANDS} ('overlap' = ATO), "
+                                 f"got {estimand!r}"))
+    if stabilize and estimand != "ATE":
+        raise InputError(Problem("stabilize=True applies to the ATE weights only"))
+    z, treated, control = treatment_indicator(df, treatment, treated, source)
+    X = design_matrix(df, covariates, formula, source)
+    coef, ps, separated, method = fit_logistic(X.to_numpy(float), z, list(X.columns), firth)
+    msgs = []
+    if separated:
+        msg = ("the propensity covariates separate the arms (quasi-complete separation): "
+               "maximum-likelihood coefficients are infinite and scores reach 0 or 1"
+               + ("; Firth's penalised likelihood keeps them finite" if firth else
+                  "; refit with firth=True"))
+        msgs.append(msg)
+        warnings.warn(msg, SeparationWarning, stacklevel=2)
+
+    all_w = pd.DataFrame({"weights_ate": iptw_weights(ps, z, "ATE"),
+                          "weights_ate_stabilized": iptw_weights(ps, z, "ATE", True),
+                          "weights_att": iptw_weights(ps, z, "ATT"),
+                          "weights_ato": iptw_weights(ps, z, "ATO")}, index=df.index)
+    keep = trim_mask(ps, trim)
+    if trim is not None and (keep.sum() == 0 or len(set(z[keep])) < 2):
+        raise InputError(Problem(f"trim={trim} leaves fewer than two arms"))
+    w = iptw_weights(ps, z, estimand, stabilize)
+    w_kept, cap = truncate_weights(w[keep], truncate)
+    w_final = np.full(len(w), np.nan)
+    w_final[keep] = w_kept
+
+    t = z.astype(bool)
+    ess = {treated: kish_ess(w_final[keep & t]), control: kish_ess(w_final[keep & ~t])}
+    out_of_bounds = ((ps < POSITIVITY_BOUNDS[0]) | (ps > POSITIVITY_BOUNDS[1])) & keep
+    rel = np.zeros(len(w))
+    for m in (keep & t, keep & ~t):
+        if m.any():
+            rel[m] = w_final[m] / w_final[m].mean()
+    if out_of_bounds.any() or (rel > EXTREME_RELATIVE_WEIGHT).any():
+        rows = tuple(df.index[out_of_bounds | (rel > EXTREME_RELATIVE_WEIGHT)][:20])
+        msg = (f"positivity: {int(out_of_bounds.sum())} score(s) outside "
+               f"{POSITIVITY_BOUNDS[0]}-{POSITIVITY_BOUNDS[1]}, largest weight "
+               f"{rel.max():.1f} x its arm's mean (rows {list(rows)}); consider overlap "
+               "weights (estimand='ATO'), trimming or truncation")
+        msgs.append(msg)
+        warnings.warn(msg, ExtremeWeightWarning, stacklevel=2)
+
+    return Propensity(
+        scores=pd.Series(ps, index=df.index, name="ps"),
+        weights=pd.Series(w_final, index=df.index, name=f"w_{estimand.lower()}"),
+        estimand=estimand, treatment=treatment, treated=treated, control=control, coef=coef,
+        ess=ess, all_weights=all_w, kept=pd.Series(keep, index=df.index, name="kept"),
+        design=X.set_axis(df.index), z=pd.Series(z, index=df.index, name=treatment),
+        stabilize=stabilize, trim=trim, truncate=truncate, truncation_cap=cap, firth=firth,
+        separation=separated, method=method, warnings=msgs)
