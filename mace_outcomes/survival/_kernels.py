@@ -1,0 +1,296 @@
+"""Risk-set kernels shared by the survival estimators.
+
+Small pure numpy functions on arrays **sorted by time** (ascending). No pandas,
+no I/O, no Python loop over subjects or event times: ties are collapsed with
+``np.add.reduceat`` and risk sets are reverse cumulative sums. Other rooms
+(competing risks, Cox) may import these; their signatures are kept stable.
+
+Conventions
+-----------
+* ``time`` sorted ascending; ``event`` 0/1; ``weights`` positive (``None`` = 1).
+* A *distinct-time grid* is ``(utime, starts)``: the distinct values of ``time``
+  and the index in the sorted array where each begins.
+* ``n_risk`` at a time ``t`` counts subjects with ``time >= t`` (censored at
+  ``t`` are still at risk at ``t``, as in Kaplan & Meier 1958 and R's survfit).
+
+References
+----------
+Kaplan EL, Meier P (1958). Nonparametric estimation from incomplete observations.
+JASA 53:457-481.
+Greenwood M (1926). The natural duration of cancer. Reports on Public Health and
+Medical Subjects 33:1-26.
+Therneau TM, Grambsch PM (2000). Modeling Survival Data: Extending the Cox Model.
+Springer, sections 2.2 and 7.2 (infinitesimal-jackknife variance).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy.stats import norm
+
+__all__ = [
+    "RiskTable",
+    "tie_starts",
+    "risk_table",
+    "km_surv",
+    "greenwood",
+    "km_ij_log_variance",
+    "rmst_area",
+    "rmst_ij_influence",
+    "confidence_band",
+    "survfit_quantile",
+    "step_value",
+]
+
+
+class RiskTable(NamedTuple):
+    """Counts on the distinct-time grid (all floats; weighted when weights were given)."""
+
+    time: np.ndarray  # distinct times
+    n_risk: np.ndarray  # at risk just before each time
+    n_event: np.ndarray  # events at each time
+    n_censor: np.ndarray  # censored at each time
+    starts: np.ndarray  # start index of each distinct time in the sorted arrays
+    inverse: np.ndarray  # for each sorted subject, the index of its distinct time
+
+
+def tie_starts(time: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct times of a sorted array, where each run of ties starts, and the run id.
+
+    Returns ``(utime, starts, inverse)`` with ``time == utime[inverse]``.
+    """
+    time = np.asarray(time, dtype=float)
+    if time.size == 0:
+        e = np.zeros(0, dtype=np.int64)
+        return time, e, e
+    new = np.empty(time.size, dtype=bool)
+    new[0] = True
+    np.not_equal(time[1:], time[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    inverse = np.cumsum(new) - 1
+    return time[starts], starts, inverse
+
+
+def _rev_cumsum(x: np.ndarray) -> np.ndarray:
+    # Summing from the end keeps the small late risk sets exact (no total - cumsum loss).
+    return np.cumsum(x[::-1])[::-1]
+
+
+def risk_table(time: np.ndarray, event: np.ndarray,
+               weights: np.ndarray | None = None) -> RiskTable:
+    """Numbers at risk, events and censorings at each distinct time (time sorted).
+
+    ``n_risk[j] = sum of weights with time >= utime[j]``.
+    """
+    utime, starts, inverse = tie_starts(time)
+    ev = np.asarray(event, dtype=float)
+    w = np.ones_like(ev) if weights is None else np.asarray(weights, dtype=float)
+    if utime.size == 0:
+        z = np.zeros(0)
+        return RiskTable(utime, z, z, z, starts, inverse)
+    n_event = np.add.reduceat(w * ev, starts)
+    n_censor = np.add.reduceat(w * (1.0 - ev), starts)
+    n_risk = _rev_cumsum(n_event + n_censor)
+    return RiskTable(utime, n_risk, n_event, n_censor, starts, inverse)
+
+
+def km_surv(n_risk: np.ndarray, n_event: np.ndarray) -> np.ndarray:
+    """Product-limit estimate ``S(t_j) = prod_{i<=j} (1 - d_i / n_i)`` (Kaplan & Meier 1958)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(n_event > 0, (n_risk - n_event) / n_risk, 1.0)
+    return np.cumprod(factor)
+
+
+def greenwood(n_risk: np.ndarray, n_event: np.ndarray) -> np.ndarray:
+    """Greenwood (1926) variance of ``log S``: ``sum_{i<=j} d_i / (n_i (n_i - d_i))``.
+
+    Infinite once every subject at risk has failed (R reports a NaN standard error there).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
+    return np.cumsum(term)
+
+
+def _hazard_parts(n_risk, n_event):
+    """``g_j = d_j / (n_j (n_j - d_j))`` summed to ``G``, and ``a_j = 1 / (n_j - d_j)``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        full = n_risk > n_event
+        g = np.where((n_event > 0) & full, n_event / (n_risk * (n_risk - n_event)), 0.0)
+        a = np.where(full, 1.0 / (n_risk - n_event), 0.0)
+    return np.cumsum(g), a
+
+
+def km_ij_log_variance(tab: RiskTable, event: np.ndarray, weights: np.ndarray | None,
+                       cluster: np.ndarray | None = None) -> np.ndarray:
+    """Infinitesimal-jackknife variance of ``log S`` on the grid of ``tab``.
+
+    The derivative of the (weighted) Kaplan-Meier curve with respect to subject
+    ``i``'s weight is (Therneau & Grambsch 2000, sec. 7.2)::
+
+        dS(t)/dw_i = S(t) [ G(min(t, T_i)) - delta_i 1{T_i <= t} / (n(T_i) - d(T_i)) ]
+
+    with ``G(t) = sum_{s<=t} d(s) / (n(s)(n(s) - d(s)))``. The robust variance is
+    ``sum_k (sum_{i in cluster k} w_i dS/dw_i)^2``, which is what R's
+    ``survfit(..., robust=TRUE)`` (and ``cluster=``) reports. Each subject's term
+    changes only when the subject leaves the risk set, so the sum over subjects is
+    carried forward by cumulative sums (no loop over times). Returned divided by
+    ``S(t)^2`` (a variance of ``log S``); multiply by ``S^2`` for the variance of S.
+    Entries where the curve has reached 0 are meaningless and should be set by the
+    caller (R reports a zero standard error there).
+    """
+    ev = np.asarray(event, dtype=float)
+    w = np.ones_like(ev) if weights is None else np.asarray(weights, dtype=float)
+    G, a = _hazard_parts(tab.n_risk, tab.n_event)
+    j = tab.inverse
+    b = w * (G[j] - ev * a[j])  # subject's weighted term once it has left the risk set
+    if cluster is None:
+        # Singletons: sum_i (w_i D_i)^2 = sum_{T_i<=t} b_i^2 + G(t)^2 sum_{T_i>t} w_i^2.
+        gone = np.cumsum(np.add.reduceat(b * b, tab.starts))
+        w2 = np.add.reduceat(w * w, tab.starts)
+        remaining = _rev_cumsum(w2) - w2
+        return gone + G * G * remaining
+    # Cluster k contributes A_k(t) = B_k(t) + G(t) R_k(t): B_k sums b_i of members already
+    # gone, R_k the weights of members still at risk. Track sum B^2, sum B R, sum R^2 by
+    # the change each departure makes, in time order.
+    cl = np.asarray(cluster)
+    order = np.argsort(cl, kind="stable")  # time order kept within each cluster
+    cls = cl[order]
+    bs, ws = b[order], w[order]
+    first = np.r_[True, cls[1:] != cls[:-1]]
+    gid = np.cumsum(first) - 1
+    start_pos = np.flatnonzero(first)
+    cb, cw = np.cumsum(bs), np.cumsum(ws)
+    b_before = np.empty_like(bs)
+    w_before = np.empty_like(ws)
+    b_before[:] = cb - bs - (cb - bs)[start_pos][gid]
+    w_before[:] = cw - ws - (cw - ws)[start_pos][gid]
+    r_total = np.add.reduceat(ws, start_pos)
+    r_before = r_total[gid] - w_before
+    d_b2 = bs * (2.0 * b_before + bs)
+    d_br = (b_before + bs) * (r_before - ws) - b_before * r_before
+    d_r2 = (r_before - ws) ** 2 - r_before ** 2
+    back = np.empty_like(order)
+    back[order] = np.arange(order.size)
+    sb2 = np.cumsum(np.add.reduceat(d_b2[back], tab.starts))
+    sbr = np.cumsum(np.add.reduceat(d_br[back], tab.starts))
+    sr2 = np.sum(r_total ** 2) + np.cumsum(np.add.reduceat(d_r2[back], tab.starts))
+    return sb2 + 2.0 * G * sbr + G * G * sr2
+
+
+def rmst_area(time: np.ndarray, surv: np.ndarray, tau: float) -> tuple[float, np.ndarray]:
+    """Area under the step curve ``S`` from 0 to ``tau`` and the area from each grid time.
+
+    Returns ``(rmst, tail)`` with ``tail[j] = integral_{time[j]}^{tau} S(t) dt`` (0 beyond tau).
+    """
+    t_end = np.minimum(np.r_[time[1:], tau], tau)
+    width = np.clip(t_end - np.minimum(time, tau), 0.0, None)
+    pieces = surv * width
+    first = min(float(time[0]), tau) if time.size else tau
+    tail = _rev_cumsum(pieces) if time.size else pieces
+    return first + float(tail[0] if time.size else 0.0), tail
+
+
+def rmst_ij_influence(tab: RiskTable, surv: np.ndarray, event: np.ndarray, tau: float
+                      ) -> np.ndarray:
+    """Per-subject derivative of the RMST (area under S to ``tau``) w.r.t. its weight.
+
+    Integrates the Kaplan-Meier influence ``dS(t)/dw_i`` of :func:`km_ij_log_variance`
+    over ``[0, tau]``; multiply by ``w_i``, sum within clusters and square-sum for the
+    robust variance.
+    """
+    ev = np.asarray(event, dtype=float)
+    G, a = _hazard_parts(tab.n_risk, tab.n_event)
+    t = tab.time
+    # I(u) = int_0^u S, H(u) = int_0^u S G, evaluated at grid times (S, G right-continuous).
+    nxt = np.minimum(np.r_[t[1:], tau], tau)
+    width = np.clip(nxt - np.minimum(t, tau), 0.0, None)
+    lead = min(float(t[0]), tau)  # before the first time S = 1, G = 0
+    I_at = lead + np.r_[0.0, np.cumsum(surv * width)[:-1]]
+    H_at = np.r_[0.0, np.cumsum(surv * G * width)[:-1]]
+    I_tau = lead + float(np.sum(surv * width))
+    H_tau = float(np.sum(surv * G * width))
+    j = tab.inverse
+    within = t[j] <= tau
+    H_i = np.where(within, H_at[j], H_tau)
+    I_i = np.where(within, I_at[j], I_tau)
+    return H_i + G[j] * (I_tau - I_i) - np.where(within, ev * a[j] * (I_tau - I_at[j]), 0.0)
+
+
+def confidence_band(surv: np.ndarray, se_log: np.ndarray, conf_type: str = "log-log",
+                    conf_level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise limits for S from the standard error of ``log S`` (as R's survfit_confint).
+
+    * ``"log-log"``: ``exp(-exp(log(-log S) -+ z se / log S))`` (Kalbfleisch & Prentice);
+      undefined (NaN) where ``S`` is 0 or 1.
+    * ``"log"``: ``S exp(-+ z se)``, upper limit capped at 1; NaN where ``S == 0``.
+    * ``"plain"``: ``S -+ z se S`` clipped to [0, 1].
+    """
+    z = norm.ppf(1 - (1 - conf_level) / 2)
+    s = np.asarray(surv, dtype=float)
+    se = np.asarray(se_log, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if conf_type == "plain":
+            h = z * se * s
+            return np.maximum(s - h, 0.0), np.minimum(s + h, 1.0)
+        if conf_type == "log":
+            xx = np.where(s == 0, np.nan, s)
+            return np.exp(np.log(xx) - z * se), np.minimum(np.exp(np.log(xx) + z * se), 1.0)
+        if conf_type == "log-log":
+            xx = np.where((s == 0) | (s == 1), np.nan, s)
+            h = z * se / np.log(xx)
+            ll = np.log(-np.log(xx))
+            return np.exp(-np.exp(ll - h)), np.exp(-np.exp(ll + h))
+    raise ValueError(f"conf_type must be 'log-log', 'log' or 'plain', not {conf_type!r}")
+
+
+def survfit_quantile(time: np.ndarray, surv: np.ndarray, probs,
+                     tol: float = 1.4901161193847656e-08, first: float = 0.0) -> np.ndarray:
+    """Times at which a step curve first falls to ``1 - p``, as R's ``quantile.survfit``.
+
+    Where the curve sits exactly at ``1 - p`` over an interval, the midpoint of the
+    interval is returned (for the last flat piece, the midpoint to the last time).
+    NaN entries of ``surv`` (undefined confidence limits) are ignored; ``NaN`` is
+    returned where the curve never reaches ``1 - p``.
+    """
+    p = np.atleast_1d(np.asarray(probs, dtype=float))
+    x = np.r_[first, np.asarray(time, dtype=float)]
+    y = np.r_[0.0, 1.0 - np.asarray(surv, dtype=float)]
+    out = np.full(p.shape, np.nan)
+    if np.all(np.isnan(y)) or np.nanmax(y) < p.min():
+        return out
+    xmax = x[-1]
+    # Keep the first occurrence of each value (NaN counts as one value), as duplicated().
+    key = np.where(np.isnan(y), np.inf, y)
+    _, first_idx = np.unique(key, return_index=True)
+    keep = np.zeros(y.size, dtype=bool)
+    keep[first_idx] = True
+    x, y = x[keep], y[keep]
+    y_last = y[-1]
+    ok = ~np.isnan(y)
+    xv, yv = x[ok], y[ok]
+    order = np.argsort(yv, kind="stable")
+    ys, xs = yv[order], xv[order]
+    # approx(method="constant", f=1): the node with the smallest y >= level.
+    i1 = np.searchsorted(ys, p - tol, side="left")
+    i2 = np.searchsorted(ys, p + tol, side="left")
+    n = ys.size
+    x1 = np.where(i1 < n, xs[np.minimum(i1, n - 1)], np.nan)
+    x2 = np.where(i2 < n, xs[np.minimum(i2, n - 1)], np.nan)
+    out = (x1 + x2) / 2
+    out[p == 0] = x[0]
+    if not np.isnan(y_last):
+        last = np.abs(p - y_last) < tol
+        out[last] = (x1[last] + xmax) / 2
+    return out
+
+
+def step_value(grid: np.ndarray, values: np.ndarray, at: np.ndarray, before) -> np.ndarray:
+    """Value at ``at`` of a right-continuous step function jumping at ``grid``.
+
+    ``before`` is the value before the first grid time.
+    """
+    idx = np.searchsorted(grid, at, side="right") - 1
+    out = np.where(idx >= 0, values[np.maximum(idx, 0)] if values.size else before, before)
+    return out
