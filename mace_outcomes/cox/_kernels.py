@@ -320,3 +320,33 @@ def robust_variance(resid: np.ndarray, w: np.ndarray, imat_inv: np.ndarray,
         dfb = np.stack([np.bincount(cluster, weights=dfb[:, j], minlength=nc)
                         for j in range(dfb.shape[1])], 1)
     return dfb.T @ dfb
+
+
+def group_score_info(beta: np.ndarray, x: np.ndarray, z: np.ndarray, w: np.ndarray,
+                     lay: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """Each tie group's contribution to the score and to the information.
+
+    Returns ``u`` (n_groups, p) -- the weighted Schoenfeld residuals summed over the
+    group, ``sum_deaths w_i x_i - sum_k m_k xbar_k`` -- and ``v`` (n_groups, p, p),
+    ``sum_k m_k (S2_k / den_k - xbar_k xbar_k')`` with Efron's ``S2_k = S2 - f_k E2``.
+    Their sums over groups are the total score and information; time-weighted
+    sums give the Grambsch & Therneau (1994) test.
+    """
+    p = x.shape[1]
+    r = w * np.exp(x @ beta)
+    S, E = group_sums(lay, r, z)
+    ng = len(lay.d)
+    wd = np.add.reduceat(w[lay.ev], lay.gstart)
+    tg, f = lay.term_group, lay.term_f
+    mw = (wd / lay.d)[tg] * lay.term_mult
+    den = S[tg, 0] - f * E[tg, 0]
+    m1 = (S[tg, 1:1 + p] - f[:, None] * E[tg, 1:1 + p]) / den[:, None]
+    tstart = np.flatnonzero(np.r_[True, tg[1:] != tg[:-1]])
+    wx = np.add.reduceat(w[lay.ev, None] * x[lay.ev], lay.gstart, axis=0)
+    u = wx - np.add.reduceat(mw[:, None] * m1, tstart, axis=0)
+    a = np.bincount(tg, weights=mw / den, minlength=ng)
+    b = np.bincount(tg, weights=mw * f / den, minlength=ng)
+    s2 = _unpack(a[:, None] * S[:, 1 + p:] - b[:, None] * E[:, 1 + p:], p)
+    outer = (mw[:, None, None] * m1[:, :, None] * m1[:, None, :])
+    v = s2 - np.add.reduceat(outer, tstart, axis=0)
+    return u, v
