@@ -1,0 +1,357 @@
+"""The cohort: validated records plus the account of every exclusion.
+
+A :class:`Cohort` holds the ``patients``, ``lesions`` and ``events`` tables after
+validation (:mod:`.validate`), and an attrition table that accounts for every input
+patient, lesion and event: each is either kept or excluded by a named criterion.
+Exclusions are applied with :meth:`Cohort.exclude` or, when a cohort is read from a
+folder, from the ``[exclusions]`` table of its ``study.toml``, in order.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._display import frame_html, frame_text
+from ..errors import InputError, Problem, ValidationError
+from .io import read_study, read_tables
+from .validate import arm_problems, followup_dates, validate_records
+
+_EXCLUDED_COLUMNS = ["table", "id", "patient_id", "reason"]
+
+
+class Cohort:
+    """Validated follow-up records of a cohort.
+
+    Parameters
+    ----------
+    patients : one row per patient: ``patient_id``, ``arm``, ``index_date``,
+        ``last_contact_date``, then baseline covariates.
+    events : one row per event: ``event_id``, ``patient_id``, optional ``lesion_id``,
+        ``event_type`` (ARC-2 name or an alias), ``event_date``, optional
+        ``target_vessel`` and ``st_certainty``.
+    lesions : optional, one row per lesion: ``lesion_id``, ``patient_id``, ``vessel``,
+        then lesion covariates.
+    aliases : maps your event codes onto ARC-2 names (dict, or DataFrame with columns
+        ``code`` and ``event_type``).
+    truth : for simulated cohorts, the true effects (see ``simulate_registry``).
+    source : where the records came from (file names), for messages and reports.
+    study : the parsed ``study.toml`` (title, arms, exclusions, ...), if any.
+    warn : warn (:class:`FollowUpWarning`) when events after the last contact extend
+        follow-up.
+
+    Raises
+    ------
+    ValidationError
+        listing every problem in the records at once (see :mod:`.validate`).
+
+    Attributes
+    ----------
+    patients, events, lesions : the kept records (normalised: ids of one type, dates
+        parsed, ARC-2 event names).
+    attrition : DataFrame accounting for every input row (see :attr:`attrition`).
+    excluded : DataFrame with one row per excluded patient, lesion or event and the
+        criterion that excluded it.
+    notes : what validation changed (e.g. follow-up extended by late events).
+
+    Examples
+    --------
+    >>> import pandas as pd, mace_outcomes as mo
+    >>> p = pd.DataFrame({"patient_id": [1, 2], "arm": ["OCT", "IVUS"],
+    ...                   "index_date": ["2020-01-01", "2020-02-01"],
+    ...                   "last_contact_date": ["2021-01-01", "2021-02-01"]})
+    >>> e = pd.DataFrame({"event_id": [1], "patient_id": [2], "event_type": ["mi"],
+    ...                   "event_date": ["2020-03-02"]})
+    >>> cohort = mo.Cohort(patients=p, events=e)
+    >>> cohort.exclude("not OCT", "arm != 'OCT'").attrition["patients"].tolist()
+    [2, 1, 1]
+    """
+
+    def __init__(
+        self,
+        patients: pd.DataFrame,
+        events: pd.DataFrame,
+        lesions: pd.DataFrame | None = None,
+        *,
+        aliases: Mapping | pd.DataFrame | None = None,
+        truth: dict | None = None,
+        source: Mapping | str | None = None,
+        study: dict | None = None,
+        warn: bool = True,
+    ):
+        if isinstance(source, str):
+            source = {"origin": source}
+        sources = dict(source or {})
+        if aliases is None and study and isinstance(study.get("aliases"), dict):
+            aliases = study["aliases"]
+        rec = validate_records(patients, events, lesions, aliases=aliases,
+                               sources={k: v for k, v in sources.items()
+                                        if k in ("patients", "lesions", "events")},
+                               warn=warn)
+        self.patients: pd.DataFrame = rec.patients
+        self.events: pd.DataFrame = rec.events
+        self.lesions: pd.DataFrame | None = rec.lesions
+        self.notes: list[str] = rec.notes
+        self.truth = truth
+        self.source: dict = sources
+        self.study: dict | None = study
+        self._input = self._counts()
+        self._steps: list[tuple[str, int, int, int]] = []
+        self._excluded = pd.DataFrame(columns=_EXCLUDED_COLUMNS)
+
+    # ------------------------------------------------------------------ accounting
+    def _counts(self) -> tuple[int, int, int]:
+        return (len(self.patients), 0 if self.lesions is None else len(self.lesions),
+                len(self.events))
+
+    @property
+    def attrition(self) -> pd.DataFrame:
+        """Flow of records: input, each named exclusion in order, analysed.
+
+        Columns ``stage`` (``input`` / ``excluded`` / ``analysed``), ``reason``,
+        ``patients``, ``lesions``, ``events``. The excluded rows plus the analysed
+        row add up to the input row, so every input record is accounted for
+        (the flow diagram of a paper: screened, excluded because..., analysed).
+        """
+        rows = [("input", "records read", *self._input)]
+        rows += [("excluded", name, *n) for name, *n in self._steps]
+        rows.append(("analysed", "kept", *self._counts()))
+        return pd.DataFrame(rows, columns=["stage", "reason", "patients", "lesions", "events"])
+
+    @property
+    def excluded(self) -> pd.DataFrame:
+        """One row per excluded record: ``table``, ``id``, ``patient_id``, ``reason``."""
+        return self._excluded.reset_index(drop=True)
+
+    def exclude(self, name: str, mask: pd.Series | np.ndarray | str) -> Cohort:
+        """A new cohort without the patients meeting an exclusion criterion.
+
+        Parameters
+        ----------
+        name : the criterion as it should appear in the flow diagram
+            (e.g. ``"in-stent restenosis"``).
+        mask : which patients to exclude: a boolean Series / array aligned with
+            ``patients``, or a pandas query string on ``patients``
+            (e.g. ``"in_stent_restenosis == 1"``). Their lesions and events go with them.
+
+        Returns
+        -------
+        Cohort with the exclusion recorded in :attr:`attrition` and :attr:`excluded`.
+        """
+        p = self.patients
+        if isinstance(mask, str):
+            try:
+                hit = p.eval(mask)
+            except Exception as err:  # pandas' message names the bad term
+                raise InputError(Problem(f"exclusion '{name}': cannot evaluate query "
+                                         f"{mask!r} on patients ({err})", source="patients",
+                                         fix=f"columns are {list(p.columns)}")) from err
+        else:
+            hit = mask
+        if isinstance(hit, pd.Series):
+            if not hit.index.equals(p.index):
+                if len(hit) != len(p):
+                    raise InputError(Problem(f"exclusion '{name}': mask has {len(hit)} "
+                                             f"values for {len(p)} patients",
+                                             source="patients"))
+                hit = hit.to_numpy()
+            else:
+                hit = hit.to_numpy()
+        hit = np.asarray(hit)
+        if hit.shape != (len(p),):
+            raise InputError(Problem(f"exclusion '{name}': mask has shape {hit.shape} for "
+                                     f"{len(p)} patients", source="patients"))
+        if hit.dtype == object:
+            na = pd.isna(hit)
+            if na.any():
+                rows = tuple(p.loc[na, "patient_id"].tolist())
+                raise InputError(Problem(f"exclusion '{name}': criterion is missing for "
+                                         f"some patients", source="patients", rows=rows,
+                                         fix="decide how to treat missing values "
+                                             "(e.g. 'x == 1' vs 'x != 0')"))
+        if hit.dtype != bool:
+            if not np.isin(hit, (0, 1, True, False)).all():
+                raise InputError(Problem(f"exclusion '{name}': mask must be boolean",
+                                         source="patients"))
+            hit = hit.astype(bool)
+
+        gone = set(p.loc[hit, "patient_id"].tolist())
+        new = copy.copy(self)
+        new.patients = p.loc[~hit]
+        gone_events = self.events["patient_id"].isin(gone)
+        new.events = self.events.loc[~gone_events]
+        parts = [pd.DataFrame({"table": "patients", "id": p.loc[hit, "patient_id"],
+                               "patient_id": p.loc[hit, "patient_id"], "reason": name})]
+        n_les = 0
+        if self.lesions is not None:
+            gone_les = self.lesions["patient_id"].isin(gone)
+            new.lesions = self.lesions.loc[~gone_les]
+            n_les = int(gone_les.sum())
+            parts.append(pd.DataFrame({"table": "lesions",
+                                       "id": self.lesions.loc[gone_les, "lesion_id"],
+                                       "patient_id": self.lesions.loc[gone_les, "patient_id"],
+                                       "reason": name}))
+        parts.append(pd.DataFrame({"table": "events",
+                                   "id": self.events.loc[gone_events, "event_id"],
+                                   "patient_id": self.events.loc[gone_events, "patient_id"],
+                                   "reason": name}))
+        parts = [x.astype(object) for x in parts if len(x)]
+        new._excluded = (pd.concat([self._excluded.astype(object)] + parts, ignore_index=True)
+                         if parts else self._excluded)
+        new._steps = self._steps + [(name, int(hit.sum()), n_les, int(gone_events.sum()))]
+        return new
+
+    # ------------------------------------------------------------------ views
+    @property
+    def arms(self) -> list:
+        """Arm labels: the study's declared ``arms`` if given, else the labels present."""
+        declared = (self.study or {}).get("study", {}).get("arms")
+        if declared:
+            return list(declared)
+        return sorted(pd.unique(self.patients["arm"].dropna()).tolist(), key=str)
+
+    @property
+    def covariates(self) -> list[str]:
+        """Baseline covariate columns of ``patients`` (everything but ids, arm, dates)."""
+        fixed = {"patient_id", "arm", "index_date", "last_contact_date"}
+        return [c for c in self.patients.columns if c not in fixed]
+
+    @property
+    def lesion_covariates(self) -> list[str]:
+        """Lesion covariate columns of ``lesions`` (everything but the ids)."""
+        if self.lesions is None:
+            return []
+        return [c for c in self.lesions.columns if c not in ("lesion_id", "patient_id")]
+
+    @property
+    def followup(self) -> pd.DataFrame:
+        """Per patient: ``patient_id``, ``end_date``, ``death_date``, ``days``, ``extended``.
+
+        Follow-up ends at death, else at the later of the last contact and the last event.
+        """
+        f = followup_dates(self.patients, self.events)
+        days = (f["end_date"] - self.patients["index_date"]) / pd.Timedelta(days=1)
+        return pd.DataFrame({"patient_id": self.patients["patient_id"],
+                             "end_date": f["end_date"], "death_date": f["death_date"],
+                             "days": days, "extended": f["extended"]}).reset_index(drop=True)
+
+    def check_arms(self) -> None:
+        """Raise :class:`ValidationError` unless ``arm`` has exactly two labels."""
+        declared = (self.study or {}).get("study", {}).get("arms")
+        problems = arm_problems(self.patients, declared,
+                                source=self.source.get("patients", "patients"))
+        if problems:
+            raise ValidationError(problems)
+
+    def summary(self) -> str:
+        """A plain-text description: counts by arm, events by type, follow-up, attrition."""
+        p = self.patients
+        lines = []
+        title = (self.study or {}).get("study", {}).get("title")
+        if title:
+            lines.append(title)
+        if self.truth is not None:
+            lines.append("SYNTHETIC (simulated) cohort")
+        n_les = 0 if self.lesions is None else len(self.lesions)
+        lines.append(f"Cohort: {len(p)} patients, "
+                     f"{'no lesions table' if self.lesions is None else f'{n_les} lesions'}, "
+                     f"{len(self.events)} events")
+        arm = p["arm"].astype(object).fillna("<missing>")
+        by_arm = pd.DataFrame({"patients": arm.value_counts(sort=False)})
+        if self.lesions is not None:
+            la = self.lesions["patient_id"].map(p.set_index("patient_id")["arm"])
+            by_arm["lesions"] = la.astype(object).fillna("<missing>").value_counts()
+        by_arm = by_arm.fillna(0).astype(int)
+        lines.append("")
+        lines.append(frame_text("By arm:", by_arm))
+        if len(self.events):
+            ea = self.events["patient_id"].map(p.set_index("patient_id")["arm"])
+            ct = pd.crosstab(self.events["event_type"],
+                             ea.astype(object).fillna("<missing>").rename("arm"))
+            lines.append("")
+            lines.append(frame_text("Events by type and arm (all recorded events):", ct))
+        if len(p):
+            fu = self.followup["days"]
+            lines.append("")
+            lines.append(f"Follow-up (days): median {fu.median():.0f}, "
+                         f"range {fu.min():.0f}-{fu.max():.0f}")
+        n_arms = arm.nunique()
+        if n_arms != 2:
+            lines.append(f"Note: {n_arms} arm label(s); a two-arm comparison needs exactly "
+                         f"two (exclude the others).")
+        lines.append("")
+        lines.append(frame_text("Attrition:", self.attrition))
+        for note in self.notes:
+            lines.append(f"Note: {note}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        n_les = "" if self.lesions is None else f", {len(self.lesions)} lesions"
+        counts = self.patients["arm"].astype(object).value_counts(sort=False)
+        arms = ", ".join(f"{k}: {v}" for k, v in counts.items())
+        return (f"<Cohort: {len(self.patients)} patients{n_les}, {len(self.events)} events; "
+                f"arms {arms}; {len(self._steps)} exclusion(s)>")
+
+    def _repr_html_(self) -> str:
+        return frame_html(repr(self).strip("<>"), self.attrition)
+
+
+def read_cohort(
+    path_or_dir: str | Path,
+    aliases: Mapping | pd.DataFrame | None = None,
+    *,
+    apply_exclusions: bool = True,
+    warn: bool = True,
+) -> Cohort:
+    """Read and validate a cohort from a folder (or one Excel workbook).
+
+    The folder holds ``patients.*``, ``events.*`` and optionally ``lesions.*`` as
+    ``.csv``, ``.parquet``, ``.xlsx`` or ``.sav`` (SPSS value labels become
+    categories), and optionally ``study.toml``. When ``study.toml`` has an
+    ``[exclusions]`` table (name = pandas query on patients), the exclusions are
+    applied in the file's order and recorded in ``cohort.attrition``; an
+    ``[aliases]`` table (code = ARC-2 type) is used when ``aliases`` is not given.
+
+    Parameters
+    ----------
+    path_or_dir : the cohort folder, or an ``.xlsx`` workbook with sheets
+        ``patients``, ``lesions``, ``events``.
+    aliases : your event codes -> ARC-2 event types (dict or DataFrame
+        ``code``/``event_type``).
+    apply_exclusions : apply ``study.toml`` ``[exclusions]`` (default True).
+    warn : warn when events after the last contact extend follow-up.
+
+    Returns
+    -------
+    Cohort
+
+    Examples
+    --------
+    >>> import mace_outcomes as mo
+    >>> cohort = mo.read_cohort("data/")    # doctest: +SKIP
+    >>> cohort.attrition                    # doctest: +SKIP
+    """
+    path = Path(path_or_dir)
+    tables, sources = read_tables(path)
+    study = read_study(path) if path.is_dir() else None
+    if study is not None and aliases is None and isinstance(study.get("aliases"), dict):
+        aliases = study["aliases"]
+    sources = {**sources, "origin": str(path)}
+    cohort = Cohort(patients=tables["patients"], events=tables["events"],
+                    lesions=tables.get("lesions"), aliases=aliases, source=sources,
+                    study=study, warn=warn)
+    if study is not None and apply_exclusions:
+        exclusions = study.get("exclusions", {}) or {}
+        if not isinstance(exclusions, dict):
+            raise InputError(Problem("[exclusions] must be a table of name = query",
+                                     source="study.toml"))
+        for name, query in exclusions.items():
+            if not isinstance(query, str):
+                raise InputError(Problem(f"exclusion '{name}' must be a query string",
+                                         source="study.toml"))
+            cohort = cohort.exclude(name, query)
+    return cohort

@@ -1,0 +1,290 @@
+"""From event records to a time-to-event table: one row per patient or per lesion.
+
+The computation is vectorised: events are mapped to integer unit positions, sorted
+once by (unit, day, ARC-2 priority) with :func:`numpy.lexsort`, and the first event
+of each unit is read off where the unit changes. There is no loop over patients.
+
+Conventions (all times are days from the index date, as floats):
+
+* **Follow-up** ends at death; otherwise at the later of the last contact and the
+  last recorded event (an event is a contact).
+* **Horizon** ``H`` censors administratively: an endpoint event on day ``H`` counts,
+  later ones do not; a unit followed beyond ``H`` is censored at ``H``.
+* **Competing risks**: ``status`` is 1 for the endpoint, 2 for a death that is not
+  part of the endpoint (non-cardiac death for MACE; any death for MI or TVR), 0 for
+  censored. An endpoint event on the day of a competing death wins (status 1).
+* **Day 0**: a periprocedural event on the index date is kept with ``time = 0`` and
+  ``event = 1``. This is what R does: ``survival::Surv`` accepts zero times and
+  ``survfit`` counts events at ``t = 0`` among all ``n`` at risk, so the curve drops
+  at time 0 (lifelines does the same). Units censored on day 0 are kept too.
+* **Landmark** ``L > 0`` starts the clock at day ``L``: units with an endpoint event,
+  a death or the end of follow-up on or before day ``L`` are not at risk and are left
+  out (their number is in ``attrs["excluded_at_landmark"]``); ``time`` is counted from
+  ``L``; the horizon stays in days from the index date. ``L = 0`` leaves nothing out.
+* **First event type**: several events on the same first day are named by ARC-2's
+  hierarchy (cardiac death, undetermined death, non-cardiac death, stent thrombosis,
+  MI, TLR, TVR, stroke, bleeding). For status 2 ``event_type`` is the competing death.
+* **Lesion level**: one row per lesion, ``patient_id`` kept as the cluster id.
+  Deaths, strokes and bleedings belong to every lesion of the patient. TLR and stent
+  thrombosis belong to the lesion they name (else to the lesions of their
+  ``target_vessel``, else to all the patient's lesions). MI and TVR belong to the
+  lesions in their vessel (``target_vessel``, or the vessel of the lesion they name);
+  an MI or TVR in a vessel not treated at the index procedure, or not attributable,
+  belongs to all the patient's lesions. When the endpoint counts TVR, a TLR is a TVR
+  of its vessel and so reaches every lesion in that vessel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, Problem, ValidationError
+from .cohort import Cohort
+from .endpoints import Endpoint, get_endpoint
+from .schema import DEATH_TYPES, EVENT_PRIORITY, VESSELS
+
+_TYPE_OF_PRIORITY = np.array(sorted(EVENT_PRIORITY, key=EVENT_PRIORITY.get) + [""],
+                             dtype=object)
+_DAY = np.timedelta64(1, "D")
+_NO_PRIORITY = len(EVENT_PRIORITY)  # index of "" in _TYPE_OF_PRIORITY
+
+
+def first_per_unit(unit: np.ndarray, day: np.ndarray, priority: np.ndarray,
+                   n_units: int) -> tuple[np.ndarray, np.ndarray]:
+    """Earliest event of each unit, ties broken by ARC-2 priority.
+
+    Parameters
+    ----------
+    unit : int array, the unit (0..n_units-1) of each event.
+    day : float array, the event day.
+    priority : int array, the event type's rank (lower = named first).
+    n_units : number of units.
+
+    Returns
+    -------
+    (first_day, first_priority) of length ``n_units``; ``nan`` and
+    ``len(EVENT_PRIORITY)`` for units without events.
+    """
+    first_day = np.full(n_units, np.nan)
+    first_prio = np.full(n_units, _NO_PRIORITY, dtype=np.int64)
+    if len(unit) == 0:
+        return first_day, first_prio
+    order = np.lexsort((priority, day, unit))
+    u = unit[order]
+    starts = order[np.r_[True, u[1:] != u[:-1]]]
+    first_day[unit[starts]] = day[starts]
+    first_prio[unit[starts]] = priority[starts]
+    return first_day, first_prio
+
+
+def _vessel_codes(values: pd.Series) -> np.ndarray:
+    """Vessel -> 0..4, missing or unknown -> -1."""
+    codes = pd.Categorical(values.astype(object), categories=list(VESSELS)).codes
+    return codes.astype(np.int64)
+
+
+def time_to_event(
+    cohort: Cohort,
+    endpoint: str | Endpoint = "mace",
+    horizon: float | None = None,
+    landmark: float = 0,
+    level: str = "patient",
+    *,
+    require_two_arms: bool = True,
+) -> pd.DataFrame:
+    """The time-to-event table of an endpoint, one row per patient or per lesion.
+
+    Parameters
+    ----------
+    cohort : a validated :class:`Cohort` (after its exclusions).
+    endpoint : a built-in endpoint name (see ``mo.ENDPOINTS``: ``"mace"``,
+        ``"cardiac_death"``, ``"mi"``, ``"tvr"``, ``"stent_thrombosis"``,
+        ``"all_cause_death"``, ``"target_lesion_failure"``, or any ARC-2 type), an
+        :class:`Endpoint`, or a list of ARC-2 event types.
+    horizon : administrative censoring in days from the index date (365 for 1-year
+        outcomes); ``None`` uses all follow-up.
+    landmark : start the clock at this day (see the module notes); 0 keeps everyone.
+    level : ``"patient"`` (one row per patient) or ``"lesion"`` (one row per lesion,
+        ``patient_id`` kept as the cluster id).
+    require_two_arms : check that ``arm`` has exactly two labels (and none missing),
+        as every comparison of arms needs; set False for a single-arm registry. The
+        check runs on the cohort as given, i.e. after its exclusions, so a third label
+        such as ``none`` can be excluded first.
+
+    Returns
+    -------
+    DataFrame with ``patient_id`` (and ``lesion_id`` first at lesion level), ``arm``,
+    ``time`` (days, float), ``event`` (0/1), ``status`` (0 censored, 1 endpoint,
+    2 competing death), ``event_type`` (of the first endpoint event, the competing
+    death, or ``""``), then the baseline covariates (and the lesion covariates at
+    lesion level; a lesion column whose name is also a patient column gets the suffix
+    ``_lesion``). ``attrs`` records the endpoint, horizon, landmark, level and units.
+
+    Notes
+    -----
+    A day-0 (periprocedural) event is kept at ``time = 0`` with ``event = 1``, as R's
+    ``survfit`` counts it at ``t = 0``. See the module documentation for the full rules.
+
+    Examples
+    --------
+    >>> import pandas as pd, mace_outcomes as mo
+    >>> p = pd.DataFrame({"patient_id": [1, 2], "arm": ["OCT", "IVUS"],
+    ...                   "index_date": ["2020-01-01", "2020-01-01"],
+    ...                   "last_contact_date": ["2021-06-01", "2021-06-01"]})
+    >>> e = pd.DataFrame({"event_id": [1], "patient_id": [2], "event_type": ["tlr"],
+    ...                   "event_date": ["2020-03-01"]})
+    >>> tte = mo.time_to_event(mo.Cohort(patients=p, events=e), "mace", horizon=365)
+    >>> tte[["patient_id", "time", "event", "event_type"]].values.tolist()
+    [[1, 365.0, 0, ''], [2, 60.0, 1, 'tlr']]
+    """
+    if not isinstance(cohort, Cohort):
+        raise InputError(Problem(f"expected a Cohort (mo.read_cohort or mo.Cohort), got "
+                                 f"{type(cohort).__name__}"))
+    ep = get_endpoint(endpoint)
+    problems = []
+    if level not in ("patient", "lesion"):
+        problems.append(Problem(f"level must be 'patient' or 'lesion', not {level!r}"))
+    if level == "lesion" and (cohort.lesions is None or len(cohort.lesions) == 0):
+        problems.append(Problem("level='lesion' needs a lesions table with rows",
+                                source="lesions"))
+    h = np.inf if horizon is None else float(horizon)
+    lm = float(landmark or 0)
+    if not h > 0:
+        problems.append(Problem(f"horizon must be positive days, not {horizon}"))
+    if not (np.isfinite(lm) and lm >= 0):
+        problems.append(Problem(f"landmark must be 0 or more days, not {landmark}"))
+    elif lm >= h:
+        problems.append(Problem(f"landmark ({landmark}) must be before the horizon "
+                                f"({horizon})"))
+    if problems:
+        raise InputError(problems)
+    if require_two_arms:
+        cohort.check_arms()
+    if len(cohort.patients) == 0:
+        raise ValidationError(Problem("no patients left (after exclusions)",
+                                      source="patients"))
+
+    p, ev = cohort.patients, cohort.events
+    n_pat = len(p)
+    pindex = pd.Index(p["patient_id"].to_numpy())
+    ev_pat = pindex.get_indexer(ev["patient_id"].to_numpy())
+    index_date = p["index_date"].to_numpy(dtype="datetime64[ns]")
+    ev_day = (ev["event_date"].to_numpy(dtype="datetime64[ns]") - index_date[ev_pat]) / _DAY
+    ev_type = ev["event_type"].to_numpy(dtype=object)
+    ev_prio = pd.Series(ev_type).map(EVENT_PRIORITY).to_numpy(dtype=np.int64)
+
+    # Follow-up: death ends it; otherwise the later of last contact and last event.
+    last_contact = (p["last_contact_date"].to_numpy(dtype="datetime64[ns]")
+                    - index_date) / _DAY
+    last_event = np.full(n_pat, -np.inf)
+    np.maximum.at(last_event, ev_pat, ev_day)
+    is_death = np.isin(ev_type, DEATH_TYPES)
+    death_day, death_prio = first_per_unit(ev_pat[is_death], ev_day[is_death],
+                                           ev_prio[is_death], n_pat)
+    end = np.where(np.isnan(death_day), np.maximum(last_contact, last_event), death_day)
+
+    # Events that count for this endpoint.
+    counts = np.isin(ev_type, list(ep.counted))
+    is_st = ev_type == "stent_thrombosis"
+    if is_st.any():
+        cert_ok = np.isin(ev["st_certainty"].to_numpy(dtype=object), list(ep.st_certainty))
+        counts &= ~is_st | cert_ok
+
+    lesions = cohort.lesions
+    ev_vessel = _vessel_codes(ev["target_vessel"])
+    ev_lesion = np.full(len(ev), -1, dtype=np.int64)
+    treated = None
+    if lesions is not None and len(lesions):
+        lindex = pd.Index(lesions["lesion_id"].to_numpy())
+        named = ev["lesion_id"].notna().to_numpy()
+        if named.any():
+            ev_lesion[named] = lindex.get_indexer(ev["lesion_id"].to_numpy()[named])
+        les_pat = pindex.get_indexer(lesions["patient_id"].to_numpy())
+        les_vessel = _vessel_codes(lesions["vessel"])
+        # The vessel of an event: its target_vessel, else the vessel of its lesion.
+        from_lesion = (ev_vessel < 0) & (ev_lesion >= 0)
+        ev_vessel[from_lesion] = les_vessel[ev_lesion[from_lesion]]
+        nv = len(VESSELS)
+        treated_keys = np.unique(les_pat[les_pat >= 0] * nv + les_vessel[les_pat >= 0])
+        treated = (ev_vessel >= 0) & np.isin(ev_pat * nv + ev_vessel, treated_keys)
+
+    if ep.target_vessel_only:
+        # ARC-2: target-vessel = not clearly attributable to a non-target vessel.
+        restricted = np.isin(ev_type, list(ep.target_vessel_only))
+        if treated is not None:
+            non_target = (ev_vessel >= 0) & ~treated & (ev_lesion < 0)
+            counts &= ~(restricted & non_target)
+
+    if level == "patient":
+        first_day, first_prio = first_per_unit(ev_pat[counts], ev_day[counts],
+                                               ev_prio[counts], n_pat)
+        unit_end, unit_death, unit_death_prio = end, death_day, death_prio
+        frame = p[["patient_id", "arm"]].reset_index(drop=True)
+        covars = p[cohort.covariates].reset_index(drop=True)
+        lesion_covars = None
+    else:
+        n_les = len(lesions)
+        nv = len(VESSELS)
+        lesion_type = np.isin(ev_type, ["stent_thrombosis"] + (
+            [] if ep.tlr_is_vessel_event else ["tlr"]))
+        vessel_type = np.isin(ev_type, ["mi", "tvr"] + (
+            ["tlr"] if ep.tlr_is_vessel_event else []))
+        scope_lesion = counts & lesion_type & (ev_lesion >= 0)
+        scope_vessel = counts & treated & ((lesion_type & (ev_lesion < 0)) | vessel_type)
+        scope_patient = counts & ~scope_lesion & ~scope_vessel
+
+        # First patient-wide event per patient, then per (patient, vessel), per lesion.
+        pw_day, pw_prio = first_per_unit(ev_pat[scope_patient], ev_day[scope_patient],
+                                         ev_prio[scope_patient], n_pat)
+        vkey = ev_pat[scope_vessel] * nv + ev_vessel[scope_vessel]
+        vv_day, vv_prio = first_per_unit(vkey, ev_day[scope_vessel],
+                                         ev_prio[scope_vessel], n_pat * nv)
+        ll_day, ll_prio = first_per_unit(ev_lesion[scope_lesion], ev_day[scope_lesion],
+                                         ev_prio[scope_lesion], n_les)
+        lkey = les_pat * nv + np.maximum(les_vessel, 0)
+        cand_day = np.concatenate([pw_day[les_pat], vv_day[lkey], ll_day])
+        cand_prio = np.concatenate([pw_prio[les_pat], vv_prio[lkey], ll_prio])
+        cand_unit = np.tile(np.arange(n_les), 3)
+        ok = ~np.isnan(cand_day)
+        first_day, first_prio = first_per_unit(cand_unit[ok], cand_day[ok], cand_prio[ok],
+                                               n_les)
+        unit_end, unit_death = end[les_pat], death_day[les_pat]
+        unit_death_prio = death_prio[les_pat]
+        arm = p["arm"].reset_index(drop=True).take(les_pat).reset_index(drop=True)
+        frame = pd.DataFrame({"lesion_id": lesions["lesion_id"].to_numpy(),
+                              "patient_id": lesions["patient_id"].to_numpy(),
+                              "arm": arm})
+        covars = p[cohort.covariates].reset_index(drop=True).take(les_pat)
+        covars = covars.reset_index(drop=True)
+        lesion_covars = lesions[cohort.lesion_covariates].reset_index(drop=True)
+        clash = [c for c in lesion_covars.columns if c in covars.columns or c in frame]
+        lesion_covars = lesion_covars.rename(columns={c: f"{c}_lesion" for c in clash})
+
+    # Status within the window: endpoint first, then a competing death, else censored.
+    window = np.minimum(unit_end, h)
+    is_event = first_day <= window  # nan compares False
+    competing_death = np.isin(_TYPE_OF_PRIORITY[unit_death_prio], list(ep.competing))
+    is_comp = ~is_event & competing_death & (unit_death <= window)
+    time = np.where(is_event, first_day, np.where(is_comp, unit_death, window))
+    status = np.where(is_event, 1, np.where(is_comp, 2, 0)).astype(np.int64)
+    etype = np.where(is_event, _TYPE_OF_PRIORITY[first_prio],
+                     np.where(is_comp, _TYPE_OF_PRIORITY[unit_death_prio], ""))
+
+    keep = np.ones(len(time), dtype=bool)
+    if lm > 0:
+        # At risk after the landmark: no endpoint, death or end of follow-up by day L.
+        keep = time > lm
+        time = time - lm
+
+    out = frame.assign(time=time.astype(float), event=(status == 1).astype(np.int64),
+                       status=status, event_type=etype.astype(object))
+    parts = [out, covars] + ([lesion_covars] if lesion_covars is not None else [])
+    out = pd.concat(parts, axis=1)
+    if lm > 0:
+        out = out.loc[keep].reset_index(drop=True)
+    out.attrs.update({
+        "endpoint": ep.name, "horizon": horizon, "landmark": lm, "level": level,
+        "time_unit": "days", "excluded_at_landmark": int((~keep).sum()),
+    })
+    return out
