@@ -5,6 +5,7 @@ Kaplan-Meier estimates and hazard ratios per endpoint) and ``audit_reported``
 (recomputing published p-values from the printed numbers).
 """
 
+from .audit import AuditResult, audit_reported
 from .table_one import TableOne, table_one
 
-__all__ = ["TableOne", "table_one"]
+__all__ = ["AuditResult", "TableOne", "audit_reported", "table_one"]
