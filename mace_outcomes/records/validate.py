@@ -355,11 +355,12 @@ def validate_records(
                    f"the event date for patient_id [{shown}] (event_id "
                    f"{', '.join(map(str, ids[:20]))}{' ...' if len(ids) > 20 else ''})")
             notes.append(msg)
-            if warn:
-                warnings.warn(msg, FollowUpWarning, stacklevel=3)
 
     if problems:
         raise ValidationError(problems)
+    if warn:
+        for msg in notes:
+            warnings.warn(msg, FollowUpWarning, stacklevel=3)
     return Records(patients=p, events=e, lesions=le, notes=notes)
 
 
