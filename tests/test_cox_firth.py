@@ -1,0 +1,112 @@
+"""Firth-penalised Cox against coxphf 1.13.4 (firth.json) and its own properties."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mace_outcomes as mo
+from mace_outcomes.cox import _kernels as K
+from mace_outcomes.cox.firth import firth_products, penalised_loglik
+
+REF = Path(__file__).parent / "reference"
+FIRTH = json.loads((REF / "firth.json").read_text())
+ZERO = pd.read_csv(REF / "firth_zero.csv")
+RARE = pd.read_csv(REF / "firth_rare.csv")
+CASES = {"firth_zero_group": (ZERO, ["group"]), "firth_zero_group_age": (ZERO, ["group", "age"]),
+         "firth_rare_group": (RARE, ["group"])}
+
+
+@pytest.mark.parametrize("key", list(CASES))
+def test_firth_matches_coxphf(key):
+    df, cov = CASES[key]
+    ref = FIRTH[key]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Firth never warns of monotone likelihood
+        fit = mo.cox(df, "time", "event", cov, firth=True)
+    s = fit.summary
+    assert fit.firth and fit.ties == "breslow" and not fit.robust
+    assert list(s.index) == np.atleast_1d(ref["term"]).tolist()
+    for col in ("coef", "se", "p"):
+        np.testing.assert_allclose(s[col], np.atleast_1d(ref[col]), rtol=1e-6, err_msg=col)
+    # profile penalised-likelihood limits (HR scale) to 1e-4
+    np.testing.assert_allclose(s["lower"], np.atleast_1d(ref["lower"]), rtol=1e-4)
+    np.testing.assert_allclose(s["upper"], np.atleast_1d(ref["upper"]), rtol=1e-4)
+    np.testing.assert_allclose(fit.loglik, ref["loglik"], rtol=1e-6)
+
+
+def test_standard_cox_on_rare_data_matches_r():
+    ref = FIRTH["standard_rare_group"]
+    fit = mo.cox(RARE, "time", "event", ["group"])
+    for col in ("coef", "hr", "se", "naive_se", "p", "lower", "upper"):
+        np.testing.assert_allclose(fit.summary[col], [ref[col]], rtol=1e-6, err_msg=col)
+    np.testing.assert_allclose(fit.loglik, ref["loglik"], rtol=1e-6)
+    assert fit.n == ref["n"] and fit.n_event == ref["nevent"]
+
+
+def test_monotone_likelihood_warns_and_reports_no_finite_wald():
+    assert ZERO.loc[ZERO.group == 1, "event"].sum() == 0  # the monotone case
+    with pytest.warns(mo.MonotoneLikelihoodWarning, match=r"'group'.*firth=True"):
+        fit = mo.cox(ZERO, "time", "event", ["group", "age"])
+    row = fit.summary.loc["group"]
+    assert row["coef"] == -np.inf and row["se"] == np.inf
+    assert np.isnan(row["p"]) and np.isnan(row["lower"]) and np.isnan(row["upper"])
+    assert any("group" in m and "firth=True" in m for m in fit.warnings)
+    # the other term keeps a finite estimate, and no warning names it
+    assert np.isfinite(fit.summary.loc["age", "se"])
+    assert not any("'age'" in m for m in fit.warnings)
+
+
+def test_no_monotone_warning_for_ordinary_data():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mo.MonotoneLikelihoodWarning)
+        fit = mo.cox(RARE, "time", "event", ["group", "age"])
+    assert fit.warnings == []
+
+
+def test_penalised_score_is_gradient_of_penalised_loglik():
+    # closed-form check of the third-order terms: U* = d l* / d beta (central differences)
+    df = ZERO.assign(age2=(ZERO.age - 60) ** 2 / 100)
+    x = df[["group", "age", "age2"]].to_numpy(float)
+    x = x - x.mean(0)
+    lay = K.make_layout(df.time.to_numpy(float), df.event.to_numpy(), None, "breslow")
+    xs, w = x[lay.order], np.ones(len(x))
+    z = firth_products(xs)
+    b = np.array([-0.8, 0.03, -0.2])
+    _, u, _, _ = penalised_loglik(b, xs, z, w, lay)
+    h = 1e-6
+    num = [(penalised_loglik(b + h * e, xs, z, w, lay, grad=False)[0]
+            - penalised_loglik(b - h * e, xs, z, w, lay, grad=False)[0]) / (2 * h)
+           for e in np.eye(3)]
+    np.testing.assert_allclose(u, num, rtol=1e-6, atol=1e-8)
+
+
+def test_weighted_firth_unit_weights_equal_unweighted():
+    ref = FIRTH["firth_zero_group_age"]
+    fit = mo.cox(ZERO.assign(w=1.0), "time", "event", ["group", "age"], firth=True,
+                 weights="w")
+    assert fit.robust  # weights given: robust variance, as everywhere
+    np.testing.assert_allclose(fit.summary["coef"], ref["coef"], rtol=1e-6)
+    np.testing.assert_allclose(fit.summary["naive_se"], ref["se"], rtol=1e-6)
+    np.testing.assert_allclose(fit.loglik, ref["loglik"], rtol=1e-6)
+    assert np.all(np.isfinite(fit.summary[["se", "lower", "upper", "p"]].to_numpy()))
+    assert np.all(fit.summary["lower"] < fit.summary["hr"])
+    assert np.all(fit.summary["hr"] < fit.summary["upper"])
+
+
+def test_weighted_firth_integer_weights_equal_replicated_rows():
+    rng = np.random.default_rng(7)
+    k = rng.integers(1, 4, len(RARE))
+    weighted = mo.cox(RARE.assign(w=k.astype(float)), "time", "event", ["group", "age"],
+                      firth=True, weights="w")
+    replicated = mo.cox(RARE.loc[RARE.index.repeat(k)].reset_index(drop=True), "time",
+                        "event", ["group", "age"], firth=True)
+    np.testing.assert_allclose(weighted.summary["coef"], replicated.summary["coef"],
+                               rtol=1e-6)
+    np.testing.assert_allclose(weighted.summary["naive_se"], replicated.summary["se"],
+                               rtol=1e-6)
