@@ -1,0 +1,357 @@
+"""The outcome table: events, Kaplan-Meier estimates and hazard ratios per endpoint."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .._display import frame_text
+from ..errors import InputError, MonotoneLikelihoodWarning, Problem
+from . import _tests as k
+from .export import ExportMixin
+
+_W = "_outcome_table_weight"
+
+
+@dataclass(frozen=True)
+class OutcomeTable(ExportMixin):
+    """Outcomes by arm at a horizon, one row per endpoint (and comparison).
+
+    Attributes
+    ----------
+    table : wide, one row per endpoint x comparison: ``endpoint``, ``comparison``
+        (``"OCT vs IVUS"``), per arm ``n_<arm>``, ``n_event_<arm>``, ``percent_<arm>``
+        (events by the horizon / patients, %), ``km_<arm>``, ``km_lower_<arm>``,
+        ``km_upper_<arm>`` (Kaplan-Meier cumulative incidence 1 - S at the horizon, %,
+        with its CI), then ``hr``, ``lower``, ``upper``, ``p``, ``method`` (``"Cox"`` or
+        ``"Firth Cox (no events in OCT)"``), ``logrank_p``; with weights also
+        ``km_adj_<arm>`` (weighted KM, robust CI), ``hr_adj``, ``lower_adj``, ``upper_adj``,
+        ``p_adj``, ``method_adj``, ``logrank_p_adj`` (IPTW log-rank).
+    arms_table : long, one row per endpoint x arm: endpoint, group, n, n_event, percent,
+        cum_inc, lower, upper (and the weighted columns).
+    effects : long, one row per endpoint x comparison x analysis (crude / adjusted): hr,
+        lower, upper, p, method, logrank_p, n_event.
+    """
+
+    table: pd.DataFrame
+    arms_table: pd.DataFrame
+    effects: pd.DataFrame
+    group: str
+    arms: list
+    reference: object
+    horizon: float
+    weighted: bool
+    settings: dict = field(default_factory=dict)
+    warnings: tuple = ()
+    title: str = "Clinical outcomes"
+
+    @property
+    def notes(self) -> list[str]:
+        h = self.horizon
+        out = [f"Events n (%) by {h:g} days; KM: Kaplan-Meier cumulative incidence (1 - S) "
+               f"at {h:g} days, % ({self.settings.get('conf_type', 'log-log')} "
+               f"{100 * self.settings.get('conf_level', 0.95):g}% CI).",
+               "HR: Cox proportional hazards (Efron ties), Wald CI and p"
+               + (f", follow-up censored at {h:g} days" if self.settings.get(
+                   "censor_at_horizon", True) else "")
+               + "; Firth-penalised Cox (profile-likelihood CI, penalised LR p; "
+               "Heinze & Schemper 2001) when an arm has no events."]
+        if self.weighted:
+            out.append("Adjusted: weighted by " + str(self.settings.get("weights")) +
+                       "; weighted KM and Cox with robust (sandwich) variance; IPTW log-rank "
+                       "(Xie & Liu 2005).")
+        return out + list(self.warnings)
+
+    def formatted(self) -> pd.DataFrame:
+        t = self.table
+        dig = self.settings.get("digits", 1)
+        rows = []
+        for _, r in t.iterrows():
+            row = {"Endpoint": r["endpoint"]}
+            if t["comparison"].nunique() > 1:
+                row["Comparison"] = r["comparison"]
+            for a in self.arms:
+                row[f"{a}, n (%)"] = (f"{int(r[f'n_event_{a}'])}/{int(r[f'n_{a}'])} "
+                                      f"({r[f'percent_{a}']:.{dig}f}%)")
+            for a in self.arms:
+                row[f"{a}, KM % (95% CI)"] = _ci(r[f"km_{a}"], r[f"km_lower_{a}"],
+                                                 r[f"km_upper_{a}"], dig)
+            row["HR (95% CI)"] = _ci(r["hr"], r["lower"], r["upper"], 2)
+            row["p"] = k.format_p(r["p"])
+            row["Log-rank p"] = k.format_p(r["logrank_p"])
+            if self.weighted:
+                for a in self.arms:
+                    row[f"{a}, adjusted KM %"] = _ci(r[f"km_adj_{a}"], r[f"km_adj_lower_{a}"],
+                                                     r[f"km_adj_upper_{a}"], dig)
+                row["Adjusted HR (95% CI)"] = _ci(r["hr_adj"], r["lower_adj"],
+                                                  r["upper_adj"], 2)
+                row["Adjusted p"] = k.format_p(r["p_adj"])
+                row["IPTW log-rank p"] = k.format_p(r["logrank_p_adj"])
+            row["Method"] = r["method"] + (f"; adjusted: {r['method_adj']}"
+                                           if self.weighted and r["method_adj"] != r["method"]
+                                           else "")
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def __repr__(self) -> str:
+        return frame_text(f"{self.title} at {self.horizon:g} days",
+                          self.formatted().set_index("Endpoint"), "\n".join(self.notes))
+
+
+def _ci(est: float, lo: float, hi: float, d: int) -> str:
+    if not np.isfinite(est):
+        return "NA"
+    lo_s = f"{lo:.{d}f}" if np.isfinite(lo) else "NA"
+    hi_s = f"{hi:.{d}f}" if np.isfinite(hi) else "NA"
+    return f"{est:.{d}f} ({lo_s}-{hi_s})"
+
+
+def _weights_for(df: pd.DataFrame, weights, name: str) -> np.ndarray | None:
+    if weights is None:
+        return None
+    if isinstance(weights, str):
+        if weights not in df.columns:
+            raise InputError(Problem("weights column not found", weights, source=name))
+        return pd.to_numeric(df[weights], errors="coerce").to_numpy(dtype=float)
+    if isinstance(weights, pd.Series):
+        w = weights.reindex(df.index)
+        if w.isna().any():
+            raise InputError(Problem("no weight for these rows (the weights Series is "
+                                     "aligned with the frame by index)", "weights",
+                                     tuple(df.index[w.isna().to_numpy()].tolist()), name))
+        return w.to_numpy(dtype=float)
+    w = np.asarray(weights, dtype=float)
+    if len(w) != len(df):
+        raise InputError(Problem(f"{len(w)} weights for {len(df)} rows", "weights",
+                                 source=name))
+    return w
+
+
+def _hr(d: pd.DataFrame, term_cols: list[str], weighted: bool, firth: bool | str,
+        n_event_by_arm: dict, arms: list, reference, conf_level: float,
+        cluster: str | None) -> dict[str, dict]:
+    """Cox (or Firth Cox) of the arm dummies; one entry per non-reference arm."""
+    from ..cox.fit import cox
+
+    zero = [a for a in arms if n_event_by_arm[a] == 0]
+    out = {}
+    if sum(n_event_by_arm.values()) == 0:
+        for c in term_cols:
+            out[c] = dict(hr=np.nan, lower=np.nan, upper=np.nan, p=np.nan,
+                          method="no events: no HR")
+        return out
+    use_firth = bool(zero) if firth == "auto" else bool(firth)
+    if use_firth:
+        method = "Firth Cox" + (f" (no events in {', '.join(map(str, zero))})" if zero else "")
+    else:
+        method = "Cox"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = cox(d, time="time", event="event", covariates=term_cols,
+                  weights=_W if weighted else None, cluster=cluster, firth=use_firth,
+                  conf_level=conf_level)
+    for w in caught:
+        if not issubclass(w.category, MonotoneLikelihoodWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if zero and not use_firth:
+        method += f" (no events in {', '.join(map(str, zero))}: HR not finite; use firth)"
+    for c in term_cols:
+        s = fit.summary.loc[c]
+        out[c] = dict(hr=float(s["hr"]), lower=float(s["lower"]), upper=float(s["upper"]),
+                      p=float(s["p"]), method=method)
+    return out
+
+
+def outcome_table(
+    tte_by_endpoint: Mapping[str, pd.DataFrame],
+    group: str = "arm",
+    horizon: float = 365,
+    weights: str | pd.Series | np.ndarray | None = None,
+    *,
+    time: str = "time",
+    event: str = "event",
+    arms: Sequence | None = None,
+    reference=None,
+    firth: bool | str = "auto",
+    censor_at_horizon: bool = True,
+    cluster: str | None = None,
+    conf_type: str = "log-log",
+    conf_level: float = 0.95,
+    digits: int = 1,
+    title: str = "Clinical outcomes",
+) -> OutcomeTable:
+    """Events, Kaplan-Meier estimates and hazard ratios at a horizon, per endpoint.
+
+    Parameters
+    ----------
+    tte_by_endpoint : ``{endpoint name: time_to_event frame}`` (e.g. MACE and each
+        component), each with ``time`` (days), ``event`` (0/1) and ``group`` columns.
+    group : arm column.
+    horizon : days; events are counted up to it and the KM estimate read at it.
+    weights : IPTW weights (column name in every frame, a Series aligned by index, or an
+        array for a single frame): adds the weighted KM, the IPTW log-rank test and the
+        weighted Cox HR with robust variance (the adjusted columns).
+    arms : the arms in column order (default: sorted labels).
+    reference : the comparator arm of the HR (default: the last of ``arms``; the HR is
+        each other arm versus it).
+    firth : ``"auto"`` (Firth-penalised Cox when an arm has no events by the horizon,
+        otherwise ordinary Cox), ``True`` or ``False``.
+    censor_at_horizon : censor follow-up at the horizon for the HR and the log-rank test
+        (so they describe the same period as the event counts).
+    cluster : optional cluster column (lesion-level data): robust Cox variance.
+    conf_type, conf_level : of the Kaplan-Meier intervals (and the HR's level).
+
+    Returns
+    -------
+    OutcomeTable with ``.table``, ``.arms_table``, ``.effects`` and the writers
+    ``.to_markdown()``, ``.to_latex()``, ``.to_html()``, ``.to_csv()``, ``.to_docx()``.
+
+    Notes
+    -----
+    Uses :func:`mace_outcomes.kaplan_meier` (Greenwood or, weighted, robust variance),
+    :func:`mace_outcomes.logrank` (weighted: Xie & Liu 2005) and :func:`mace_outcomes.cox`
+    (Efron ties; Firth: Heinze & Schemper 2001 with profile penalised-likelihood
+    intervals).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, mace_outcomes as mo
+    >>> rng = np.random.default_rng(0)
+    >>> d = pd.DataFrame({"arm": np.repeat(["OCT", "IVUS"], 50),
+    ...                   "time": rng.uniform(10, 500, 100).round(),
+    ...                   "event": rng.integers(0, 2, 100)})
+    >>> ot = mo.outcome_table({"mace": d}, group="arm", horizon=365, arms=["OCT", "IVUS"])
+    >>> ot.table.loc[0, "comparison"]
+    'OCT vs IVUS'
+    """
+    from ..survival.kaplan_meier import kaplan_meier
+    from ..survival.logrank import logrank
+
+    if isinstance(tte_by_endpoint, pd.DataFrame):
+        tte_by_endpoint = {"endpoint": tte_by_endpoint}
+    if not tte_by_endpoint:
+        raise InputError(Problem("give at least one endpoint: {name: time_to_event frame}"))
+    if not np.isfinite(horizon) or horizon <= 0:
+        raise InputError(Problem(f"horizon must be a positive number of days, not {horizon}"))
+    weighted = weights is not None
+    arm_rows, eff_rows, wide_rows, notes = [], [], [], []
+    all_arms = None
+    for name, df in tte_by_endpoint.items():
+        if not isinstance(df, pd.DataFrame):
+            raise InputError(Problem(f"expected a DataFrame, got {type(df).__name__}",
+                                     source=str(name)))
+        for col in (group, time, event):
+            if col not in df.columns:
+                raise InputError(Problem(f"column not found (columns are {list(df.columns)})",
+                                         col, source=str(name)))
+        # validate as every estimator does (names the rows of bad times, events, labels)
+        from .._frames import survival_arrays
+
+        survival_arrays(df, time=time, event=event, group=group, min_groups=2,
+                        source=str(name))
+        labels = sorted(pd.unique(df[group]).tolist(), key=str)
+        these = list(arms) if arms is not None else labels
+        extra = set(labels) - set(these)
+        if extra:
+            raise InputError(Problem(f"labels {sorted(extra, key=str)} are not among arms "
+                                     f"{these}", group, source=str(name)))
+        all_arms = these
+        ref = these[-1] if reference is None else reference
+        if ref not in these:
+            raise InputError(Problem(f"reference {ref!r} is not an arm ({these})", group,
+                                     source=str(name)))
+        others = [a for a in these if a != ref]
+
+        t = df[time].to_numpy(dtype=float)
+        e = df[event].to_numpy(dtype=float).astype(int)
+        within = e.astype(bool) & (t <= horizon)
+        d = pd.DataFrame({"time": np.minimum(t, horizon) if censor_at_horizon else t,
+                          "event": within.astype(int) if censor_at_horizon else e,
+                          "group": df[group].to_numpy()}, index=df.index)
+        term_cols = []
+        for a in others:
+            c = f"arm_{len(term_cols)}"
+            d[c] = (d["group"] == a).astype(float)
+            term_cols.append(c)
+        if cluster is not None:
+            d[cluster] = df[cluster].to_numpy()
+        w = _weights_for(df, weights, str(name))
+        if w is not None:
+            d[_W] = w
+        g = df[group].to_numpy()
+        n_by = {a: int((g == a).sum()) for a in these}
+        ev_by = {a: int(within[g == a].sum()) for a in these}
+
+        # Kaplan-Meier at the horizon on the original follow-up (censoring does not change
+        # S at the horizon itself)
+        km_in = pd.DataFrame({"time": t, "event": e, "group": g}, index=df.index)
+        km = kaplan_meier(km_in, group="group", conf_type=conf_type, conf_level=conf_level,
+                          cluster=None).at(horizon).set_index("group")
+        km_w = None
+        if w is not None:
+            km_in[_W] = w
+            km_w = kaplan_meier(km_in, group="group", weights=_W, conf_type=conf_type,
+                                conf_level=conf_level).at(horizon).set_index("group")
+        wide = {"endpoint": name}
+        for a in these:
+            row = {"endpoint": name, "group": a, "n": n_by[a], "n_event": ev_by[a],
+                   "percent": 100 * ev_by[a] / n_by[a] if n_by[a] else np.nan}
+            s = km.loc[a] if a in km.index else None
+            row.update(cum_inc=100 * (1 - s["surv"]) if s is not None else np.nan,
+                       lower=100 * (1 - s["upper"]) if s is not None else np.nan,
+                       upper=100 * (1 - s["lower"]) if s is not None else np.nan)
+            if km_w is not None:
+                sw = km_w.loc[a]
+                row.update(cum_inc_adj=100 * (1 - sw["surv"]), lower_adj=100 * (1 - sw["upper"]),
+                           upper_adj=100 * (1 - sw["lower"]))
+            arm_rows.append(row)
+            wide.update({f"n_{a}": row["n"], f"n_event_{a}": row["n_event"],
+                         f"percent_{a}": row["percent"], f"km_{a}": row["cum_inc"],
+                         f"km_lower_{a}": row["lower"], f"km_upper_{a}": row["upper"]})
+            if km_w is not None:
+                wide.update({f"km_adj_{a}": row["cum_inc_adj"],
+                             f"km_adj_lower_{a}": row["lower_adj"],
+                             f"km_adj_upper_{a}": row["upper_adj"]})
+
+        total_events = int(d["event"].sum())
+        lr_p = lr_p_w = np.nan
+        if total_events > 0:
+            lr_p = logrank(d, group="group").p_value
+            if w is not None:
+                lr_p_w = (logrank(d, group="group", weights=_W).p_value if len(these) == 2
+                          else np.nan)
+        crude = _hr(d, term_cols, False, firth, ev_by, these, ref, conf_level, cluster)
+        adj = (_hr(d, term_cols, True, firth, ev_by, these, ref, conf_level, cluster)
+               if w is not None else None)
+        for a, c in zip(others, term_cols, strict=True):
+            comp = f"{a} vs {ref}"
+            r = dict(wide, comparison=comp)
+            r.update(crude[c], logrank_p=lr_p)
+            eff_rows.append(dict(endpoint=name, comparison=comp, analysis="crude",
+                                 logrank_p=lr_p, n_event=total_events, **crude[c]))
+            if adj is not None:
+                r.update({f"{key}_adj": v for key, v in adj[c].items()},
+                         logrank_p_adj=lr_p_w)
+                eff_rows.append(dict(endpoint=name, comparison=comp, analysis="adjusted",
+                                     logrank_p=lr_p_w, n_event=total_events, **adj[c]))
+            wide_rows.append(r)
+        if any(ev_by[a] == 0 for a in these) and firth == "auto":
+            notes.append(f"{name}: no events in {', '.join(str(a) for a in these if ev_by[a] == 0)}"
+                         " by the horizon: Firth-penalised Cox.")
+
+    table = pd.DataFrame(wide_rows)
+    lead = ["endpoint", "comparison"]
+    table = table[lead + [c for c in table.columns if c not in lead]]
+    settings = {"conf_type": conf_type, "conf_level": conf_level, "firth": firth,
+                "censor_at_horizon": censor_at_horizon, "digits": digits,
+                "weights": weights if isinstance(weights, str) else
+                ("weights given" if weighted else None), "cluster": cluster}
+    return OutcomeTable(table=table, arms_table=pd.DataFrame(arm_rows),
+                        effects=pd.DataFrame(eff_rows), group=group, arms=list(all_arms),
+                        reference=reference if reference is not None else all_arms[-1],
+                        horizon=float(horizon), weighted=weighted, settings=settings,
+                        warnings=tuple(notes), title=title)
