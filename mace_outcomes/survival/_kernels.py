@@ -69,7 +69,7 @@ def tie_starts(time: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     new[0] = True
     np.not_equal(time[1:], time[:-1], out=new[1:])
     starts = np.flatnonzero(new)
-    inverse = np.cumsum(new) - 1
+    inverse = np.cumsum(new, dtype=np.int64) - 1
     return time[starts], starts, inverse
 
 

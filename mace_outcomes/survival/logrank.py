@@ -24,6 +24,7 @@ from .._display import frame_html, frame_text
 from .._frames import survival_arrays
 from ..errors import InputError, Problem
 from ._kernels import tie_starts
+from .kaplan_meier import group_codes
 
 __all__ = ["logrank", "LogrankResult", "grho_kernel", "iptw_logrank_kernel"]
 
@@ -209,16 +210,18 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
         problems.append(Problem("the IPTW log-rank test is defined for rho = 0", None))
     if problems:
         raise InputError(problems)
-    g_all = pd.Categorical(arr.group, categories=levels).codes.astype(np.int64)
-    order = np.argsort(arr.time, kind="stable")
-    st = np.zeros(arr.time.size, dtype=np.int64) if arr.strata is None else arr.strata
+    g_all = group_codes(arr)
+    order = np.argsort(arr.time)  # ties are summed: an unstable sort is enough
+    if arr.strata is None:
+        pieces = [order]
+    else:
+        st_sorted = arr.strata[order]
+        pieces = [order[st_sorted == s] for s in np.unique(st_sorted)]
     obs = np.zeros(k)
     exp = np.zeros(k)
     var = np.zeros((k, k))
     score = wvar = 0.0
-    st_sorted = st[order]
-    for s in np.unique(st_sorted):
-        idx = order[st_sorted == s]
+    for idx in pieces:
         t, e, g = arr.time[idx], arr.event[idx], g_all[idx]
         if weights is None:
             o, x, v = grho_kernel(t, e, g, k, rho)
