@@ -1,0 +1,443 @@
+"""Crude and propensity-weighted comparison of two arms in one call.
+
+``mo.compare_arms`` returns one row per analysis -- ``crude``, ``IPTW-ATE`` (or
+``IPTW-ATT``), ``overlap`` -- with events/N per arm, Kaplan-Meier survival at the horizon,
+the (weighted) Cox hazard ratio with robust confidence interval, the (IPTW) log-rank p,
+the RMST difference, the risk difference and ratio at the horizon, and the E-value.
+``mo.risk_difference`` gives the (adjusted) risk difference and ratio at a horizon alone.
+
+Where an arm has no events, the Cox maximum-likelihood estimate is infinite (monotone
+likelihood) and its Wald test meaningless: the weighted Firth-penalised Cox model
+(Heinze & Schemper 2001) with profile-likelihood limits is used instead, together with
+Fisher's exact test of the proportions with an event by the horizon, and the row's
+``method`` and the notes say so.
+
+References
+----------
+Austin PC. The use of propensity score methods with survival or time-to-event outcomes:
+reporting measures of effect similar to those used in randomized experiments. Stat Med
+2014;33:1242-58.
+Cole SR, Hernan MA. Adjusted survival curves with inverse probability weights. Comput
+Methods Programs Biomed 2004;75:45-9.
+Heinze G, Schemper M. A solution to the problem of monotone likelihood in Cox regression.
+Biometrics 2001;57:114-9.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._display import frame_html, frame_text
+from .._frames import survival_arrays
+from ..errors import InputError, StatisticalWarning
+from .evalue import RARE_THRESHOLD, e_value
+from .propensity import Propensity, propensity, treatment_indicator
+
+_ARM = "_treated"
+_W = "_weight"
+
+
+# -- risk difference machinery -----------------------------------------------------------
+
+def risk_contrast(s1: float, se1: float, s0: float, se0: float,
+                  conf_level: float = 0.95) -> dict[str, float]:
+    """Risk difference and ratio at a horizon from two Kaplan-Meier estimates.
+
+    Risks ``r = 1 - S``; ``RD = r1 - r0`` with ``var = se1^2 + se0^2`` (independent arms);
+    ``log RR`` with delta-method ``var = se1^2/r1^2 + se0^2/r0^2``. Wald intervals; the p
+    of the difference tests ``RD = 0``.
+    """
+    zq = stats.norm.ppf(0.5 + conf_level / 2)
+    r1, r0 = 1.0 - s1, 1.0 - s0
+    se_rd = float(np.hypot(se1, se0))
+    rd = r1 - r0
+    out = {"risk_treated": r1, "risk_control": r0, "rd": rd, "rd_se": se_rd,
+           "rd_lower": rd - zq * se_rd, "rd_upper": rd + zq * se_rd,
+           "rd_p": float(2 * stats.norm.sf(abs(rd) / se_rd)) if se_rd > 0 else np.nan}
+    if r1 > 0 and r0 > 0:
+        rr = r1 / r0
+        se_log = float(np.sqrt((se1 / r1) ** 2 + (se0 / r0) ** 2))
+        out.update(rr=rr, rr_lower=rr * np.exp(-zq * se_log), rr_upper=rr * np.exp(zq * se_log),
+                   rr_p=float(2 * stats.norm.sf(abs(np.log(rr)) / se_log)) if se_log > 0
+                   else np.nan)
+    else:
+        # a zero risk has no log: ratio 0 or undefined, no Wald interval
+        out.update(rr=(r1 / r0) if r0 > 0 else np.nan, rr_lower=np.nan, rr_upper=np.nan,
+                   rr_p=np.nan)
+    return out
+
+
+def exact_test(time: np.ndarray, event: np.ndarray, z: np.ndarray,
+               horizon: float) -> dict[str, float]:
+    """Fisher's exact test of the proportions with an event by ``horizon`` (two-sided).
+
+    Subjects censored before the horizon count as event-free, as in a table of counts.
+    """
+    hit = (event == 1) & (time <= horizon)
+    t = z.astype(bool)
+    a, b = int(hit[t].sum()), int((~hit[t]).sum())
+    c, d = int(hit[~t].sum()), int((~hit[~t]).sum())
+    return {"events_by_horizon_treated": a, "events_by_horizon_control": c,
+            "exact_p": float(stats.fisher_exact([[a, b], [c, d]])[1])}
+
+
+@dataclass(frozen=True, eq=False)
+class RiskDifference:
+    """Risk (1 - Kaplan-Meier) per arm at a horizon and their difference and ratio.
+
+    ``table``: rows ``difference`` and ``ratio`` with estimate, lower, upper, p;
+    ``risks``: group, risk, std_err, n, events.
+    """
+
+    table: pd.DataFrame
+    risks: pd.DataFrame
+    horizon: float
+    weighted: bool
+    variance: str
+    conf_level: float
+    notes: list = field(default_factory=list)
+
+    def _footer(self) -> str:
+        text = [f"risk = 1 - Kaplan-Meier at {self.horizon:g} days; "
+                f"{'weighted, ' if self.weighted else ''}{self.variance} variance; "
+                f"{self.conf_level:.0%} Wald intervals (log scale for the ratio)"]
+        return "\n".join(text + list(self.notes))
+
+    def __repr__(self) -> str:
+        return "\n\n".join([frame_text("Risk at horizon", self.risks.set_index("group")),
+                            frame_text("Contrast (treated vs control)",
+                                       self.table.set_index("contrast"), self._footer())])
+
+    def _repr_html_(self) -> str:
+        return (frame_html("Risk at horizon", self.risks.set_index("group"))
+                + frame_html("Contrast", self.table.set_index("contrast"), self._footer()))
+
+
+def _km_at(d: pd.DataFrame, time: str, event: str, weights: str | None,
+           cluster: str | None, horizon: float):
+    from ..survival.kaplan_meier import kaplan_meier
+    km = kaplan_meier(d, time=time, event=event, group=_ARM, weights=weights,
+                      cluster=cluster)
+    at = km.at(horizon).set_index("group")
+    return at, km
+
+
+def risk_difference(df: pd.DataFrame, treatment: str = "arm",
+                    covariates: list[str] | None = None, *, time: str = "time",
+                    event: str = "event", estimand: str | None = "ATE",
+                    weights: str | None = None, cluster: str | None = None,
+                    horizon: float = 365, conf_level: float = 0.95, treated=None,
+                    **propensity_kw) -> RiskDifference:
+    """Risk difference and risk ratio at ``horizon`` (crude, or propensity-weighted).
+
+    With ``covariates`` the weights of ``estimand`` come from :func:`propensity`; with
+    ``weights`` a column of given weights is used; with neither, the crude comparison.
+    Risks are one minus the (weighted) Kaplan-Meier estimate, with the robust
+    (infinitesimal-jackknife) standard error whenever weighted or clustered (Cole &
+    Hernan 2004; Austin 2014).
+
+    Examples
+    --------
+    >>> import pandas as pd, mace_outcomes as mo
+    >>> df = pd.DataFrame({"time": [100, 200, 365, 400, 50, 300, 380, 390],
+    ...                    "event": [1, 0, 1, 0, 1, 1, 0, 0], "arm": [1, 1, 1, 1, 0, 0, 0, 0]})
+    >>> round(mo.risk_difference(df, "arm").table.loc[0, "estimate"], 3)
+    0.0
+    """
+    arrays = survival_arrays(df, time=time, event=event, group=treatment, cluster=cluster,
+                             weights=weights, min_groups=2)
+    z, t_label, c_label = treatment_indicator(df, treatment, treated)
+    d = df.assign(**{_ARM: z})
+    w_col = None
+    if covariates is not None or propensity_kw.get("formula") is not None:
+        ps = propensity(df, treatment, covariates, estimand=estimand or "ATE",
+                        treated=treated, **propensity_kw)
+        d = d.assign(**{_W: ps.weights}).loc[ps.kept]
+        w_col = _W
+    elif weights is not None:
+        w_col = weights
+    at, _ = _km_at(d, time, event, w_col, cluster, horizon)
+    rc = risk_contrast(at.loc[1, "surv"], at.loc[1, "std_err"], at.loc[0, "surv"],
+                       at.loc[0, "std_err"], conf_level)
+    table = pd.DataFrame([
+        {"contrast": "difference", "estimate": rc["rd"], "lower": rc["rd_lower"],
+         "upper": rc["rd_upper"], "p": rc["rd_p"]},
+        {"contrast": "ratio", "estimate": rc["rr"], "lower": rc["rr_lower"],
+         "upper": rc["rr_upper"], "p": rc["rr_p"]}])
+    ev = arrays.event
+    risks = pd.DataFrame([
+        {"group": t_label, "risk": rc["risk_treated"], "std_err": at.loc[1, "std_err"],
+         "n": int(z.sum()), "events": int(ev[z == 1].sum())},
+        {"group": c_label, "risk": rc["risk_control"], "std_err": at.loc[0, "std_err"],
+         "n": int((1 - z).sum()), "events": int(ev[z == 0].sum())}])
+    weighted = w_col is not None
+    return RiskDifference(table=table, risks=risks, horizon=horizon, weighted=weighted,
+                          variance="robust" if (weighted or cluster) else "greenwood",
+                          conf_level=conf_level)
+
+
+# -- the one-call comparison -------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """Crude and adjusted comparisons of two arms, one row per analysis.
+
+    Attributes
+    ----------
+    table : DataFrame (see :func:`compare_arms` for the columns).
+    propensity : dict analysis -> :class:`Propensity` of the weighted rows.
+    treated, control : arm labels; horizon, tau : days; cluster : column or None.
+    notes : what was done and why (rare-event path, clustering, warnings).
+    """
+
+    table: pd.DataFrame
+    propensity: dict
+    treated: object
+    control: object
+    horizon: float
+    tau: float
+    cluster: str | None
+    conf_level: float
+    notes: list = field(default_factory=list)
+
+    def balance(self) -> pd.DataFrame:
+        """Balance of every weighted analysis side by side (long format, column analysis)."""
+        return pd.concat([ps.balance().assign(analysis=name)
+                          for name, ps in self.propensity.items()], ignore_index=True)
+
+    def _footer(self) -> str:
+        head = (f"treated = {self.treated!r} vs control = {self.control!r}; survival and risk at"
+                f" {self.horizon:g} days, RMST to {self.tau:g} days; hr: Cox (Efron ties), "
+                "robust SE when weighted or clustered")
+        return "\n".join([head] + [f"note: {n}" for n in self.notes])
+
+    def __repr__(self) -> str:
+        cols = ["events_treated", "n_treated", "events_control", "n_control", "surv_treated",
+                "surv_control", "hr", "lower", "upper", "p", "logrank_p", "rmst_diff", "rd",
+                "e_value"]
+        return frame_text("Crude and adjusted comparison",
+                          self.table.set_index("analysis")[cols], self._footer(), digits=3)
+
+    def _repr_html_(self) -> str:
+        return frame_html("Crude and adjusted comparison", self.table.set_index("analysis"),
+                          self._footer().replace("\n", "<br>"), digits=3)
+
+
+def _cox_row(d, time, event, w_col, cluster, rare: bool, conf_level):
+    """Cox HR for the arm indicator; Firth-penalised when an arm has no events.
+
+    Rare path: the robust sandwich is degenerate when an arm has no events (it can give
+    p ~ 0 from two events), so the weighted Firth fit is read with its model-based
+    profile penalised likelihood (limits and penalised likelihood-ratio p). Weights are
+    first rescaled to sum to their Kish effective sample size, so the weighted
+    likelihood carries the information of the effective sample, not of the sum of the
+    weights; a global rescaling leaves the estimate unchanged.
+    """
+    from ..cox.fit import cox
+    if rare and w_col is not None:
+        w = d[w_col].to_numpy(float)
+        d = d.assign(**{w_col: w * (w.sum() / (w * w).sum())})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", StatisticalWarning)
+        fit = cox(d, time=time, event=event, covariates=[_ARM], weights=w_col,
+                  cluster=None if rare else cluster, firth=rare, conf_level=conf_level,
+                  robust=False if rare else None)
+    row = fit.summary.loc[_ARM]
+    if rare:
+        method = "Firth penalised Cox, profile-likelihood CI and LR p"
+        if w_col is not None:
+            method += " (weights scaled to the effective sample size)"
+    else:
+        method = "Cox" + (", robust SE" if (w_col is not None or cluster is not None) else "")
+    msgs = [str(w.message) for w in caught if issubclass(w.category, StatisticalWarning)]
+    return {"hr": row["hr"], "lower": row["lower"], "upper": row["upper"], "p": row["p"],
+            "method": method}, msgs
+
+
+def _analysis(d: pd.DataFrame, name: str, time: str, event: str, w_col: str | None,
+              cluster: str | None, horizon: float, tau: float, conf_level: float,
+              rare: bool, rare_outcome: bool, notes: list) -> dict:
+    from ..survival.logrank import logrank
+    from ..survival.rmst import rmst
+    row: dict = {"analysis": name}
+    cox_part, msgs = _cox_row(d, time, event, w_col, cluster, rare, conf_level)
+    row.update(cox_part)
+    notes.extend(f"{name}: {m}" for m in msgs)
+    at, _ = _km_at(d, time, event, w_col, cluster, horizon)
+    row["surv_treated"], row["surv_control"] = at.loc[1, "surv"], at.loc[0, "surv"]
+    rc = risk_contrast(at.loc[1, "surv"], at.loc[1, "std_err"], at.loc[0, "surv"],
+                       at.loc[0, "std_err"], conf_level)
+    row.update({k: rc[k] for k in ("rd", "rd_lower", "rd_upper", "rr", "rr_lower",
+                                   "rr_upper")})
+    lr = logrank(d, time=time, event=event, group=_ARM, weights=w_col)
+    row["logrank_p"] = lr.p_value
+    try:
+        with np.errstate(all="ignore"):  # an arm without events has an RMTL of 0
+            rm = rmst(d, time=time, event=event, group=_ARM, tau=tau, weights=w_col,
+                      cluster=cluster, conf_level=conf_level).contrast.loc["difference"]
+        row.update(rmst_diff=rm["estimate"], rmst_lower=rm["lower"], rmst_upper=rm["upper"])
+    except InputError as exc:
+        row.update(rmst_diff=np.nan, rmst_lower=np.nan, rmst_upper=np.nan)
+        notes.append(f"{name}: RMST not estimable to tau={tau:g} ({exc.problems[0].reason})")
+    if np.isfinite(row["hr"]) and row["hr"] > 0 and np.isfinite(row["lower"]):
+        ev = e_value(row["hr"], row["lower"], row["upper"], measure="HR", rare=rare_outcome)
+        row["e_value"], row["e_value_ci"] = ev.e_value, ev.e_value_ci
+    else:
+        row["e_value"] = row["e_value_ci"] = np.nan
+    return row
+
+
+def compare_arms(tte: pd.DataFrame, treatment: str = "arm",
+                 covariates: list[str] | None = None, *, formula: str | None = None,
+                 estimand: str = "ATE", time: str = "time", event: str = "event",
+                 cluster: str | None = None, horizon: float = 365, tau: float | None = None,
+                 overlap: bool = True, stabilize: bool = False, trim=None, truncate=None,
+                 firth_ps: bool = False, treated=None, conf_level: float = 0.95,
+                 n_boot: int = 0, seed: int | None = None, n_jobs: int = 1,
+                 progress: bool = False) -> Comparison:
+    """Crude and propensity-weighted comparisons of two arms, side by side.
+
+    Parameters
+    ----------
+    tte : time-to-event frame (``mo.time_to_event``): time, event, treatment, covariates.
+    treatment : arm column; the treated arm is the last sorted label unless ``treated``.
+    covariates, formula : the propensity model (see :func:`propensity`); without them only
+        the crude row is returned.
+    estimand : "ATE" or "ATT" for the IPTW row; an ``overlap`` (ATO) row is added unless
+        ``overlap=False`` (or the estimand is already "ATO").
+    cluster : cluster column for robust variances and the bootstrap. At lesion level
+        (``patient_id`` repeated), ``patient_id`` is used automatically.
+    horizon : days for Kaplan-Meier survival and the risk difference (default 1 year);
+        tau : RMST truncation (default ``horizon``).
+    stabilize, trim, truncate, firth_ps : passed to :func:`propensity` (``firth_ps`` =
+        its ``firth``).
+    n_boot : if > 0, add bootstrap percentile limits of the hazard ratio (boot_lower,
+        boot_upper) re-estimating the propensity model per replicate (Austin 2016).
+
+    Returns
+    -------
+    Comparison
+        ``.table`` columns: analysis, method, n_treated, events_treated, n_control,
+        events_control, ess_treated, ess_control, surv_treated, surv_control (Kaplan-Meier
+        at ``horizon``), hr, lower, upper, p, logrank_p, rmst_diff, rmst_lower,
+        rmst_upper, rd, rd_lower, rd_upper, rr, rr_lower, rr_upper (risk = 1 - KM at
+        ``horizon``), exact_p (Fisher, rare-event path only), e_value, e_value_ci
+        [, boot_lower, boot_upper].
+
+    Notes
+    -----
+    An arm without events switches the row to the weighted Firth Cox model and adds
+    Fisher's exact test of the proportions with an event by ``horizon``; the ``method``
+    column and ``notes`` say so. E-values use the rare-outcome HR conversion when the
+    crude risk by ``horizon`` is under 15% (VanderWeele & Ding 2017).
+
+    Examples
+    --------
+    >>> import mace_outcomes as mo                                    # doctest: +SKIP
+    >>> tte = mo.time_to_event(mo.load_example(), "mace", horizon=365)  # doctest: +SKIP
+    >>> mo.compare_arms(tte, "arm", ["age", "ckd", "acs"]).table      # doctest: +SKIP
+    """
+    if cluster is None and "patient_id" in tte.columns and tte["patient_id"].duplicated().any():
+        cluster = "patient_id"
+        auto_cluster = True
+    else:
+        auto_cluster = False
+    arrays = survival_arrays(tte, time=time, event=event, group=treatment, cluster=cluster,
+                             min_groups=2)
+    z, t_label, c_label = treatment_indicator(tte, treatment, treated)
+    tau = horizon if tau is None else tau
+    d = tte.assign(**{_ARM: z})
+    ev = arrays.event
+    notes: list[str] = []
+    if auto_cluster:
+        notes.append("lesion-level data: robust variances and bootstrap clustered by "
+                     "patient_id")
+
+    counts = {"n_treated": int(z.sum()), "events_treated": int(ev[z == 1].sum()),
+              "n_control": int((z == 0).sum()), "events_control": int(ev[z == 0].sum())}
+    rare = counts["events_treated"] == 0 or counts["events_control"] == 0
+    exact = exact_test(arrays.time, ev, z, horizon)
+    if rare:
+        empty = t_label if counts["events_treated"] == 0 else c_label
+        notes.append(f"no events in arm {empty!r}: the Cox maximum-likelihood HR is infinite "
+                     "(monotone likelihood), so every row uses the (weighted) Firth "
+                     "penalised Cox model with profile-likelihood limits and penalised "
+                     "likelihood-ratio p (weights scaled to the effective sample size, no "
+                     "sandwich variance), plus Fisher's exact "
+                     f"test of the proportions with an event by {horizon:g} days "
+                     f"({exact['events_by_horizon_treated']}/{counts['n_treated']} vs "
+                     f"{exact['events_by_horizon_control']}/{counts['n_control']}, "
+                     f"p = {exact['exact_p']:.3g}); no Wald test is reported")
+    # Rare outcome for the E-value conversion: crude risk by horizon under 15%.
+    at_all, _ = _km_at(d, time, event, None, None, horizon)
+    overall = 1 - float(np.average(at_all["surv"], weights=[counts["n_control"],
+                                                            counts["n_treated"]]))
+    rare_outcome = overall < RARE_THRESHOLD
+
+    analyses: list[tuple[str, Propensity | None]] = [("crude", None)]
+    est = str(estimand).upper()
+    est = "ATO" if est == "OVERLAP" else est
+    if covariates is not None or formula is not None:
+        wanted = [] if est == "ATO" else [est]
+        if overlap or est == "ATO":
+            wanted.append("ATO")
+        for e in wanted:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", StatisticalWarning)
+                ps = propensity(tte, treatment, covariates, formula=formula, estimand=e,
+                                stabilize=stabilize and e == "ATE", trim=trim,
+                                truncate=truncate, firth=firth_ps, treated=treated)
+            for w in caught:
+                warnings.warn(w.message, w.category, stacklevel=2)
+            name = "overlap" if e == "ATO" else f"IPTW-{e}"
+            analyses.append((name, ps))
+
+    rows, props = [], {}
+    for name, ps in analyses:
+        if ps is None:
+            dd, w_col = d, None
+            ess = (float(counts["n_treated"]), float(counts["n_control"]))
+        else:
+            dd = d.assign(**{_W: ps.weights}).loc[ps.kept]
+            w_col = _W
+            ess = (ps.ess[ps.treated], ps.ess[ps.control])
+            props[name] = ps
+            notes.extend(f"{name}: {m}" for m in ps.warnings)
+        row = _analysis(dd, name, time, event, w_col, cluster, horizon, tau, conf_level,
+                        rare, rare_outcome, notes)
+        row.update(counts)
+        row["ess_treated"], row["ess_control"] = ess
+        row["exact_p"] = exact["exact_p"] if rare else np.nan
+        if n_boot and ps is not None:
+            from .bootstrap import bootstrap
+            bt = bootstrap(tte, treatment, covariates, formula=formula, time=time, event=event,
+                           estimand=ps.estimand, stabilize=ps.stabilize, trim=trim,
+                           truncate=truncate, firth=firth_ps, treated=treated, cluster=cluster,
+                           horizon=horizon, tau=tau, n_boot=n_boot, conf_level=conf_level,
+                           seed=seed, n_jobs=n_jobs, progress=progress)
+            hr = bt.table.set_index("statistic").loc["hr"]
+            row["boot_lower"], row["boot_upper"] = hr["lower"], hr["upper"]
+        rows.append(row)
+
+    cols = ["analysis", "method", "n_treated", "events_treated", "n_control", "events_control",
+            "ess_treated", "ess_control", "surv_treated", "surv_control", "hr", "lower",
+            "upper", "p", "logrank_p", "rmst_diff", "rmst_lower", "rmst_upper", "rd",
+            "rd_lower", "rd_upper", "rr", "rr_lower", "rr_upper", "exact_p", "e_value",
+            "e_value_ci"]
+    if n_boot:
+        cols += ["boot_lower", "boot_upper"]
+    table = pd.DataFrame(rows).reindex(columns=cols)
+    if not rare and (min(counts["events_treated"], counts["events_control"]) < 5):
+        notes.append(f"only {min(counts['events_treated'], counts['events_control'])} events "
+                     "in one arm: estimates are imprecise; a hazard ratio from so few events "
+                     "cannot establish equivalence or superiority")
+    notes.append(f"E-value uses the {'rare' if rare_outcome else 'common'}-outcome HR "
+                 f"conversion (crude risk by {horizon:g} days = {overall:.1%})")
+    return Comparison(table=table, propensity=props, treated=t_label, control=c_label,
+                      horizon=horizon, tau=tau, cluster=cluster, conf_level=conf_level,
+                      notes=notes)
