@@ -252,8 +252,8 @@ def bootstrap(df: pd.DataFrame, treatment: str, covariates: list[str] | None = N
                      "n_infinite": int((~finite).sum())})
     notes = []
     if rows and any(r["n_infinite"] for r in rows):
-        notes.append("some replicates had no events in an arm (hazard or risk ratio 0 or infinite); "
-                     "they are kept, so a percentile limit may be 0 or infinite")
+        notes.append("some replicates had no events in an arm (hazard or risk ratio 0 or "
+                     "infinite); they are kept, so a percentile limit may be 0 or infinite")
     if "ps_converged" in reps and not reps["ps_converged"].all():
         notes.append(f"{int((~reps['ps_converged']).sum())} replicates' propensity model did "
                      "not converge (separation); consider firth=True")
