@@ -212,3 +212,20 @@ def test_bad_input_raises_input_error(mgus2):
         mo.gray_test(mgus2.assign(g=1), group="g")
     with pytest.raises(mo.InputError, match="no events of cause 3"):
         mo.gray_test(mgus2, group="group", cause=3)
+
+
+def test_weighted_cif_std_err_matches_survfit_port(mgus2):
+    # survfit(Surv(time, factor(status)) ~ group, weights = w): robust (IJ) standard errors
+    sv = pytest.importorskip("survival")
+    w = np.random.default_rng(7).uniform(0.3, 3.0, len(mgus2))
+    d = mgus2.assign(w=w, st=pd.Categorical(mgus2["status"], categories=[0, 1, 2]))
+    ci = mo.cumulative_incidence(d, group="group", weights="w")
+    for g in (0, 1):
+        sub = d[d["group"] == g]
+        fit = sv.survfit("Surv(time, st) ~ 1", data=sub, weights="w")
+        tm, ps, se = (np.asarray(fit.time), np.asarray(fit.pstate), np.asarray(fit.std_err))
+        for t in (12.0, 37.0, 80.0, 136.0, 300.0):
+            i = np.searchsorted(tm, t, side="right") - 1
+            s = _step(ci.states, g, t)
+            np.testing.assert_allclose(s["prob"], ps[i], rtol=RTOL)
+            np.testing.assert_allclose(s["std_err"], se[i], rtol=RTOL)
