@@ -6,4 +6,5 @@ adjusted, with lesions clustered in patients.
 """
 
 from .compare import OutcomeComparison, aipw, compare_outcome, hodges_lehmann
+from .followup import FollowUpSummary, followup_summary
 from .imaging import DEFINITIONS, expansion_thresholds, stent_expansion
