@@ -1,0 +1,378 @@
+"""Kaplan-Meier / cumulative-incidence figures checked as a reader would check them.
+
+The numbers drawn under the axis are compared with counts taken straight from the
+data (subjects with follow-up >= t; events with time <= t) and with R's
+``summary(survfit(...), times=365)``; their positions with the x ticks of the curve
+axes; every label with the figure's bounding box; the files with their formats.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from PIL import Image
+
+import mace_outcomes as mo
+from mace_outcomes.plots import plot_cif, plot_km, plot_km_panels, save_figure
+from mace_outcomes.plots.style import OKABE_ITO
+
+matplotlib.use("Agg")
+
+REF = Path(__file__).parent / "reference"
+MONTH = 365.0 / 12.0
+BREAKS = (0, 3, 6, 9, 12)
+
+
+@pytest.fixture(scope="module")
+def lung():
+    df = pd.read_csv(REF / "lung.csv")
+    ref = json.loads((REF / "lung.json").read_text())
+    df["w"] = ref["iptw"]["weights_ate"]
+    return df, ref
+
+
+def _draw(fig):
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def _risk_texts(fig, row="n_risk"):
+    """{group label: [(x_display, text)]} read back from the drawn table."""
+    out = {}
+    for tax in fig.risk_axes:
+        for t in tax.texts:
+            gid = t.get_gid() or ""
+            if gid.startswith(f"risk:{row}:"):
+                out.setdefault(gid.split(":", 2)[2], []).append(t)
+    return out
+
+
+def _count_at_risk(df, t_days, group, value, weights=None):
+    sub = df[df[group] == value]
+    w = np.ones(len(sub)) if weights is None else sub[weights].to_numpy()
+    return float(w[sub["time"].to_numpy() >= t_days].sum())
+
+
+def _assert_inside(fig):
+    """Every visible, non-empty text lies inside the figure (no clipped label)."""
+    renderer = _draw(fig)
+    box = fig.bbox
+    checked = 0
+    for text in fig.findobj(matplotlib.text.Text):
+        if not text.get_visible() or not text.get_text().strip():
+            continue
+        bb = text.get_window_extent(renderer)
+        assert bb.x0 >= box.x0 - 0.5 and bb.x1 <= box.x1 + 0.5, text.get_text()
+        assert bb.y0 >= box.y0 - 0.5 and bb.y1 <= box.y1 + 0.5, text.get_text()
+        checked += 1
+    assert checked > 10
+
+
+def test_at_risk_numbers_are_the_counts_at_the_ticks(lung):
+    df, ref = lung
+    km = mo.kaplan_meier(df, group="group")
+    fig = plot_km(km, breaks=BREAKS, risk_table_rows=("n_risk", "cum_events", "cum_censored"))
+    _draw(fig)
+    ax = fig.axes[0]
+    tick_x = ax.transData.transform(np.c_[ax.get_xticks(), np.zeros(5)])[:, 0]
+    np.testing.assert_allclose(ax.get_xticks(), BREAKS)
+    drawn = _risk_texts(fig)
+    assert set(drawn) == {"0", "1"}
+    for g, texts in drawn.items():
+        texts = sorted(texts, key=lambda t: t.get_position()[0])
+        expected = [_count_at_risk(df, b * MONTH, "group", int(g)) for b in BREAKS]
+        assert [int(t.get_text()) for t in texts] == expected
+        centres = [(t.get_window_extent().x0 + t.get_window_extent().x1) / 2 for t in texts]
+        np.testing.assert_allclose(centres, tick_x, atol=1.0)  # within a pixel of the tick
+    # R: summary(survfit(...), times = 365)$n.risk -- 12 months is day 365
+    r_at_365 = {r["group"]: r["n_risk"] for r in ref["km_at_horizon_loglog"]}
+    table = fig.risk_table
+    for g, n in r_at_365.items():
+        row = table[(table["group"] == int(g)) & (table["time"] == 12)]
+        assert row["n_risk"].item() == n
+    for g in (0, 1):
+        sub = df[df.group == g]
+        for row in table[table.group == g].itertuples():
+            t = row.time * MONTH
+            assert row.cum_events == ((sub.time <= t) & (sub.event == 1)).sum()
+            assert row.cum_censored == ((sub.time <= t) & (sub.event == 0)).sum()
+        drawn_events = sorted(_risk_texts(fig, "cum_events")[str(g)],
+                              key=lambda t: t.get_position()[0])
+        assert [float(t.get_text()) for t in drawn_events] == \
+            list(table[table.group == g]["cum_events"])
+
+
+def test_weighted_counts_weighted_or_unweighted_and_labelled(lung):
+    df, ref = lung
+    km = mo.kaplan_meier(df, group="group", weights="w")
+    fig = plot_km(km, breaks=BREAKS)
+    titles = [a.get_title(loc="left") for a in fig.risk_axes]
+    assert titles == ["Number at risk (weighted)"]
+    r_at_365 = {int(r["group"]): r["n_risk"] for r in ref["iptw"]["km_weighted_at_horizon"]}
+    for g, texts in _risk_texts(fig).items():
+        texts = sorted(texts, key=lambda t: t.get_position()[0])
+        expected = [_count_at_risk(df, b * MONTH, "group", int(g), "w") for b in BREAKS]
+        assert expected[-1] == pytest.approx(r_at_365[int(g)], rel=1e-9)
+        assert [t.get_text() for t in texts] == [f"{v:.0f}" for v in expected]
+    raw = plot_km(km, breaks=BREAKS, weighted_counts="unweighted",
+                  risk_table_rows=("n_risk", "cum_censored"))
+    assert [a.get_title(loc="left") for a in raw.risk_axes] == [
+        "Number at risk (unweighted)", "Cumulative censored (unweighted)"]
+    for g, texts in _risk_texts(raw).items():
+        texts = sorted(texts, key=lambda t: t.get_position()[0])
+        assert [int(t.get_text()) for t in texts] == [
+            _count_at_risk(df, b * MONTH, "group", int(g)) for b in BREAKS]
+    cens = raw.risk_table
+    for g in (0, 1):
+        sub = df[df.group == g]
+        expected = [((sub.time <= b * MONTH) & (sub.event == 0)).sum() for b in BREAKS]
+        np.testing.assert_allclose(cens[cens.group == g]["cum_censored"], expected)
+    assert set(raw.risk_table["counts"]) == {"unweighted"}
+    assert set(fig.risk_table["counts"]) == {"weighted"}
+
+
+def _annotation(fig):
+    return "\n".join(t.get_text() for t in fig.axes[0].texts)
+
+
+def test_weighted_figure_refuses_unweighted_p_value(lung):
+    df, ref = lung
+    km_w = mo.kaplan_meier(df, group="group", weights="w")
+    crude = mo.logrank(df, group="group")
+    with pytest.raises(mo.InputError, match="unweighted p-value"):
+        plot_km(km_w, test=crude)
+    with pytest.raises(mo.InputError, match="Cox model is not"):
+        plot_km(km_w, hr=mo.cox(df, covariates=["group"]))
+    iptw = mo.logrank(df, group="group", weights="w")
+    with pytest.raises(mo.InputError, match="curves are not"):
+        plot_km(mo.kaplan_meier(df, group="group"), test=iptw)
+    fig = plot_km(km_w, test=iptw, hr=mo.cox(df, covariates=["group"], weights="w"))
+    # R: RISCA ipw.log.rank p = 0.00262; coxph(weights, robust) HR 0.583 (0.414-0.820)
+    p = ref["iptw"]["adjusted_logrank_ate"]["p"]
+    c = ref["iptw"]["cox_weighted_robust"]
+    text = _annotation(fig)
+    assert f"IPTW log-rank p = {p:.3f}" in text
+    assert f"HR {c['hr']:.2f} (95% CI {c['lower']:.2f}\u2013{c['upper']:.2f})" in text
+
+
+def test_crude_annotation_matches_r(lung):
+    df, ref = lung
+    fig = plot_km(mo.kaplan_meier(df, group="group"), test=mo.logrank(df, group="group"),
+                  hr=mo.cox(df, covariates=["group"]))
+    c = ref["cox_group_only"]
+    text = _annotation(fig)
+    assert f"Log-rank p = {ref['logrank']['p']:.3f}" in text
+    assert f"HR {c['hr']:.2f} (95% CI {c['lower']:.2f}\u2013{c['upper']:.2f})" in text
+    assert "IPTW" not in text
+
+
+def test_event_orientation_rises_from_zero_and_is_one_minus_r_survival(lung):
+    df, ref = lung
+    km = mo.kaplan_meier(df, group="group")
+    fig = plot_km(km, kind="event", percent=True, unit="days", breaks=(0, 250, 500, 750, 1000))
+    ax = fig.axes[0]
+    steps = [ln for ln in ax.lines if ln.get_linestyle() == "-" and len(ln.get_xdata()) > 5]
+    assert len(steps) == 2
+    r = ref["km_loglog"]
+    for line, g in zip(steps, ("0", "1"), strict=True):
+        x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+        assert x[0] == 0 and y[0] == 0 and np.all(np.diff(y) >= -1e-12)
+        want = 100 * (1 - np.asarray(r[g]["surv"]))
+        got = np.interp(r[g]["time"], x[1:], y[1:])
+        np.testing.assert_allclose(got, want, rtol=1e-9)
+    assert ax.get_ylim()[1] <= 100.0 + 1e-9
+
+
+def test_event_axis_zooms_to_low_incidence():
+    rng = np.random.default_rng(1)
+    n = 400
+    df = pd.DataFrame({"time": np.where(rng.random(n) < 0.08, rng.uniform(1, 364, n), 365.0),
+                       "arm": np.repeat(["OCT", "IVUS"], n // 2)})
+    df["event"] = (df.time < 365).astype(int)
+    km = mo.kaplan_meier(df, group="arm")
+    fig = plot_km(km, kind="event", breaks=BREAKS, conf_int=False)
+    top = fig.axes[0].get_ylim()[1]
+    highest = max(1 - km.table.groupby("group")["surv"].min())
+    assert highest < top <= 2.5 * highest  # zoomed, yet the curve fits
+    assert fig.risk_table.query("time == 12")["n_risk"].sum() == (df.time >= 365).sum()
+
+
+@pytest.mark.parametrize("width,rows,percent", [
+    ("single", ("n_risk",), False),
+    ("double", ("n_risk", "cum_events", "cum_censored"), True),
+])
+def test_no_label_is_clipped_and_numbers_do_not_collide(lung, width, rows, percent):
+    df, _ = lung
+    df = df.assign(sex=np.where(df.group == 1, "Female", "Male (reference)"))
+    km = mo.kaplan_meier(df, group="sex")
+    fig = plot_km(km, breaks=(0, 6, 12, 18, 24, 30), risk_table_rows=rows, percent=percent,
+                  width=width, test=mo.logrank(df, group="sex"),
+                  hr=mo.cox(df, covariates=["group"]), title="All-cause death")
+    _assert_inside(fig)
+    renderer = _draw(fig)
+    for tax in fig.risk_axes:
+        labels = [t.get_window_extent(renderer) for t in tax.get_yticklabels()]
+        for row in range(2):
+            boxes = sorted([t.get_window_extent(renderer) for t in tax.texts
+                            if t.get_position()[1] == row], key=lambda b: b.x0)
+            assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:], strict=False))
+            assert labels[row].x1 < boxes[0].x0  # group label left of the first number
+
+
+def test_palette_labels_and_colours_come_from_the_data(lung):
+    df, _ = lung
+    df = df.assign(arm=np.where(df.group == 1, "OCT", "IVUS"))
+    km = mo.kaplan_meier(df, group="arm")
+    fig = plot_km(km)
+    legend = fig.axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["IVUS", "OCT"]
+    colours = [matplotlib.colors.to_hex(h.get_color()) for h in legend.legend_handles]
+    assert [c.upper() for c in colours] == [OKABE_ITO[0], OKABE_ITO[1]]
+    fig = plot_km(km, labels={"OCT": "OCT-guided", "IVUS": "IVUS-guided"},
+                  palette={"OCT": "#D55E00"})
+    legend = fig.axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["IVUS-guided", "OCT-guided"]
+    assert matplotlib.colors.to_hex(legend.legend_handles[1].get_color()).upper() == "#D55E00"
+    ticks = [t.get_text() for t in fig.risk_axes[0].get_yticklabels()]
+    assert ticks == ["IVUS-guided", "OCT-guided"]
+
+
+def test_png_size_dpi_and_tiff(lung, tmp_path):
+    df, _ = lung
+    fig = plot_km(mo.kaplan_meier(df, group="group"), width="single")
+    png, tif = save_figure(fig, tmp_path / "km.png", dpi=600, formats=("png", "tiff"))
+    w_in, h_in = fig.get_size_inches()
+    assert w_in == pytest.approx(3.5)
+    with Image.open(png) as img:
+        assert img.size == (round(3.5 * 600), round(h_in * 600))
+        assert img.info["dpi"][0] == pytest.approx(600, abs=0.5)
+    with Image.open(tif) as img:
+        assert img.mode == "RGB" and img.info["dpi"][0] == pytest.approx(600)
+        assert img.size[0] == 2100
+    fig2 = plot_km(mo.kaplan_meier(df, group="group"), width="double")
+    (png2,) = save_figure(fig2, tmp_path / "km2.png", dpi=300)
+    with Image.open(png2) as img:
+        assert img.size[0] == round(7.2 * 300)
+
+
+def test_pdf_embeds_truetype_and_svg_is_xml(lung, tmp_path):
+    df, _ = lung
+    fig = plot_km(mo.kaplan_meier(df, group="group"))
+    pdf, svg = save_figure(fig, tmp_path / "km.pdf", formats=("pdf", "svg"))
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and b"/FontFile2" in data and b"/Type3" not in data
+    root = ET.parse(svg).getroot()
+    assert root.tag.endswith("svg") and float(root.get("width").rstrip("pt")) == \
+        pytest.approx(3.5 * 72)
+    with pytest.raises(mo.InputError):
+        save_figure(fig, tmp_path / "km.bmp")
+    with pytest.raises(mo.InputError):
+        save_figure(fig, tmp_path / "km.png", dpi=20)
+
+
+def test_cif_figure_matches_cmprsk():
+    df = pd.read_csv(REF / "mgus2.csv")
+    ref = json.loads((REF / "mgus2.json").read_text())
+    ci = mo.cumulative_incidence(df, status="status", group="group", cause=1)
+    ci2 = mo.cumulative_incidence(df, status="status", group="group", cause=2)
+    times = ref["cif_timepoints"]["times"]
+    fig = plot_cif({"Progression": ci, "Death": ci2}, unit="days", breaks=(0, 100, 200, 300),
+                   test=mo.gray_test(df, status="status", group="group", cause=1))
+    ax = fig.axes[0]
+    assert "Gray's test p = 0.200" in _annotation(fig)
+    steps = [ln for ln in ax.lines if len(ln.get_xdata()) > 5]
+    assert len(steps) == 4
+    est = ref["cif_timepoints"]["est"]
+    for line, key in zip(steps, ("1", "2", "3", "4"), strict=True):  # "0 1", "1 1", "0 2", "1 2"
+        x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+        idx = np.searchsorted(x, times, side="right") - 1
+        np.testing.assert_allclose(y[idx], est[key], rtol=1e-6)
+    for g in (0, 1):
+        sub = df[df.group == g]
+        got = fig.risk_table.query("group == @g")["n_risk"].to_numpy()
+        assert list(got) == [(sub.time >= t).sum() for t in (0, 100, 200, 300)]
+    _assert_inside(fig)
+
+
+def test_panels_one_call(lung):
+    df, _ = lung
+    df = df.assign(early=((df.time < 200) & (df.event == 1)).astype(int))
+    kms = {"Death": mo.kaplan_meier(df, group="group"),
+           "Early death": mo.kaplan_meier(df, event="early", group="group"),
+           "Death (women)": mo.kaplan_meier(df[df.group == 1])}
+    fig = plot_km_panels(kms, kind="event", breaks=BREAKS)
+    assert fig.get_size_inches()[0] == pytest.approx(7.2)
+    titles = [sub.get_suptitle() for sub in fig.subfigs if sub.get_visible()]
+    assert titles == ["A  Death", "B  Early death", "C  Death (women)"]
+    table = fig.risk_table
+    assert list(pd.unique(table["panel"])) == list(kms)
+    early = table[(table.panel == "Early death") & (table.group == 1)]
+    sub = df[df.group == 1]
+    assert list(early["n_risk"]) == [(sub.time >= b * MONTH).sum() for b in BREAKS]
+    _assert_inside(fig)
+
+
+def test_bad_options_raise(lung):
+    df, _ = lung
+    km = mo.kaplan_meier(df, group="group")
+    for kw in ({"kind": "hazard"}, {"breaks": (0, 6, 3)}, {"unit": "fortnights"},
+               {"risk_table_rows": ("n_risk", "n_deaths")}, {"width": "triple"},
+               {"weighted_counts": "both"}):
+        with pytest.raises(mo.InputError):
+            plot_km(km, **kw)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 400), st.booleans(), st.booleans()),
+                min_size=4, max_size=40))
+def test_property_drawn_counts_equal_data_counts(rows):
+    df = pd.DataFrame(rows, columns=["time", "event", "arm"]).astype(
+        {"event": int, "arm": int})
+    if df.arm.nunique() < 2:
+        df.loc[0, "arm"] = 1 - df.loc[0, "arm"]
+    km = mo.kaplan_meier(df, group="arm")
+    fig = plot_km(km, breaks=BREAKS, risk_table_rows=("n_risk", "cum_events"))
+    for row in ("n_risk", "cum_events"):
+        for g, texts in _risk_texts(fig, row).items():
+            sub = df[df.arm == int(g)]
+            texts = sorted(texts, key=lambda t: t.get_position()[0])
+            if row == "n_risk":
+                want = [(sub.time >= b * MONTH).sum() for b in BREAKS]
+            else:
+                want = [((sub.time <= b * MONTH) & (sub.event == 1)).sum() for b in BREAKS]
+            assert [int(t.get_text()) for t in texts] == want
+
+
+def test_no_pyplot_state(lung):
+    df, _ = lung
+    open_before = (sys.modules["matplotlib.pyplot"].get_fignums()
+                   if "matplotlib.pyplot" in sys.modules else [])
+    fig = mo.kaplan_meier(df, group="group").plot(unit="days")
+    assert fig.canvas.manager is None  # not registered with pyplot: nothing to close
+    if "matplotlib.pyplot" in sys.modules:
+        assert sys.modules["matplotlib.pyplot"].get_fignums() == open_before
+
+
+def test_png_is_not_blank(lung):
+    df, _ = lung
+    fig = plot_km(mo.kaplan_meier(df, group="group"))
+    buf = io.BytesIO()
+    save_figure_png = fig.savefig
+    save_figure_png(buf, format="png", dpi=100)
+    img = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    # both Okabe-Ito arm colours are on the canvas
+    for hexcol in OKABE_ITO[:2]:
+        rgb = np.array(matplotlib.colors.to_rgb(hexcol)) * 255
+        assert (np.abs(img - rgb).sum(axis=2) < 30).sum() > 50
