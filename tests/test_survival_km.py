@@ -258,3 +258,19 @@ def test_repr_reads_like_r():
     text = repr(km)
     assert "median" in text and "Greenwood" in text and "284" in text
     assert "<table" in km._repr_html_()
+
+
+def test_plot_delegates_to_plots_room(monkeypatch):
+    import mace_outcomes.plots as plots
+
+    seen = {}
+
+    def fake_plot_km(km, **kw):
+        seen["km"], seen["kw"] = km, kw
+        return "figure"
+
+    monkeypatch.setattr(plots, "plot_km", fake_plot_km, raising=False)
+    _, df = load("lung")
+    km = mo.kaplan_meier(df, group="group")
+    assert km.plot(title="x") == "figure"
+    assert seen["km"] is km and seen["kw"] == {"title": "x"}
