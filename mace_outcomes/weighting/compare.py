@@ -146,8 +146,8 @@ def risk_difference(df: pd.DataFrame, treatment: str = "arm",
     >>> import pandas as pd, mace_outcomes as mo
     >>> df = pd.DataFrame({"time": [100, 200, 365, 400, 50, 300, 380, 390],
     ...                    "event": [1, 0, 1, 0, 1, 1, 0, 0], "arm": [1, 1, 1, 1, 0, 0, 0, 0]})
-    >>> round(mo.risk_difference(df, "arm").table.loc[0, "estimate"], 3)
-    0.0
+    >>> float(mo.risk_difference(df, "arm").table.loc[0, "estimate"])  # 0.625 - 0.5
+    0.125
     """
     arrays = survival_arrays(df, time=time, event=event, group=treatment, cluster=cluster,
                              weights=weights, min_groups=2)
