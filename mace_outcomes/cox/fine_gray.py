@@ -80,7 +80,6 @@ class _Sums:
     d: np.ndarray  # (weighted) failures at t
     s0: np.ndarray
     s1: np.ndarray
-    s2: np.ndarray | None
     loglik: float
     score: np.ndarray
     info: np.ndarray | None
@@ -91,12 +90,13 @@ class FineGrayData:
     """Sorted data prepared once for :func:`fine_gray_sums` (built by :func:`prepare`)."""
 
     x: np.ndarray  # (n, p) covariates sorted by time
-    z: np.ndarray  # (n, 1 + p + p*p): 1, x, x x' per subject
+    z: np.ndarray  # (n, 1 + p): 1, x per subject
     mark: np.ndarray  # 1 cause of interest, 2 other cause, 0 censored
     w: np.ndarray  # case weights
     g_subject: np.ndarray  # G(T_i-)
     first: np.ndarray  # index of the first subject of each distinct time
     fbin: np.ndarray  # distinct-time index of each distinct failure time
+    k: np.ndarray  # per subject: number of distinct failure times <= T_i
     g_fail: np.ndarray  # G(t-) at the distinct failure times
     d_fail: np.ndarray  # weighted failures at the distinct failure times
     wx_fail: np.ndarray  # sum of w x over failures
@@ -104,19 +104,32 @@ class FineGrayData:
 
 def prepare(time: np.ndarray, mark: np.ndarray, x: np.ndarray, w: np.ndarray,
             failures_first: bool) -> FineGrayData:
-    """Sort-once preparation: distinct times, censoring G and the design products."""
-    n, p = x.shape
+    """Sort-once preparation: distinct times, censoring G, failure-time indices."""
+    n = x.shape[0]
     utime, g_left = censoring_km_left(time, mark, failures_first=failures_first)
-    first = np.flatnonzero(np.r_[True, time[1:] != time[:-1]])
-    bin_of = np.cumsum(np.r_[True, time[1:] != time[:-1]]) - 1
+    new = np.r_[True, time[1:] != time[:-1]]
+    first = np.flatnonzero(new)
+    bin_of = np.cumsum(new) - 1
     fail = mark == 1
     fbin = np.unique(bin_of[fail])
     d_fail = np.bincount(bin_of[fail], weights=w[fail], minlength=utime.size)[fbin]
-    xx = (x[:, :, None] * x[:, None, :]).reshape(n, p * p)
-    z = np.column_stack([np.ones(n), x, xx])
-    return FineGrayData(x=x, z=z, mark=mark, w=w, g_subject=g_left[bin_of], first=first,
-                        fbin=fbin, g_fail=g_left[fbin], d_fail=d_fail,
+    k = np.searchsorted(fbin, bin_of, side="right")
+    return FineGrayData(x=x, z=np.column_stack([np.ones(n), x]), mark=mark, w=w,
+                        g_subject=g_left[bin_of], first=first, fbin=fbin, k=k,
+                        g_fail=g_left[fbin], d_fail=d_fail,
                         wx_fail=(w[fail, None] * x[fail]).sum(axis=0))
+
+
+def _window_sums(data: FineGrayData, v: np.ndarray) -> np.ndarray:
+    """sum_t r_i(t) v_t per subject, r_i(t) = 1 for t <= T_i and G(t-) / G(T_i-) for
+    t > T_i after a competing event (0 otherwise); v over the distinct failure times."""
+    lead = np.zeros((1,) + v.shape[1:])
+    upto = np.concatenate([lead, np.cumsum(v, axis=0)])[data.k]
+    gv = data.g_fail.reshape((-1,) + (1,) * (v.ndim - 1)) * v
+    cg = np.concatenate([lead, np.cumsum(gv, axis=0)])
+    after = cg[-1] - cg[data.k]
+    comp = ((data.mark == 2) / data.g_subject).reshape((-1,) + (1,) * (v.ndim - 1))
+    return upto + comp * after
 
 
 def fine_gray_sums(beta: np.ndarray, data: FineGrayData, second: bool = True) -> _Sums:
@@ -127,17 +140,17 @@ def fine_gray_sums(beta: np.ndarray, data: FineGrayData, second: bool = True) ->
     The risk set at t holds everyone with T >= t (weight 1) and everyone who failed from
     another cause before t, with weight G(t-) / G(T_i-) (Fine & Gray 1999):
     S0(t) = sum_{T_i >= t} w_i e^{x_i b} + G(t-) sum_{T_i < t, other cause} w_i e^{x_i b}
-    / G(T_i-), and likewise S1 (with x) and S2 (with x x'). Subjects are summed per
-    distinct time (``np.add.reduceat``), then both parts are cumulative sums over times.
-    Breslow's form for tied failures: l = sum_i w_i x_i b - sum_t d(t) log S0(t).
+    / G(T_i-), and likewise S1 with x. Subjects are summed per distinct time
+    (``np.add.reduceat``), then both parts are cumulative sums over times. Breslow's form
+    for tied failures: l = sum_i w_i x_i b - sum_t d(t) log S0(t). The information
+    sum_t d(t) [S2/S0 - xbar xbar'] is computed as x' diag(e_i sum_t r_i(t) d(t)/S0(t)) x
+    - sum_t d(t) xbar xbar', one matrix product instead of n x p x p running sums.
     """
     p = data.x.shape[1]
-    k = 1 + p + (p * p if second else 0)
     e = data.w * np.exp(data.x @ beta)
     comp = np.where(data.mark == 2, e / data.g_subject, 0.0)
-    zk = data.z[:, :k]
-    at = np.add.reduceat(e[:, None] * zk, data.first, axis=0)
-    cb = np.add.reduceat(comp[:, None] * zk, data.first, axis=0)
+    at = np.add.reduceat(e[:, None] * data.z, data.first, axis=0)
+    cb = np.add.reduceat(comp[:, None] * data.z, data.first, axis=0)
     at_risk = np.cumsum(at[::-1], axis=0)[::-1][data.fbin]
     before = (np.cumsum(cb, axis=0) - cb)[data.fbin]
     tot = at_risk + data.g_fail[:, None] * before
@@ -146,12 +159,11 @@ def fine_gray_sums(beta: np.ndarray, data: FineGrayData, second: bool = True) ->
     loglik = float(data.wx_fail @ beta - np.sum(d * np.log(s0)))
     xbar = s1 / s0[:, None]
     score = data.wx_fail - d @ xbar
-    s2 = info = None
+    info = None
     if second:
-        s2 = tot[:, 1 + p:].reshape(-1, p, p)
-        info = np.einsum("t,tij->ij", d, s2 / s0[:, None, None]
-                         - xbar[:, :, None] * xbar[:, None, :])
-    return _Sums(data.g_fail, d, s0, s1, s2, loglik, score, info)
+        c = e * _window_sums(data, d / s0)
+        info = data.x.T @ (c[:, None] * data.x) - (d[:, None] * xbar).T @ xbar
+    return _Sums(data.g_fail, d, s0, s1, loglik, score, info)
 
 
 def fine_gray_newton(fun, p: int, gtol: float = 1e-6, max_iter: int = 10
@@ -185,32 +197,22 @@ def fine_gray_newton(fun, p: int, gtol: float = 1e-6, max_iter: int = 10
     return b, False, max_iter
 
 
-def _eta(beta, x, mark, w, g_subject, ftimes, time, sums: _Sums) -> np.ndarray:
+def _eta(beta: np.ndarray, data: FineGrayData, sums: _Sums) -> np.ndarray:
     """Per-subject score residual of the Fine-Gray partial likelihood, per unit weight.
 
     eta_i = 1{failure}(x_i - xbar(T_i)) - e^{x_i b} sum_t r_i(t) (x_i - xbar_t) dL(t),
     with r_i(t) = 1 for t <= T_i and G(t-) / G(T_i-) after a competing event, and
     dL(t) = d(t) / S0(t); the sums over t split at T_i into cumulative sums.
     """
-    eb = np.exp(x @ beta)
+    x = data.x
     xbar = sums.s1 / sums.s0[:, None]
-    gf = sums.g_fail
     a = sums.d / sums.s0
-    b = a[:, None] * xbar
-    k = np.searchsorted(ftimes, time, side="right")  # failure times <= T_i
-    a_c = np.r_[0.0, np.cumsum(a)][k]
-    b_c = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(b, axis=0)])[k]
-    ga = gf * a
-    gb = gf[:, None] * b
-    ag = ga.sum() - np.r_[0.0, np.cumsum(ga)][k]
-    bg = gb.sum(axis=0) - np.vstack([np.zeros((1, x.shape[1])), np.cumsum(gb, axis=0)])[k]
-    comp = (mark == 2) / g_subject
-    lam = x * a_c[:, None] - b_c + comp[:, None] * (x * ag[:, None] - bg)
-    dn = np.where((mark == 1)[:, None], x - xbar[np.maximum(k - 1, 0)], 0.0)
-    return dn - eb[:, None] * lam
+    lam = x * _window_sums(data, a)[:, None] - _window_sums(data, a[:, None] * xbar)
+    dn = np.where((data.mark == 1)[:, None], x - xbar[np.maximum(data.k - 1, 0)], 0.0)
+    return dn - np.exp(x @ beta)[:, None] * lam
 
 
-def crr_variance(beta, x, mark, g_subject, ftimes, time, sums: _Sums) -> np.ndarray:
+def crr_variance(beta: np.ndarray, data: FineGrayData, sums: _Sums) -> np.ndarray:
     """Fine & Gray's sandwich variance as cmprsk's ``crr`` computes it (unweighted).
 
     V = I^-1 [sum_i (eta_i + psi_i)(eta_i + psi_i)'] I^-1, where eta_i is the score
@@ -219,41 +221,38 @@ def crr_variance(beta, x, mark, g_subject, ftimes, time, sums: _Sums) -> np.ndar
     (x_j - xbar_t) d(t), psi_i = 1{censored} q(T_i) / Y(T_i)
     - sum_{censoring times c <= T_i} n_c q(c) / Y(c)^2 (Fine & Gray 1999, section 4).
     """
+    x, mark = data.x, data.mark
     n, p = x.shape
-    eta = _eta(beta, x, mark, np.ones(n), g_subject, ftimes, time, sums)
-    eb = np.exp(x @ beta)
+    eta = _eta(beta, data, sums)
     xbar = sums.s1 / sums.s0[:, None]
-    gf = sums.g_fail
-    ga = gf * sums.d / sums.s0
+    ga = sums.g_fail * sums.d / sums.s0
     gb = ga[:, None] * xbar
-    # distinct times, number at risk, censored counts
-    new = np.r_[True, time[1:] != time[:-1]]
-    inv = np.cumsum(new) - 1
-    utime = time[new]
-    m = utime.size
-    risk = np.cumsum(np.bincount(inv, minlength=m)[::-1])[::-1].astype(float)
-    ncens = np.bincount(inv, weights=(mark == 0).astype(float), minlength=m)
+    # per distinct time: number at risk and censored
+    m = data.first.size
+    size = np.diff(np.r_[data.first, n]).astype(float)
+    risk = np.cumsum(size[::-1])[::-1]
+    ncens = np.add.reduceat((mark == 0).astype(float), data.first)
+    bin_of = np.repeat(np.arange(m), size.astype(np.int64))
     # C0(u), C1(u): competing subjects with T_j < u
-    cw = np.where(mark == 2, eb / g_subject, 0.0)
-    first = np.flatnonzero(new)
-    c0 = np.r_[0.0, np.cumsum(cw)][first]
-    c1 = np.vstack([np.zeros((1, p)), np.cumsum(cw[:, None] * x, axis=0)])[first]
+    cw = np.where(mark == 2, np.exp(x @ beta) / data.g_subject, 0.0)
+    cz = np.add.reduceat(cw[:, None] * data.z, data.first, axis=0)
+    c01 = np.cumsum(cz, axis=0) - cz
     # sums over failure times t >= u
-    kk = np.searchsorted(ftimes, utime, side="left")
+    kk = np.searchsorted(data.fbin, np.arange(m), side="left")
     ag = np.r_[np.cumsum(ga[::-1])[::-1], 0.0][kk]
     bg = np.vstack([np.cumsum(gb[::-1], axis=0)[::-1], np.zeros((1, p))])[kk]
-    q = c1 * ag[:, None] - c0[:, None] * bg  # (m, p)
+    q = c01[:, 1:] * ag[:, None] - c01[:, :1] * bg  # (m, p)
     ss2 = -np.cumsum((ncens / risk ** 2)[:, None] * q, axis=0)
-    psi = ss2[inv] + np.where((mark == 0)[:, None], q[inv] / risk[inv, None], 0.0)
+    psi = ss2[bin_of] + np.where((mark == 0)[:, None], q[bin_of] / risk[bin_of, None], 0.0)
     res = eta + psi
     h = np.linalg.inv(sums.info)
     return h @ (res.T @ res) @ h.T
 
 
-def robust_variance(beta, x, mark, w, g_subject, ftimes, time, sums: _Sums) -> np.ndarray:
+def robust_variance(beta: np.ndarray, data: FineGrayData, sums: _Sums) -> np.ndarray:
     """Subject-clustered sandwich I^-1 [sum_i (w_i eta_i)(w_i eta_i)'] I^-1, as
     ``coxph(..., cluster = id)`` on ``finegray`` data (G treated as known)."""
-    eta = _eta(beta, x, mark, w, g_subject, ftimes, time, sums) * w[:, None]
+    eta = _eta(beta, data, sums) * data.w[:, None]
     h = np.linalg.inv(sums.info)
     return h @ (eta.T @ eta) @ h.T
 
@@ -370,9 +369,7 @@ def fine_gray(df: pd.DataFrame, time: str = "time", status: str = "status",
     w = np.ones(t.size) if arr.weights is None else arr.weights[order]
 
     data = prepare(t, mark, x, w, failures_first=weights is not None)
-    g_subject = data.g_subject
     fail = mark == 1
-    ftimes = t[data.first[data.fbin]]
 
     def fun(beta, second):
         return fine_gray_sums(beta, data, second)
@@ -382,10 +379,10 @@ def fine_gray(df: pd.DataFrame, time: str = "time", status: str = "status",
     null = fun(np.zeros(x.shape[1]), False).loglik
     naive = np.linalg.inv(sums.info)
     if weights is None:
-        vcov = crr_variance(beta, x, mark, g_subject, ftimes, t, sums)
+        vcov = crr_variance(beta, data, sums)
         variance = "crr"
     else:
-        vcov = robust_variance(beta, x, mark, w, g_subject, ftimes, t, sums)
+        vcov = robust_variance(beta, data, sums)
         variance = "robust"
     se = np.sqrt(np.diag(vcov))
     z = beta / se
