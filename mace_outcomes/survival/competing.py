@@ -459,15 +459,19 @@ def cumulative_incidence(df: pd.DataFrame, time: str = "time", status: str = "st
                                  "variance='aalen-johansen' with weights", column=weights))
     n_causes = max(int(arr.event.max()), cause)
     causes = sorted(int(c) for c in np.unique(arr.event) if c > 0)
-    labels = np.full(arr.time.size, "all", dtype=object) if group is None else arr.group
     groups = ["all"] if group is None else list(arr.group_levels)
+    codes = (np.zeros(arr.time.size, dtype=np.int64) if group is None else
+             pd.Categorical(arr.group, categories=groups).codes.astype(np.int64))
     w_all = np.ones(arr.time.size) if arr.weights is None else arr.weights
+    order = np.lexsort((arr.time, codes))  # sort once: by group, then time
+    t_all, st_all, w_all, codes = (arr.time[order], arr.event[order], w_all[order],
+                                   codes[order])
+    bounds = np.searchsorted(codes, np.arange(len(groups) + 1))
     tables, state_tabs, sizes = [], [], {}
-    for g in groups:
-        sel = labels == g
-        order = np.argsort(arr.time[sel], kind="stable")
-        t, st, w = arr.time[sel][order], arr.event[sel][order], w_all[sel][order]
-        sizes[g] = int(sel.sum())
+    for j, g in enumerate(groups):  # a loop over groups; the kernel is vectorised
+        lo, hi = bounds[j], bounds[j + 1]
+        t, st, w = t_all[lo:hi], st_all[lo:hi], w_all[lo:hi]
+        sizes[g] = int(hi - lo)
         res = aalen_johansen_kernel(t, st, w, n_causes)
         se = res["std_err"]
         if variance == "delta":
@@ -475,10 +479,10 @@ def cumulative_incidence(df: pd.DataFrame, time: str = "time", status: str = "st
             se = np.column_stack([se[:, 0], np.sqrt(np.maximum(dv, 0.0))])
         est = res["cif"][:, cause - 1]
         sek = se[:, cause]
-        lo, hi = _conf_limits(est, sek, conf_type, conf_level)
+        lower, upper = _conf_limits(est, sek, conf_type, conf_level)
         tables.append(pd.DataFrame({
-            "group": g, "time": res["time"], "cif": est, "std_err": sek, "lower": lo,
-            "upper": hi, "n_risk": res["n_risk"], "n_event": res["n_event"][:, cause - 1],
+            "group": g, "time": res["time"], "cif": est, "std_err": sek, "lower": lower,
+            "upper": upper, "n_risk": res["n_risk"], "n_event": res["n_event"][:, cause - 1],
             "n_event_any": res["n_event"].sum(axis=1), "n_censor": res["n_censor"]}))
         probs = np.column_stack([res["surv"], res["cif"]])
         m = res["time"].size
