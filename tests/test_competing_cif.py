@@ -172,6 +172,8 @@ def test_constant_weights_change_nothing(d, c):
     np.testing.assert_allclose(weighted["cif"], plain["cif"], rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(weighted["std_err"], plain["std_err"], rtol=1e-8, atol=1e-7)
     np.testing.assert_allclose(weighted["n_risk"], c * plain["n_risk"], rtol=1e-12)
+    np.testing.assert_array_equal(weighted["n_risk_unweighted"], plain["n_risk"])
+    np.testing.assert_array_equal(weighted["n_event_unweighted"], plain["n_event"])
 
 
 def test_gray_statistic_does_not_depend_on_group_labels(mgus2):

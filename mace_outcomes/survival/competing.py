@@ -302,7 +302,8 @@ class CumulativeIncidence:
     ----------
     table : DataFrame (group, time, cif, std_err, lower, upper, n_risk, n_event,
         n_event_any, n_censor), one row per distinct time per group (censoring times
-        included); ``n_event`` counts events of ``cause``.
+        included); ``n_event`` counts events of ``cause``. Counts are weighted when
+        weights were given, with n_risk_unweighted and n_event_unweighted beside them.
     states : DataFrame (group, time, state, prob, std_err): every state probability,
         state "0" being event-free and "k" the cumulative incidence of cause k.
     cause : the cause code; ``causes`` all cause codes in the data.
@@ -395,6 +396,7 @@ class GrayTest:
     group: str
     groups: list
     method: str = "Gray's test (K-sample, cumulative incidence)"
+    weighted: bool = False  # Gray's test has no weighted form here
 
     def _title(self) -> str:
         return (f"{self.method}, rho = {self.rho:g}; groups {self.groups}\n"
@@ -484,6 +486,13 @@ def cumulative_incidence(df: pd.DataFrame, time: str = "time", status: str = "st
             "group": g, "time": res["time"], "cif": est, "std_err": sek, "lower": lower,
             "upper": upper, "n_risk": res["n_risk"], "n_event": res["n_event"][:, cause - 1],
             "n_event_any": res["n_event"].sum(axis=1), "n_censor": res["n_censor"]}))
+        if weights is not None:  # the counts behind a weighted curve, for risk tables
+            _, inv = _distinct(t)
+            m = res["time"].size
+            n_t = np.bincount(inv, minlength=m)
+            tables[-1]["n_risk_unweighted"] = np.cumsum(n_t[::-1])[::-1]
+            tables[-1]["n_event_unweighted"] = np.bincount(inv, weights=(st == cause),
+                                                           minlength=m).astype(np.int64)
         probs = np.column_stack([res["surv"], res["cif"]])
         m = res["time"].size
         state_tabs.append(pd.DataFrame({
