@@ -63,6 +63,18 @@ def test_missing_id_named_by_row_number():
     assert pr.rows == (3,)
 
 
+def test_missing_patient_id_of_an_event():
+    p, le, e = base_tables()
+    e["patient_id"] = e["patient_id"].astype(object)
+    e.loc[e.event_id == "E5", "patient_id"] = None  # E5 also names lesion L6
+    p["patient_id"] = [1, 2, 3, 4, 5, 6]
+    le["patient_id"] = [1, 1, 2, 3, 4, 5, 5, 6]
+    e["patient_id"] = e["patient_id"].map({"P1": 1, "P2": 2, "P3": 3, "P4": 4, "P6": 6})
+    err = _error(p, e, le)
+    assert _problem(err, "missing patient_id").rows == ("E5",)
+    assert len(err.problems) == 1
+
+
 def test_unparseable_date():
     p, le, e = base_tables()
     e.loc[e.event_id == "E5", "event_date"] = "31/02/2019x"

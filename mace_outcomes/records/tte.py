@@ -1,8 +1,9 @@
 """From event records to a time-to-event table: one row per patient or per lesion.
 
-The computation is vectorised: events are mapped to integer unit positions, sorted
-once by (unit, day, ARC-2 priority) with :func:`numpy.lexsort`, and the first event
-of each unit is read off where the unit changes. There is no loop over patients.
+The computation is vectorised: ids become integer row positions (one hash join),
+event types, vessels and certainties become small integer codes, and the first event
+of each unit is a group minimum over (day, ARC-2 priority) with ``np.minimum.at``.
+There is no loop over patients or events.
 
 Conventions (all times are days from the index date, as floats):
 
@@ -42,10 +43,10 @@ import pandas as pd
 from ..errors import InputError, Problem, ValidationError
 from .cohort import Cohort
 from .endpoints import Endpoint, get_endpoint
-from .schema import DEATH_TYPES, EVENT_PRIORITY, VESSELS
+from .schema import DEATH_TYPES, EVENT_PRIORITY, ST_CERTAINTY, VESSELS
 
-_TYPE_OF_PRIORITY = np.array(sorted(EVENT_PRIORITY, key=EVENT_PRIORITY.get) + [""],
-                             dtype=object)
+_BY_PRIORITY = sorted(EVENT_PRIORITY, key=EVENT_PRIORITY.get)
+_TYPE_OF_PRIORITY = np.array(_BY_PRIORITY + [""], dtype=object)
 _DAY = np.timedelta64(1, "D")
 _NO_PRIORITY = len(EVENT_PRIORITY)  # index of "" in _TYPE_OF_PRIORITY
 
@@ -53,6 +54,9 @@ _NO_PRIORITY = len(EVENT_PRIORITY)  # index of "" in _TYPE_OF_PRIORITY
 def first_per_unit(unit: np.ndarray, day: np.ndarray, priority: np.ndarray,
                    n_units: int) -> tuple[np.ndarray, np.ndarray]:
     """Earliest event of each unit, ties broken by ARC-2 priority.
+
+    Two unbuffered group-minimum passes (``np.minimum.at``): the earliest day per
+    unit, then the lowest priority among the events on that day. O(n), no sort.
 
     Parameters
     ----------
@@ -66,22 +70,35 @@ def first_per_unit(unit: np.ndarray, day: np.ndarray, priority: np.ndarray,
     (first_day, first_priority) of length ``n_units``; ``nan`` and
     ``len(EVENT_PRIORITY)`` for units without events.
     """
-    first_day = np.full(n_units, np.nan)
+    first_day = np.full(n_units, np.inf)
     first_prio = np.full(n_units, _NO_PRIORITY, dtype=np.int64)
     if len(unit) == 0:
-        return first_day, first_prio
-    order = np.lexsort((priority, day, unit))
-    u = unit[order]
-    starts = order[np.r_[True, u[1:] != u[:-1]]]
-    first_day[unit[starts]] = day[starts]
-    first_prio[unit[starts]] = priority[starts]
+        return np.full(n_units, np.nan), first_prio
+    np.minimum.at(first_day, unit, day)
+    on_first = day == first_day[unit]
+    np.minimum.at(first_prio, unit[on_first], priority[on_first])
+    first_day[np.isinf(first_day)] = np.nan
     return first_day, first_prio
 
 
-def _vessel_codes(values: pd.Series) -> np.ndarray:
-    """Vessel -> 0..4, missing or unknown -> -1."""
-    codes = pd.Categorical(values.astype(object), categories=list(VESSELS)).codes
-    return codes.astype(np.int64)
+def _codes(values: pd.Series, categories) -> np.ndarray:
+    """Position of each value in ``categories``; missing or unknown -> -1."""
+    return pd.Categorical(values, categories=list(categories)).codes.astype(np.int64)
+
+
+def _lookup(categories, chosen) -> np.ndarray:
+    """Boolean table over category codes (last entry for code -1 / 'none')."""
+    table = np.zeros(len(categories) + 1, dtype=bool)
+    for i, c in enumerate(categories):
+        table[i] = c in chosen
+    return table
+
+
+def _positions(index: pd.Index, values: pd.Series) -> np.ndarray:
+    """Row position in ``index`` of each id (ids validated, so all are found)."""
+    if pd.api.types.is_extension_array_dtype(values.dtype) and values.notna().all():
+        values = values.astype(index.dtype) if index.dtype.kind in "iu" else values
+    return index.get_indexer(values.to_numpy())
 
 
 def time_to_event(
@@ -168,50 +185,53 @@ def time_to_event(
     p, ev = cohort.patients, cohort.events
     n_pat = len(p)
     pindex = pd.Index(p["patient_id"].to_numpy())
-    ev_pat = pindex.get_indexer(ev["patient_id"].to_numpy())
+    ev_pat = _positions(pindex, ev["patient_id"])
     index_date = p["index_date"].to_numpy(dtype="datetime64[ns]")
     ev_day = (ev["event_date"].to_numpy(dtype="datetime64[ns]") - index_date[ev_pat]) / _DAY
-    ev_type = ev["event_type"].to_numpy(dtype=object)
-    ev_prio = pd.Series(ev_type).map(EVENT_PRIORITY).to_numpy(dtype=np.int64)
+    # Event types as their ARC-2 rank: every type test below is a table lookup.
+    ev_prio = _codes(ev["event_type"], _BY_PRIORITY)
+    ev_prio[ev_prio < 0] = _NO_PRIORITY
 
     # Follow-up: death ends it; otherwise the later of last contact and last event.
     last_contact = (p["last_contact_date"].to_numpy(dtype="datetime64[ns]")
                     - index_date) / _DAY
     last_event = np.full(n_pat, -np.inf)
     np.maximum.at(last_event, ev_pat, ev_day)
-    is_death = np.isin(ev_type, DEATH_TYPES)
+    is_death = _lookup(_BY_PRIORITY, DEATH_TYPES)[ev_prio]
     death_day, death_prio = first_per_unit(ev_pat[is_death], ev_day[is_death],
                                            ev_prio[is_death], n_pat)
     end = np.where(np.isnan(death_day), np.maximum(last_contact, last_event), death_day)
 
     # Events that count for this endpoint.
-    counts = np.isin(ev_type, list(ep.counted))
-    is_st = ev_type == "stent_thrombosis"
+    counts = _lookup(_BY_PRIORITY, ep.counted)[ev_prio]
+    is_st = ev_prio == EVENT_PRIORITY["stent_thrombosis"]
     if is_st.any():
-        cert_ok = np.isin(ev["st_certainty"].to_numpy(dtype=object), list(ep.st_certainty))
-        counts &= ~is_st | cert_ok
+        cert = _codes(ev["st_certainty"], ST_CERTAINTY)
+        counts &= ~is_st | _lookup(ST_CERTAINTY, ep.st_certainty)[cert]
 
     lesions = cohort.lesions
-    ev_vessel = _vessel_codes(ev["target_vessel"])
+    nv = len(VESSELS)
+    ev_vessel = _codes(ev["target_vessel"], VESSELS)
     ev_lesion = np.full(len(ev), -1, dtype=np.int64)
     treated = None
     if lesions is not None and len(lesions):
         lindex = pd.Index(lesions["lesion_id"].to_numpy())
         named = ev["lesion_id"].notna().to_numpy()
         if named.any():
-            ev_lesion[named] = lindex.get_indexer(ev["lesion_id"].to_numpy()[named])
-        les_pat = pindex.get_indexer(lesions["patient_id"].to_numpy())
-        les_vessel = _vessel_codes(lesions["vessel"])
+            ev_lesion[named] = _positions(lindex, ev["lesion_id"][named])
+        les_pat = _positions(pindex, lesions["patient_id"])
+        les_vessel = _codes(lesions["vessel"], VESSELS)
         # The vessel of an event: its target_vessel, else the vessel of its lesion.
         from_lesion = (ev_vessel < 0) & (ev_lesion >= 0)
         ev_vessel[from_lesion] = les_vessel[ev_lesion[from_lesion]]
-        nv = len(VESSELS)
-        treated_keys = np.unique(les_pat[les_pat >= 0] * nv + les_vessel[les_pat >= 0])
-        treated = (ev_vessel >= 0) & np.isin(ev_pat * nv + ev_vessel, treated_keys)
+        # Vessels treated at the index procedure, as a (patient, vessel) table.
+        treated_table = np.zeros(n_pat * nv, dtype=bool)
+        treated_table[les_pat * nv + les_vessel] = True
+        treated = (ev_vessel >= 0) & treated_table[ev_pat * nv + np.maximum(ev_vessel, 0)]
 
     if ep.target_vessel_only:
         # ARC-2: target-vessel = not clearly attributable to a non-target vessel.
-        restricted = np.isin(ev_type, list(ep.target_vessel_only))
+        restricted = _lookup(_BY_PRIORITY, ep.target_vessel_only)[ev_prio]
         if treated is not None:
             non_target = (ev_vessel >= 0) & ~treated & (ev_lesion < 0)
             counts &= ~(restricted & non_target)
@@ -225,11 +245,11 @@ def time_to_event(
         lesion_covars = None
     else:
         n_les = len(lesions)
-        nv = len(VESSELS)
-        lesion_type = np.isin(ev_type, ["stent_thrombosis"] + (
-            [] if ep.tlr_is_vessel_event else ["tlr"]))
-        vessel_type = np.isin(ev_type, ["mi", "tvr"] + (
-            ["tlr"] if ep.tlr_is_vessel_event else []))
+        tlr_kind = ["tlr"]
+        lesion_type = _lookup(_BY_PRIORITY, ["stent_thrombosis"] + (
+            [] if ep.tlr_is_vessel_event else tlr_kind))[ev_prio]
+        vessel_type = _lookup(_BY_PRIORITY, ["mi", "tvr"] + (
+            tlr_kind if ep.tlr_is_vessel_event else []))[ev_prio]
         scope_lesion = counts & lesion_type & (ev_lesion >= 0)
         scope_vessel = counts & treated & ((lesion_type & (ev_lesion < 0)) | vessel_type)
         scope_patient = counts & ~scope_lesion & ~scope_vessel
@@ -264,12 +284,12 @@ def time_to_event(
     # Status within the window: endpoint first, then a competing death, else censored.
     window = np.minimum(unit_end, h)
     is_event = first_day <= window  # nan compares False
-    competing_death = np.isin(_TYPE_OF_PRIORITY[unit_death_prio], list(ep.competing))
+    competing_death = _lookup(_BY_PRIORITY, ep.competing)[unit_death_prio]
     is_comp = ~is_event & competing_death & (unit_death <= window)
     time = np.where(is_event, first_day, np.where(is_comp, unit_death, window))
     status = np.where(is_event, 1, np.where(is_comp, 2, 0)).astype(np.int64)
-    etype = np.where(is_event, _TYPE_OF_PRIORITY[first_prio],
-                     np.where(is_comp, _TYPE_OF_PRIORITY[unit_death_prio], ""))
+    etype = _TYPE_OF_PRIORITY[np.where(is_event, first_prio,
+                                       np.where(is_comp, unit_death_prio, _NO_PRIORITY))]
 
     keep = np.ones(len(time), dtype=bool)
     if lm > 0:
@@ -277,10 +297,13 @@ def time_to_event(
         keep = time > lm
         time = time - lm
 
-    out = frame.assign(time=time.astype(float), event=(status == 1).astype(np.int64),
-                       status=status, event_type=etype.astype(object))
-    parts = [out, covars] + ([lesion_covars] if lesion_covars is not None else [])
-    out = pd.concat(parts, axis=1)
+    columns = {c: frame[c] for c in frame.columns}
+    columns.update(time=time.astype(float), event=(status == 1).astype(np.int64),
+                   status=status, event_type=etype)
+    for extra in (covars, lesion_covars):
+        if extra is not None:
+            columns.update({c: extra[c] for c in extra.columns})
+    out = pd.DataFrame(columns)
     if lm > 0:
         out = out.loc[keep].reset_index(drop=True)
     out.attrs.update({

@@ -78,22 +78,28 @@ def _harmonise(columns: list[pd.Series]) -> list[pd.Series]:
     sheet are one id. Integral numbers stay integers (nullable ``Int64`` when some are
     missing); otherwise every column becomes text.
     """
-    present = [c for c in columns if c is not None]
+    # Empty or all-blank columns (e.g. an events table without events) take the type
+    # of the others.
+    present = [c for c in columns if c is not None and c.notna().any()]
+    if not present:
+        return columns
     numeric = all(pd.api.types.is_numeric_dtype(c) and not pd.api.types.is_bool_dtype(c)
                   for c in present)
     if numeric:
-        integral = all(((c.dropna() % 1) == 0).all() for c in present)
+        integral = all(pd.api.types.is_integer_dtype(c) or ((c.dropna() % 1) == 0).all()
+                       for c in present)
         if integral:
             out = []
             for c in columns:
-                if c is None:
-                    out.append(None)
+                if c is None or c.dtype == np.int64:
+                    out.append(c)
                 elif c.isna().any():
-                    out.append(c.astype("Int64"))
+                    out.append(c.astype(object).astype("Int64") if c.dtype == object
+                               else c.astype("Int64"))
                 else:
                     out.append(c.astype(np.int64))
             return out
-        return columns
+        return [None if c is None else c.astype(float) for c in columns]
 
     def as_text(c: pd.Series) -> pd.Series:
         if pd.api.types.is_float_dtype(c) and ((c.dropna() % 1) == 0).all():
@@ -167,9 +173,11 @@ def validate_records(
     if patients is None or events is None:
         raise ValidationError(Problem("a cohort needs a patients and an events table"))
 
-    p = patients.copy()
-    e = events.copy()
-    le = lesions.copy() if lesions is not None else None
+    # Shallow copies: columns are replaced, never modified in place, so the user's
+    # frames are untouched without copying millions of rows.
+    p = patients.copy(deep=False)
+    e = events.copy(deep=False)
+    le = lesions.copy(deep=False) if lesions is not None else None
     # Column names: tolerate stray spaces and case in headers.
     for t in (p, e, le):
         if t is not None:
@@ -308,15 +316,20 @@ def validate_records(
                                         "lesion_id", _ids(e, named, "event_id"),
                                         src["events"]))
         else:
-            owner = e["lesion_id"].map(lesion_patient)
-            unknown = named & owner.isna()
+            sub = e.loc[named]
+            owner = sub["lesion_id"].map(lesion_patient)
+            unknown = pd.Series(False, index=e.index)
+            unknown[named] = owner.isna().to_numpy()
             if unknown.any():
                 problems.append(Problem("event names a lesion not in the lesions table",
                                         "lesion_id", _ids(e, unknown, "event_id"),
                                         src["events"]))
             if "patient_id" in e.columns:
-                other = named & owner.notna() & (owner.astype(object)
-                                                 != e["patient_id"].astype(object))
+                other = pd.Series(False, index=e.index)
+                both = owner.notna().to_numpy() & sub["patient_id"].notna().to_numpy()
+                same = np.ones(len(sub), dtype=bool)
+                same[both] = owner.to_numpy()[both] == sub["patient_id"].to_numpy()[both]
+                other[named] = ~same
                 if other.any():
                     problems.append(Problem("event names a lesion of another patient",
                                             "lesion_id", _ids(e, other, "event_id"),
