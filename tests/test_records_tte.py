@@ -237,3 +237,15 @@ def test_bad_arguments():
     no_lesions = mo.Cohort(patients=p, events=e.assign(lesion_id=None))
     with pytest.raises(mo.InputError, match="lesions table"):
         mo.time_to_event(no_lesions, level="lesion")
+
+
+def test_covariates_never_overwrite_computed_columns():
+    p, le, e = base_tables()
+    p["status"] = "alive"  # a registry's own vital-status column
+    le["age"] = 99  # lesion 'age' (e.g. of a graft) clashes with the patient's age
+    cohort = mo.Cohort(patients=p, events=e, lesions=le)
+    t = mo.time_to_event(cohort, "mace", horizon=365)
+    assert t["status"].tolist() == [1, 0, 1, 1, 1, 0]
+    assert (t["status_baseline"] == "alive").all()
+    les = mo.time_to_event(cohort, "mace", horizon=365, level="lesion")
+    assert les["age"].tolist()[:2] == [61, 61] and (les["age_lesion"] == 99).all()

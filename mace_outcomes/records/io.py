@@ -60,7 +60,8 @@ def read_table(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
                                          source=path.name,
                                          fix="pip install 'mace_outcomes[spss]'")) from err
             df, _ = pyreadstat.read_sav(str(path), apply_value_formats=True,
-                                        formats_as_category=True)
+                                        formats_as_category=True,
+                                        dates_as_pandas_datetime=True)
             return df
     except InputError:
         raise

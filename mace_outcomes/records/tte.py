@@ -135,8 +135,10 @@ def time_to_event(
     ``time`` (days, float), ``event`` (0/1), ``status`` (0 censored, 1 endpoint,
     2 competing death), ``event_type`` (of the first endpoint event, the competing
     death, or ``""``), then the baseline covariates (and the lesion covariates at
-    lesion level; a lesion column whose name is also a patient column gets the suffix
-    ``_lesion``). ``attrs`` records the endpoint, horizon, landmark, level and units.
+    lesion level). A baseline column named like an output column (``time``,
+    ``event``, ``status``, ``event_type``, ``arm``, ids) gets the suffix ``_baseline``; a
+    lesion column named like a patient or output column gets the suffix ``_lesion``.
+    ``attrs`` records the endpoint, horizon, landmark, level and units.
 
     Notes
     -----
@@ -278,7 +280,14 @@ def time_to_event(
         covars = p[cohort.covariates].reset_index(drop=True).take(les_pat)
         covars = covars.reset_index(drop=True)
         lesion_covars = lesions[cohort.lesion_covariates].reset_index(drop=True)
-        clash = [c for c in lesion_covars.columns if c in covars.columns or c in frame]
+
+    # Covariates never overwrite the computed columns (a registry may well have its own
+    # 'status' or 'time' column): clashing names get a suffix.
+    reserved = set(frame.columns) | {"time", "event", "status", "event_type"}
+    covars = covars.rename(columns={c: f"{c}_baseline" for c in covars.columns
+                                    if c in reserved})
+    if lesion_covars is not None:
+        clash = [c for c in lesion_covars.columns if c in covars.columns or c in reserved]
         lesion_covars = lesion_covars.rename(columns={c: f"{c}_lesion" for c in clash})
 
     # Status within the window: endpoint first, then a competing death, else censored.
