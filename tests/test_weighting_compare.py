@@ -123,3 +123,16 @@ def test_bootstrap_columns():
     assert np.isnan(tab.loc["crude", "boot_lower"])
     r = tab.loc["IPTW-ATE"]
     assert r["boot_lower"] < r["hr"] < r["boot_upper"]
+
+
+def test_att_row_matches_r():
+    # R: ps <- fitted(glm(group ~ age + ph_ecog + ph_karno + wt_loss, binomial));
+    # w <- ifelse(group == 1, 1, ps / (1 - ps));
+    # coxph(Surv(time, event) ~ group, weights = w, robust = TRUE)  (survival 3.x)
+    df, _ = load("lung")
+    cmp = mo.compare_arms(df, "group", COVARIATES["lung"], estimand="ATT", overlap=False)
+    row = cmp.table.set_index("analysis").loc["IPTW-ATT"]
+    assert np.log(row["hr"]) == pytest.approx(-0.48122040149142, rel=1e-6)
+    assert row["lower"] == pytest.approx(0.437911429337595, rel=1e-6)
+    assert row["upper"] == pytest.approx(0.872229939449542, rel=1e-6)
+    assert row["p"] == pytest.approx(0.00618774931406842, rel=1e-6)
