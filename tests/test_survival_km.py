@@ -274,3 +274,15 @@ def test_plot_delegates_to_plots_room(monkeypatch):
     km = mo.kaplan_meier(df, group="group")
     assert km.plot(title="x") == "figure"
     assert seen["km"] is km and seen["kw"] == {"title": "x"}
+
+
+def test_fractional_and_large_times_take_the_sorting_path_correctly():
+    # times in weeks (fractional) and in seconds since an epoch (huge span) must give the
+    # same curve as days: the product-limit estimate depends on the order of times only
+    _, df = load("veteran")
+    days = mo.kaplan_meier(df, group="group", weights="w").table
+    for scale, shift in ((1 / 7.3, 0.0), (86400.0, 1.6e9)):
+        other = mo.kaplan_meier(df.assign(time=df["time"] * scale + shift), group="group",
+                                weights="w").table
+        for col in ("n_risk", "n_event", "surv", "std_err", "lower", "upper"):
+            np.testing.assert_allclose(other[col], days[col], rtol=1e-12, err_msg=col)

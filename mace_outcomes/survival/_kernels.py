@@ -1,15 +1,17 @@
 """Risk-set kernels shared by the survival estimators.
 
-Small pure numpy functions on arrays **sorted by time** (ascending). No pandas,
-no I/O, no Python loop over subjects or event times: ties are collapsed with
-``np.add.reduceat`` and risk sets are reverse cumulative sums. Other rooms
+Small pure numpy functions. No pandas, no I/O, no Python loop over subjects or
+event times: subjects are binned to their distinct time (``np.bincount``; whole-day
+times without any sort) and risk sets are reverse cumulative sums. Other rooms
 (competing risks, Cox) may import these; their signatures are kept stable.
 
 Conventions
 -----------
-* ``time`` sorted ascending; ``event`` 0/1; ``weights`` positive (``None`` = 1).
-* A *distinct-time grid* is ``(utime, starts)``: the distinct values of ``time``
-  and the index in the sorted array where each begins.
+* ``event`` 0/1; ``weights`` positive (``None`` = 1). :func:`tie_starts` needs
+  ``time`` sorted ascending; :func:`risk_table` and the kernels built on it take
+  subjects in any order (whole-day times are binned without sorting).
+* A *distinct-time grid* is ``(utime, inverse)``: the distinct values of ``time``
+  (ascending) and, per subject, the index of its time in ``utime``.
 * ``n_risk`` at a time ``t`` counts subjects with ``time >= t`` (censored at
   ``t`` are still at risk at ``t``, as in Kaplan & Meier 1958 and R's survfit).
 
@@ -33,6 +35,7 @@ from scipy.stats import norm
 __all__ = [
     "RiskTable",
     "tie_starts",
+    "time_grid",
     "risk_table",
     "km_surv",
     "greenwood",
@@ -52,8 +55,8 @@ class RiskTable(NamedTuple):
     n_risk: np.ndarray  # at risk just before each time
     n_event: np.ndarray  # events at each time
     n_censor: np.ndarray  # censored at each time
-    starts: np.ndarray  # start index of each distinct time in the sorted arrays
-    inverse: np.ndarray  # for each sorted subject, the index of its distinct time
+    starts: np.ndarray | None  # start of each run of ties (input sorted by time only)
+    inverse: np.ndarray  # for each subject (input order), the index of its distinct time
 
 
 def tie_starts(time: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -78,21 +81,55 @@ def _rev_cumsum(x: np.ndarray) -> np.ndarray:
     return np.cumsum(x[::-1])[::-1]
 
 
+def time_grid(time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct times (ascending) and, for each subject, the index of its time among them.
+
+    Works on arrays in any order. Whole-number times in a modest range (days, as
+    registry data has) are binned directly in O(n) without sorting the subjects;
+    other times fall back to one argsort.
+    """
+    t = np.asarray(time, dtype=float)
+    if t.size == 0:
+        return t, np.zeros(0, dtype=np.int64)
+    tmin, tmax = float(t.min()), float(t.max())
+    span = tmax - tmin
+    if span <= 4 * t.size + 4096:
+        shifted = t - tmin
+        idx = shifted.astype(np.int64)
+        if np.array_equal(idx, shifted):
+            present = np.bincount(idx, minlength=int(span) + 1) > 0
+            remap = np.cumsum(present, dtype=np.int64) - 1
+            return np.flatnonzero(present) + tmin, remap[idx]
+    order = np.argsort(t)
+    srt = t[order]
+    new = np.empty(t.size, dtype=bool)
+    new[0] = True
+    np.not_equal(srt[1:], srt[:-1], out=new[1:])
+    inverse = np.empty(t.size, dtype=np.int64)
+    inverse[order] = np.cumsum(new, dtype=np.int64) - 1
+    return srt[new], inverse
+
+
 def risk_table(time: np.ndarray, event: np.ndarray,
                weights: np.ndarray | None = None) -> RiskTable:
-    """Numbers at risk, events and censorings at each distinct time (time sorted).
+    """Numbers at risk, events and censorings at each distinct time.
 
-    ``n_risk[j] = sum of weights with time >= utime[j]``.
+    ``n_risk[j] = sum of weights with time >= utime[j]``. The arrays may be in any
+    order; ``inverse`` maps each subject (in the order given) to its distinct time.
+    ``starts`` (where each run of ties begins) is only meaningful for input sorted by
+    time and is ``None`` otherwise.
     """
-    utime, starts, inverse = tie_starts(time)
+    t = np.asarray(time, dtype=float)
+    utime, inverse = time_grid(t)
     ev = np.asarray(event, dtype=float)
     w = np.ones_like(ev) if weights is None else np.asarray(weights, dtype=float)
-    if utime.size == 0:
-        z = np.zeros(0)
-        return RiskTable(utime, z, z, z, starts, inverse)
-    n_event = np.add.reduceat(w * ev, starts)
-    n_censor = np.add.reduceat(w * (1.0 - ev), starts)
+    m = utime.size
+    n_event = np.bincount(inverse, weights=w * ev, minlength=m)
+    n_censor = np.bincount(inverse, weights=w * (1.0 - ev), minlength=m)
     n_risk = _rev_cumsum(n_event + n_censor)
+    starts = None
+    if t.size and bool(np.all(t[1:] >= t[:-1])):
+        starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
     return RiskTable(utime, n_risk, n_event, n_censor, starts, inverse)
 
 
@@ -144,38 +181,41 @@ def km_ij_log_variance(tab: RiskTable, event: np.ndarray, weights: np.ndarray | 
     w = np.ones_like(ev) if weights is None else np.asarray(weights, dtype=float)
     G, a = _hazard_parts(tab.n_risk, tab.n_event)
     j = tab.inverse
-    b = w * (G[j] - ev * a[j])  # subject's weighted term once it has left the risk set
+    m = tab.time.size
     if cluster is None:
-        # Singletons: sum_i (w_i D_i)^2 = sum_{T_i<=t} b_i^2 + G(t)^2 sum_{T_i>t} w_i^2.
-        gone = np.cumsum(np.add.reduceat(b * b, tab.starts))
-        w2 = np.add.reduceat(w * w, tab.starts)
-        remaining = _rev_cumsum(w2) - w2
+        # Singletons: sum_i (w_i D_i)^2 = sum_{T_i<=t} b_i^2 + G(t)^2 sum_{T_i>t} w_i^2, with
+        # b_i^2 = w_i^2 G^2 if censored, w_i^2 (G - a)^2 if an event (no cancellation).
+        w2 = w * w
+        w2e = np.bincount(j, weights=w2 * ev, minlength=m)
+        w2c = np.bincount(j, weights=w2 * (1.0 - ev), minlength=m)
+        gone = np.cumsum(w2c * G * G + w2e * (G - a) ** 2)
+        remaining = _rev_cumsum(w2e + w2c) - (w2e + w2c)
         return gone + G * G * remaining
+    b = w * (G[j] - ev * a[j])  # subject's weighted term once it has left the risk set
     # Cluster k contributes A_k(t) = B_k(t) + G(t) R_k(t): B_k sums b_i of members already
     # gone, R_k the weights of members still at risk. Track sum B^2, sum B R, sum R^2 by
-    # the change each departure makes, in time order.
-    cl = np.asarray(cluster)
-    order = np.argsort(cl, kind="stable")  # time order kept within each cluster
+    # the change each departure makes, in time order within each cluster (ties in time
+    # may be taken in any order: their changes are summed before G(t) is applied).
+    cl = np.asarray(cluster, dtype=np.int64)
+    order = np.argsort(cl * m + j)
     cls = cl[order]
     bs, ws = b[order], w[order]
     first = np.r_[True, cls[1:] != cls[:-1]]
     gid = np.cumsum(first) - 1
     start_pos = np.flatnonzero(first)
-    cb, cw = np.cumsum(bs), np.cumsum(ws)
-    b_before = np.empty_like(bs)
-    w_before = np.empty_like(ws)
-    b_before[:] = cb - bs - (cb - bs)[start_pos][gid]
-    w_before[:] = cw - ws - (cw - ws)[start_pos][gid]
+    cb, cw = np.cumsum(bs) - bs, np.cumsum(ws) - ws  # exclusive running sums
+    b_before = cb - cb[start_pos][gid]
+    w_before = cw - cw[start_pos][gid]
     r_total = np.add.reduceat(ws, start_pos)
     r_before = r_total[gid] - w_before
-    d_b2 = bs * (2.0 * b_before + bs)
-    d_br = (b_before + bs) * (r_before - ws) - b_before * r_before
-    d_r2 = (r_before - ws) ** 2 - r_before ** 2
-    back = np.empty_like(order)
-    back[order] = np.arange(order.size)
-    sb2 = np.cumsum(np.add.reduceat(d_b2[back], tab.starts))
-    sbr = np.cumsum(np.add.reduceat(d_br[back], tab.starts))
-    sr2 = np.sum(r_total ** 2) + np.cumsum(np.add.reduceat(d_r2[back], tab.starts))
+    js = j[order]
+    d_b2 = np.bincount(js, weights=bs * (2.0 * b_before + bs), minlength=m)
+    d_br = np.bincount(js, weights=(b_before + bs) * (r_before - ws) - b_before * r_before,
+                       minlength=m)
+    d_r2 = np.bincount(js, weights=(r_before - ws) ** 2 - r_before ** 2, minlength=m)
+    sb2 = np.cumsum(d_b2)
+    sbr = np.cumsum(d_br)
+    sr2 = np.sum(r_total ** 2) + np.cumsum(d_r2)
     return sb2 + 2.0 * G * sbr + G * G * sr2
 
 

@@ -39,7 +39,7 @@ CONF_TYPES = ("log-log", "log", "plain")
 def km_curve(time: np.ndarray, event: np.ndarray, weights: np.ndarray | None = None,
              cluster: np.ndarray | None = None, robust: bool = False,
              conf_type: str = "log-log", conf_level: float = 0.95) -> dict[str, np.ndarray]:
-    """Kernel: one Kaplan-Meier curve from arrays **sorted by time**.
+    """Kernel: one Kaplan-Meier curve from arrays (subjects in any order).
 
     Returns a dict of arrays on the grid of distinct times (censoring times
     included): ``time, n_risk, n_event, n_censor, surv, std_err, lower, upper`` and
@@ -86,16 +86,13 @@ def _check_conf(conf_type: str, conf_level: float) -> None:
 
 
 def _group_slices(arr: SurvivalArrays):
-    """Sort once by time; yield (label, index array in time order) per group."""
-    # Order within tied times is irrelevant to every kernel (ties are summed), so the
-    # faster unstable sort will do.
-    order = np.argsort(arr.time)
+    """Yield (label, row positions) per group; kernels bin by time, so no sort is needed."""
     if arr.group is None:
-        yield "all", order
+        yield "all", np.arange(arr.time.size)
         return
-    codes = group_codes(arr)[order]
+    codes = group_codes(arr)
     for c, level in enumerate(arr.group_levels):
-        yield level, order[codes == c]
+        yield level, np.flatnonzero(codes == c)
 
 
 def group_codes(arr: SurvivalArrays) -> np.ndarray:

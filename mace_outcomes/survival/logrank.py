@@ -23,7 +23,7 @@ from scipy.stats import chi2, norm
 from .._display import frame_html, frame_text
 from .._frames import survival_arrays
 from ..errors import InputError, Problem
-from ._kernels import tie_starts
+from ._kernels import time_grid
 from .kaplan_meier import group_codes
 
 __all__ = ["logrank", "LogrankResult", "grho_kernel", "iptw_logrank_kernel"]
@@ -42,7 +42,7 @@ def _rev_cumsum0(x: np.ndarray) -> np.ndarray:
 
 def grho_kernel(time: np.ndarray, event: np.ndarray, g: np.ndarray, k: int,
                 rho: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """G-rho observed, expected and covariance for one stratum (arrays sorted by time).
+    """G-rho observed, expected and covariance for one stratum (subjects in any order).
 
     At each event time ``t`` with ``d`` events among ``n`` at risk (``n_g`` in group g)
     and weight ``u = S(t-)^rho`` (pooled left-continuous Kaplan-Meier):
@@ -50,8 +50,8 @@ def grho_kernel(time: np.ndarray, event: np.ndarray, g: np.ndarray, k: int,
     ``V_gh += u^2 d (n - d) / (n - 1) * (n_g / n) (1{g=h} - n_h / n)``
     (Harrington & Fleming 1982; R's ``survdiff``).
     """
-    _, _, inverse = tie_starts(time)
-    n_times = int(inverse[-1]) + 1 if inverse.size else 0
+    utime, inverse = time_grid(time)
+    n_times = utime.size
     ev = np.asarray(event, dtype=float)
     D = _by_time_group(inverse, g, k, ev, n_times)
     N = _rev_cumsum0(_by_time_group(inverse, g, k, np.ones_like(ev), n_times))
@@ -76,7 +76,7 @@ def grho_kernel(time: np.ndarray, event: np.ndarray, g: np.ndarray, k: int,
 
 def iptw_logrank_kernel(time: np.ndarray, event: np.ndarray, g: np.ndarray,
                         weights: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """Xie & Liu (2005) IPTW log-rank score and variance for one stratum (sorted by time).
+    """Xie & Liu (2005) IPTW log-rank score and variance for one stratum (any order).
 
     With weighted numbers at risk ``Y_g`` and of events ``d^w_g`` (group 1 = the second
     level), the score is ``U = sum_t [d^w_1 - Y_1 d^w / Y]`` and its variance
@@ -86,8 +86,8 @@ def iptw_logrank_kernel(time: np.ndarray, event: np.ndarray, g: np.ndarray,
 
     Returns ``(U, var, observed, expected)`` (the last two weighted, per group).
     """
-    _, _, inverse = tie_starts(time)
-    n_times = int(inverse[-1]) + 1 if inverse.size else 0
+    utime, inverse = time_grid(time)
+    n_times = utime.size
     ev = np.asarray(event, dtype=float)
     w = np.asarray(weights, dtype=float)
     ones = np.ones_like(ev)
@@ -211,12 +211,11 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
     if problems:
         raise InputError(problems)
     g_all = group_codes(arr)
-    order = np.argsort(arr.time)  # ties are summed: an unstable sort is enough
+    # The kernels bin subjects by time, so no sort is needed.
     if arr.strata is None:
-        pieces = [order]
+        pieces = [np.arange(arr.time.size)]
     else:
-        st_sorted = arr.strata[order]
-        pieces = [order[st_sorted == s] for s in np.unique(st_sorted)]
+        pieces = [np.flatnonzero(arr.strata == s) for s in np.unique(arr.strata)]
     obs = np.zeros(k)
     exp = np.zeros(k)
     var = np.zeros((k, k))

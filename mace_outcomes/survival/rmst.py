@@ -34,7 +34,7 @@ __all__ = ["rmst", "RMSTResult", "rmst_kernel"]
 def rmst_kernel(time: np.ndarray, event: np.ndarray, tau: float,
                 weights: np.ndarray | None = None, robust: bool = False
                 ) -> tuple[float, float, np.ndarray | None]:
-    """RMST to ``tau`` for one group (arrays sorted by time).
+    """RMST to ``tau`` for one group (subjects in any order).
 
     Returns ``(rmst, variance, influence)``. Without ``robust`` the variance is the
     Greenwood-type ``sum_{t_j <= tau} A_j^2 d_j / (n_j (n_j - d_j))`` of survRM2 and R's
