@@ -7,7 +7,8 @@ Kaplan-Meier estimates and hazard ratios per endpoint) and ``audit_reported``
 
 from .audit import AuditResult, audit_reported
 from .outcome_table import OutcomeTable, outcome_table
+from .reproduce import compare_to_reported
 from .table_one import TableOne, table_one
 
-__all__ = ["AuditResult", "OutcomeTable", "TableOne", "audit_reported", "outcome_table",
-           "table_one"]
+__all__ = ["AuditResult", "OutcomeTable", "TableOne", "audit_reported",
+           "compare_to_reported", "outcome_table", "table_one"]
