@@ -145,3 +145,27 @@ def test_bad_input(mgus2):
         mo.fine_gray(mgus2, covariates=["age"], cause=3)
     with pytest.raises(mo.InputError, match="positive"):
         mo.fine_gray(mgus2.assign(w=0.0), covariates=["age"], weights="w")
+
+
+def test_monotone_likelihood_is_flagged_not_reported_as_finite(mgus2):
+    # no cause-1 events in group 1: crr runs to its iteration limit and prints a huge
+    # coefficient with a small sandwich SE; here the term is named and left non-finite
+    d = mgus2.assign(status=np.where((mgus2["group"] == 1) & (mgus2["status"] == 1), 0,
+                                     mgus2["status"]))
+    with pytest.warns(mo.MonotoneLikelihoodWarning, match="'group'"), \
+            pytest.warns(RuntimeWarning, match="did not converge"):
+        fit = mo.fine_gray(d, covariates=["group", "age"])
+    s = fit.summary
+    assert s.loc["group", "coef"] == -np.inf and np.isnan(s.loc["group", "p"])
+    assert np.isfinite(s.loc["age", "coef"]) and np.isfinite(s.loc["age", "p"])
+    assert any("monotone" in m for m in fit.warnings)
+
+
+def test_no_warning_on_a_regular_fit(mgus2):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = mo.fine_gray(mgus2, covariates=["group", "age"])
+        mo.fine_gray(_simulate(800, np.array([1.0, -0.8]), seed=4), covariates=["a", "b"])
+    assert fit.warnings == []

@@ -267,7 +267,7 @@ def _conf_limits(est: np.ndarray, se: np.ndarray, conf_type: str,
     """Pointwise limits for a probability; the log-log transform is Kalbfleisch-Prentice's
     log(-log F), the same transform ``survfit`` applies to a state probability."""
     z = stats.norm.ppf(0.5 + conf_level / 2.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if conf_type == "plain":
             lo, hi = est - z * se, est + z * se
         elif conf_type == "log":
