@@ -216,7 +216,8 @@ def time_to_event(
     ev_vessel = _codes(ev["target_vessel"], VESSELS)
     ev_lesion = np.full(len(ev), -1, dtype=np.int64)
     treated = None
-    if lesions is not None and len(lesions):
+    # Lesions matter at lesion level and for target-vessel-only event types.
+    if lesions is not None and len(lesions) and (level == "lesion" or ep.target_vessel_only):
         lindex = pd.Index(lesions["lesion_id"].to_numpy())
         named = ev["lesion_id"].notna().to_numpy()
         if named.any():
