@@ -272,5 +272,13 @@ def test_exclusion_errors_name_the_problem():
     cohort = mo.Cohort(patients=p, events=e, lesions=le)
     with pytest.raises(mo.InputError, match="no_such_column"):
         cohort.exclude("bad", "no_such_column == 1")
-    with pytest.raises(mo.InputError, match="3 values for 6 patients"):
+    with pytest.raises(mo.InputError, match="3 values") as info:
         cohort.exclude("bad", pd.Series([True, False, True]))
+    assert info.value.problems[0].rows == ("P4", "P5", "P6")
+    with pytest.raises(mo.InputError, match="missing for some patients") as info:
+        cohort.exclude("bad", pd.Series([1, None, 0, 0, 0, 1], dtype=object))
+    assert info.value.problems[0].rows == ("P2",)
+    # A mask on a re-sorted copy is aligned on the index, not by position.
+    shuffled = cohort.patients.iloc[::-1]
+    kept = cohort.exclude("old", shuffled["age"] > 75).patients["patient_id"].tolist()
+    assert kept == ["P1", "P2", "P3", "P5", "P6"]

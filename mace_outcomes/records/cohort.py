@@ -154,13 +154,17 @@ class Cohort:
             hit = mask
         if isinstance(hit, pd.Series):
             if not hit.index.equals(p.index):
-                if len(hit) != len(p):
-                    raise InputError(Problem(f"exclusion '{name}': mask has {len(hit)} "
-                                             f"values for {len(p)} patients",
-                                             source="patients"))
-                hit = hit.to_numpy()
-            else:
-                hit = hit.to_numpy()
+                # Align on the index (a mask computed from a subset or a re-sorted copy of
+                # ``patients``); patients it does not mention would be silently kept.
+                unmatched = ~p.index.isin(hit.index)
+                if unmatched.any() or not hit.index.is_unique:
+                    raise InputError(Problem(
+                        f"exclusion '{name}': mask has {len(hit)} values whose index does "
+                        f"not cover the {len(p)} patients", source="patients",
+                        rows=tuple(p.loc[unmatched, "patient_id"].tolist()),
+                        fix="compute the mask from cohort.patients"))
+                hit = hit.reindex(p.index)
+            hit = hit.to_numpy()
         hit = np.asarray(hit)
         if hit.shape != (len(p),):
             raise InputError(Problem(f"exclusion '{name}': mask has shape {hit.shape} for "
@@ -261,7 +265,10 @@ class Cohort:
                      f"{'no lesions table' if self.lesions is None else f'{n_les} lesions'}, "
                      f"{len(self.events)} events")
         arm = p["arm"].astype(object).fillna("<missing>")
-        by_arm = pd.DataFrame({"patients": arm.value_counts(sort=False)})
+        counts = arm.value_counts(sort=False)
+        order = [a for a in self.arms if a in counts.index]
+        counts = counts.reindex(order + [a for a in counts.index if a not in order])
+        by_arm = pd.DataFrame({"patients": counts})
         if self.lesions is not None:
             la = self.lesions["patient_id"].map(p.set_index("patient_id")["arm"])
             by_arm["lesions"] = la.astype(object).fillna("<missing>").value_counts()

@@ -78,6 +78,10 @@ def find_tables(directory: str | Path) -> dict[str, Path]:
     is absent, or if a table exists in two formats (which one is meant is unclear).
     """
     directory = Path(directory)
+    if directory.is_file():
+        raise InputError(Problem("this is a file; give the cohort folder (with patients.*, "
+                                 "events.*, lesions.*) or an .xlsx workbook with those sheets",
+                                 source=str(directory)))
     if not directory.is_dir():
         raise InputError(Problem("no such folder", source=str(directory)))
     found: dict[str, list[Path]] = {t: [] for t in TABLES}
