@@ -117,3 +117,20 @@ def test_bad_input(lung):
         mo.outcome_table({"x": bad}, group="group")
     with pytest.raises(InputError, match="reference"):
         mo.outcome_table({"x": d}, group="group", reference=7)
+
+
+def test_clustered_matches_r(lung):
+    # R 4.2 / survival 3.5.3, lung with pairs of rows as clusters (id = (row - 1) %/% 2):
+    # coxph(Surv(pmin(time, 365), event & time <= 365) ~ group, cluster = id);
+    # survfit(Surv(time, event) ~ group, cluster = id, robust = TRUE, conf.type = "log-log")
+    d, _ = lung
+    d = d.assign(pair=np.arange(len(d)) // 2)
+    r = mo.outcome_table({"death": d}, group="group", horizon=365, arms=[1, 0],
+                         cluster="pair").table.iloc[0]
+    assert r["hr"] == pytest.approx(0.518725781963, rel=1e-6)
+    assert r["lower"] == pytest.approx(0.34828751312, rel=1e-6)
+    assert r["upper"] == pytest.approx(0.772569864657, rel=1e-6)
+    assert r["p"] == pytest.approx(0.0012398606259, rel=1e-5)
+    # robust (IJ) KM limits at 365 days: S lower/upper -> incidence upper/lower
+    assert r["km_upper_0"] == pytest.approx(100 * (1 - 0.264891202607), rel=1e-6)
+    assert r["km_lower_1"] == pytest.approx(100 * (1 - 0.665030256593), rel=1e-6)

@@ -187,3 +187,18 @@ def test_exports(df, tmp_path):
     assert table.rows[0].cells[1].text == "OCT (n = 40)"
     assert len(table.rows) == len(t.formatted()) + 1
     assert "Table 1" in repr(t) and "<table" in t._repr_html_()
+
+
+def test_docx_missing_gives_clear_message(df, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "docx", None)  # as if python-docx were not installed
+    t = mo.table_one(df, group="arm", variables=["age"])
+    with pytest.raises(ImportError, match=r"pip install 'mace_outcomes\[docx\]'"):
+        t.to_docx(tmp_path / "x.docx")
+
+
+def test_constant_variable_has_no_test(df):
+    d = df.assign(emergency_cabg=0)
+    r = row(mo.table_one(d, group="arm", variables=["emergency_cabg"]), "emergency_cabg")
+    assert np.isnan(r["p"]) and r["OCT"] == "0 (0.0%)"

@@ -202,7 +202,8 @@ def outcome_table(
         otherwise ordinary Cox), ``True`` or ``False``.
     censor_at_horizon : censor follow-up at the horizon for the HR and the log-rank test
         (so they describe the same period as the event counts).
-    cluster : optional cluster column (lesion-level data): robust Cox variance.
+    cluster : optional cluster column (lesion-level data, e.g. ``patient_id``): robust
+        (cluster) variance of the Kaplan-Meier estimates and the Cox model.
     conf_type, conf_level : of the Kaplan-Meier intervals (and the HR's level).
 
     Returns
@@ -289,13 +290,16 @@ def outcome_table(
         # Kaplan-Meier at the horizon on the original follow-up (censoring does not change
         # S at the horizon itself)
         km_in = pd.DataFrame({"time": t, "event": e, "group": g}, index=df.index)
+        if cluster is not None:
+            km_in[cluster] = df[cluster].to_numpy()
         km = kaplan_meier(km_in, group="group", conf_type=conf_type, conf_level=conf_level,
-                          cluster=None).at(horizon).set_index("group")
+                          cluster=cluster).at(horizon).set_index("group")
         km_w = None
         if w is not None:
             km_in[_W] = w
             km_w = kaplan_meier(km_in, group="group", weights=_W, conf_type=conf_type,
-                                conf_level=conf_level).at(horizon).set_index("group")
+                                conf_level=conf_level, cluster=cluster
+                                ).at(horizon).set_index("group")
         wide = {"endpoint": name}
         for a in these:
             row = {"endpoint": name, "group": a, "n": n_by[a], "n_event": ev_by[a],

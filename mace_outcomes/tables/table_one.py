@@ -185,7 +185,8 @@ def table_one(
     df : DataFrame, one row per subject (or per lesion).
     group : column with the arm labels (no missing labels).
     variables : columns to describe, in order. ``None``: every column except ``group``,
-        the weights column, identifiers (``*_id``), dates and the outcome columns of a
+        the weights column, identifiers (``*_id``), dates (datetime or ``*_date``) and the
+        outcome columns of a
         :func:`time_to_event` frame (``time``, ``event``, ``status``, ``event_type``).
     categorical : columns to treat as categorical. Text, categorical, boolean and 0/1
         columns are categorical anyway; other numeric columns are continuous.
@@ -252,7 +253,7 @@ def table_one(
     if variables is None:
         variables = [c for c in df.columns
                      if c not in (group, wcol) and c not in _OUTCOME_COLUMNS
-                     and not str(c).endswith("_id")
+                     and not str(c).endswith(("_id", "_date"))
                      and not pd.api.types.is_datetime64_any_dtype(df[c])]
     variables = list(variables)
     missing_cols = [v for v in variables if v not in df.columns]
@@ -316,7 +317,7 @@ def table_one(
             if not weighted and len(arms) >= 2:
                 obs = k.drop_empty(raw)
                 if obs.shape[0] < 2 or obs.shape[1] < 2:
-                    p, test = 1.0 if obs.size else float("nan"), "none (one level observed)"
+                    p, test = float("nan"), "none (one level observed)"
                 elif (k.expected_counts(obs) < 5).any():
                     p, how = k.fisher_exact_rxc(obs, seed=seed)
                     test = "Fisher exact" if obs.shape == (2, 2) else "Fisher-Freeman-Halton"
