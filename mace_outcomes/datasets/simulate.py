@@ -1,0 +1,2 @@
+def simulate_registry(*a, **k):
+    raise NotImplementedError
