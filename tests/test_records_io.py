@@ -106,6 +106,15 @@ def test_alias_table_in_study_toml(tmp_path):
     assert cohort.events["event_type"].tolist()[4] == "tvr"
 
 
+def test_alias_file_in_the_folder(tmp_path):
+    p, le, e = base_tables()
+    e["event_type"] = ["AMI", "ST", "CV death", "cardiac death", "REDO", "bleed"]
+    folder = _write(tmp_path, "csv", {"patients": p, "lesions": le, "events": e})
+    write_table(pd.DataFrame({"code": ["REDO"], "event_type": ["tlr"]}),
+                folder / "aliases.csv")
+    assert mo.read_cohort(folder).events["event_type"].tolist()[4] == "tlr"
+
+
 def test_write_table_round_trip_and_bad_extension(tmp_path):
     df = pd.DataFrame({"patient_id": [1, 2], "time": [0.0, 365.0], "event_type": ["mi", ""]})
     for ext in ("csv", "parquet", "xlsx"):

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .._display import frame_html, frame_text
 from ..errors import InputError, Problem, ValidationError
-from .io import read_study, read_tables
+from .io import read_study, read_table, read_tables
 from .validate import arm_problems, followup_dates, validate_records
 
 _EXCLUDED_COLUMNS = ["table", "id", "patient_id", "reason"]
@@ -320,8 +320,10 @@ def read_cohort(
     ``.csv``, ``.parquet``, ``.xlsx`` or ``.sav`` (SPSS value labels become
     categories), and optionally ``study.toml``. When ``study.toml`` has an
     ``[exclusions]`` table (name = pandas query on patients), the exclusions are
-    applied in the file's order and recorded in ``cohort.attrition``; an
-    ``[aliases]`` table (code = ARC-2 type) is used when ``aliases`` is not given.
+    applied in the file's order and recorded in ``cohort.attrition``. Event-code
+    aliases come from ``aliases`` if given, else from an ``[aliases]`` table of
+    ``study.toml`` (code = "ARC-2 type"), else from ``aliases.csv`` in the folder
+    (columns ``code``, ``event_type``).
 
     Parameters
     ----------
@@ -347,6 +349,9 @@ def read_cohort(
     study = read_study(path) if path.is_dir() else None
     if study is not None and aliases is None and isinstance(study.get("aliases"), dict):
         aliases = study["aliases"]
+    alias_file = path / "aliases.csv" if path.is_dir() else None
+    if aliases is None and alias_file is not None and alias_file.is_file():
+        aliases = read_table(alias_file)
     sources = {**sources, "origin": str(path)}
     cohort = Cohort(patients=tables["patients"], events=tables["events"],
                     lesions=tables.get("lesions"), aliases=aliases, source=sources,

@@ -22,7 +22,8 @@ Two ARC-2 rules are applied to every endpoint:
 Only ``definite`` and ``probable`` stent thromboses count, unless an endpoint says
 otherwise (``st_certainty=``). A target-vessel MI is an MI not clearly attributable
 to a non-target vessel (ARC-2): blank ``target_vessel`` counts, a vessel not treated
-at the index procedure does not.
+at the index procedure (no lesion of the patient in it) does not. Without a lesions
+table the treated vessels are unknown, so every MI counts.
 """
 
 from __future__ import annotations
