@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
+from plots_checks import assert_nothing_clipped, render
 
 import mace_outcomes as mo
 from mace_outcomes.plots import plot_cif, plot_km, plot_km_panels, save_figure
@@ -42,12 +42,6 @@ def lung():
     return df, ref
 
 
-def _draw(fig):
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return canvas.get_renderer()
-
-
 def _risk_texts(fig, row="n_risk"):
     """{group label: [(x_display, text)]} read back from the drawn table."""
     out = {}
@@ -65,26 +59,11 @@ def _count_at_risk(df, t_days, group, value, weights=None):
     return float(w[sub["time"].to_numpy() >= t_days].sum())
 
 
-def _assert_inside(fig):
-    """Every visible, non-empty text lies inside the figure (no clipped label)."""
-    renderer = _draw(fig)
-    box = fig.bbox
-    checked = 0
-    for text in fig.findobj(matplotlib.text.Text):
-        if not text.get_visible() or not text.get_text().strip():
-            continue
-        bb = text.get_window_extent(renderer)
-        assert bb.x0 >= box.x0 - 0.5 and bb.x1 <= box.x1 + 0.5, text.get_text()
-        assert bb.y0 >= box.y0 - 0.5 and bb.y1 <= box.y1 + 0.5, text.get_text()
-        checked += 1
-    assert checked > 10
-
-
 def test_at_risk_numbers_are_the_counts_at_the_ticks(lung):
     df, ref = lung
     km = mo.kaplan_meier(df, group="group")
     fig = plot_km(km, breaks=BREAKS, risk_table_rows=("n_risk", "cum_events", "cum_censored"))
-    _draw(fig)
+    render(fig)
     ax = fig.axes[0]
     tick_x = ax.transData.transform(np.c_[ax.get_xticks(), np.zeros(5)])[:, 0]
     np.testing.assert_allclose(ax.get_xticks(), BREAKS)
@@ -220,8 +199,8 @@ def test_no_label_is_clipped_and_numbers_do_not_collide(lung, width, rows, perce
     fig = plot_km(km, breaks=(0, 6, 12, 18, 24, 30), risk_table_rows=rows, percent=percent,
                   width=width, test=mo.logrank(df, group="sex"),
                   hr=mo.cox(df, covariates=["group"]), title="All-cause death")
-    _assert_inside(fig)
-    renderer = _draw(fig)
+    assert_nothing_clipped(fig)
+    renderer = render(fig)
     for tax in fig.risk_axes:
         labels = [t.get_window_extent(renderer) for t in tax.get_yticklabels()]
         for row in range(2):
@@ -303,7 +282,7 @@ def test_cif_figure_matches_cmprsk():
         sub = df[df.group == g]
         got = fig.risk_table.query("group == @g")["n_risk"].to_numpy()
         assert list(got) == [(sub.time >= t).sum() for t in (0, 100, 200, 300)]
-    _assert_inside(fig)
+    assert_nothing_clipped(fig)
 
 
 def test_panels_one_call(lung):
@@ -321,7 +300,7 @@ def test_panels_one_call(lung):
     early = table[(table.panel == "Early death") & (table.group == 1)]
     sub = df[df.group == 1]
     assert list(early["n_risk"]) == [(sub.time >= b * MONTH).sum() for b in BREAKS]
-    _assert_inside(fig)
+    assert_nothing_clipped(fig)
 
 
 def test_bad_options_raise(lung):
