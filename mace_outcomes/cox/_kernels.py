@@ -35,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ class Layout:
     term_group: np.ndarray  # group of each term
     term_f: np.ndarray  # Efron fraction k/d of each term (0 under Breslow)
     term_mult: np.ndarray  # multiplicity of the term (d under Breslow, 1 under Efron)
+    block_ptr: np.ndarray  # CSR row pointer of rows into blocks (bstart + [n])
+    group_ptr: np.ndarray  # CSR row pointer of deaths into groups (gstart + [n_deaths])
+    rows: np.ndarray  # arange(n), the CSR column indices
 
 
 def make_layout(time: np.ndarray, event: np.ndarray, strata: np.ndarray | None,
@@ -66,7 +70,8 @@ def make_layout(time: np.ndarray, event: np.ndarray, strata: np.ndarray | None,
     """Sort rows by (stratum, time) once and index blocks, tie groups, Efron terms."""
     n = len(time)
     st = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata, dtype=np.int64)
-    order = np.lexsort((time, st))
+    # one sort; a stable argsort on time alone when there are no strata is faster
+    order = np.argsort(time, kind="stable") if strata is None else np.lexsort((time, st))
     ts, ss, es = time[order], st[order], event[order]
     new_block = np.empty(n, dtype=bool)
     new_block[0] = True
@@ -102,7 +107,8 @@ def make_layout(time: np.ndarray, event: np.ndarray, strata: np.ndarray | None,
     else:
         raise ValueError(f"ties must be 'efron' or 'breslow', not {ties!r}")
     return Layout(order, bstart, block, next_first, gblock, gstart, ev, d, gfirst,
-                  term_group, term_f, term_mult)
+                  term_group, term_f, term_mult, np.r_[bstart, n], np.r_[gstart, len(ev)],
+                  np.arange(n))
 
 
 def design_products(x: np.ndarray) -> np.ndarray:
@@ -131,13 +137,16 @@ def group_sums(lay: Layout, r: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, n
     ``S[g] = sum_{i in stratum, t_i >= t_g} r_i z_i``; ``E[g]`` sums the deaths at t_g.
     """
     nb = len(lay.bstart)
-    blk = np.add.reduceat(r[:, None] * z, lay.bstart, axis=0)
+    n = len(r)
+    # block sums as a sparse (blocks x rows) matrix holding r times z: one pass in C,
+    # no n x k temporary
+    blk = sparse.csr_matrix((r, lay.rows, lay.block_ptr), shape=(nb, n)) @ z
     rc = np.empty((nb + 1, z.shape[1]))
     rc[:nb] = np.cumsum(blk[::-1], axis=0)[::-1]
     rc[nb] = 0.0
     S = rc[lay.gblock] - rc[lay.next_first[lay.gblock]]
     if len(lay.ev):
-        E = np.add.reduceat(r[lay.ev, None] * z[lay.ev], lay.gstart, axis=0)
+        E = sparse.csr_matrix((r[lay.ev], lay.ev, lay.group_ptr), shape=(len(lay.d), n)) @ z
     else:
         E = np.zeros((0, z.shape[1]))
     return S, E
