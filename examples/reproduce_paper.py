@@ -62,6 +62,19 @@ def tables(cohort, out: Path) -> dict:
     patients = cohort.patients
     lesions = cohort.lesions.merge(patients[["patient_id", "arm"]], on="patient_id",
                                    suffixes=("_lesion", ""))
+    # rows the paper prints that are derived from stored columns
+    if {"proximal_ref_lumen_csa_mm2", "distal_ref_lumen_csa_mm2"} <= set(lesions.columns):
+        lesions["mean_ref_lumen_csa_mm2"] = lesions[["proximal_ref_lumen_csa_mm2",
+                                                     "distal_ref_lumen_csa_mm2"]].mean(axis=1)
+        lesions["stent_expansion_percent"] = mo.stent_expansion(lesions)
+    complications = [c for c in ("perforation", "slow_flow_no_reflow", "dissection",
+                                 "emergency_cabg", "longitudinal_stent_compression",
+                                 "cardiac_tamponade", "contrast_induced_nephropathy")
+                     if c in lesions.columns]
+    if complications:
+        lesions["complications_lesions"] = lesions[complications].max(axis=1).astype(int)
+    if "procedure_success" in lesions.columns:
+        lesions["procedure_success_lesions"] = lesions["procedure_success"]
     results, comparisons = {}, []
     specs = [("table1", "table1_patients", patients, "Table 1. Baseline characteristics "
               "(patients)"),
@@ -75,7 +88,11 @@ def tables(cohort, out: Path) -> dict:
         missing = [v for v in block if v not in frame.columns]
         if missing:
             print(f"{name}: not in the data: {', '.join(missing)}")
+        # summarise each row as the paper does (median rows are the paper's choice)
+        medians = [v for v in variables if isinstance(block[v].get(arms[0]), list)
+                   and len(block[v][arms[0]]) == 3]
         t = mo.table_one(frame, group="arm", variables=variables, arms=arms,
+                         nonnormal=medians,
                          digits={v: printed_digits(block, arms).get(v, 1) for v in variables},
                          title=title)
         results[name] = t

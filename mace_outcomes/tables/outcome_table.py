@@ -105,6 +105,8 @@ class OutcomeTable(ExportMixin):
 def _ci(est: float, lo: float, hi: float, d: int) -> str:
     if not np.isfinite(est):
         return "NA"
+    if not (np.isfinite(lo) or np.isfinite(hi)):
+        return f"{est:.{d}f}"  # e.g. no events: no interval on the log-log scale
     lo_s = f"{lo:.{d}f}" if np.isfinite(lo) else "NA"
     hi_s = f"{hi:.{d}f}" if np.isfinite(hi) else "NA"
     return f"{est:.{d}f} ({lo_s}-{hi_s})"

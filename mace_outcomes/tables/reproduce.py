@@ -39,10 +39,12 @@ def compare_to_reported(result: TableOne, reported: Mapping) -> pd.DataFrame:
 
     def lookup(var, level, arm, stat):
         sel = num[(num["variable"] == var) & (num["group"] == arm)]
-        if level is not None:
-            sel = sel[sel["level"] == str(level)]
         if sel.empty or stat not in sel.columns:
-            return float("nan")
+            return float("nan")  # the variable is not in the generated table
+        sel = sel[sel["level"] == str(level)]
+        if sel.empty:
+            # a level nobody has (e.g. emergency CABG = 1 in no lesion) counts 0
+            return 0.0 if stat == "count" else float("nan")
         return float(sel[stat].iloc[0])
 
     def add(var, level, arm, stat, printed, generated, decimals):
@@ -56,7 +58,9 @@ def compare_to_reported(result: TableOne, reported: Mapping) -> pd.DataFrame:
         for cand in ("1", "True", "1.0"):
             if cand in lv:
                 return cand
-        return lv[-1] if lv else "1"
+        if "False" in lv:
+            return "True"
+        return "1" if (not lv or "0" in lv or "0.0" in lv) else lv[-1]
 
     for var, row in reported.items():
         if not isinstance(row, Mapping):
