@@ -40,6 +40,7 @@ __all__ = [
     "km_surv",
     "greenwood",
     "km_ij_log_variance",
+    "ij_log_variance_binned",
     "rmst_area",
     "rmst_ij_influence",
     "confidence_band",
@@ -159,6 +160,24 @@ def _hazard_parts(n_risk, n_event):
     return np.cumsum(g), a
 
 
+def ij_log_variance_binned(n_risk: np.ndarray, n_event: np.ndarray, w2_event: np.ndarray,
+                           w2_censor: np.ndarray) -> np.ndarray:
+    """Infinitesimal-jackknife variance of ``log S`` without clusters, from binned sums.
+
+    ``w2_event[j]`` / ``w2_censor[j]`` sum the squared weights of the subjects with an
+    event / censored at grid time ``j``. With each subject its own cluster (see
+    :func:`km_ij_log_variance`),
+    ``sum_i (w_i D_i)^2 = sum_{T_i<=t} b_i^2 + G(t)^2 sum_{T_i>t} w_i^2``, where
+    ``b_i^2 = w_i^2 G^2`` if censored and ``w_i^2 (G - a)^2`` if an event (written so,
+    not expanded, to avoid cancellation).
+    """
+    G, a = _hazard_parts(n_risk, n_event)
+    gone = np.cumsum(w2_censor * G * G + w2_event * (G - a) ** 2)
+    w2 = w2_event + w2_censor
+    remaining = _rev_cumsum(w2) - w2
+    return gone + G * G * remaining
+
+
 def km_ij_log_variance(tab: RiskTable, event: np.ndarray, weights: np.ndarray | None,
                        cluster: np.ndarray | None = None) -> np.ndarray:
     """Infinitesimal-jackknife variance of ``log S`` on the grid of ``tab``.
@@ -183,14 +202,10 @@ def km_ij_log_variance(tab: RiskTable, event: np.ndarray, weights: np.ndarray | 
     j = tab.inverse
     m = tab.time.size
     if cluster is None:
-        # Singletons: sum_i (w_i D_i)^2 = sum_{T_i<=t} b_i^2 + G(t)^2 sum_{T_i>t} w_i^2, with
-        # b_i^2 = w_i^2 G^2 if censored, w_i^2 (G - a)^2 if an event (no cancellation).
         w2 = w * w
-        w2e = np.bincount(j, weights=w2 * ev, minlength=m)
-        w2c = np.bincount(j, weights=w2 * (1.0 - ev), minlength=m)
-        gone = np.cumsum(w2c * G * G + w2e * (G - a) ** 2)
-        remaining = _rev_cumsum(w2e + w2c) - (w2e + w2c)
-        return gone + G * G * remaining
+        return ij_log_variance_binned(tab.n_risk, tab.n_event,
+                                      np.bincount(j, weights=w2 * ev, minlength=m),
+                                      np.bincount(j, weights=w2 * (1.0 - ev), minlength=m))
     b = w * (G[j] - ev * a[j])  # subject's weighted term once it has left the risk set
     # Cluster k contributes A_k(t) = B_k(t) + G(t) R_k(t): B_k sums b_i of members already
     # gone, R_k the weights of members still at risk. Track sum B^2, sum B R, sum R^2 by
