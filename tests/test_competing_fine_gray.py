@@ -40,6 +40,9 @@ def test_crr_coefficients_se_and_p_match_cmprsk(mgus2, ref):
     assert (fit.n, fit.n_event, fit.n_competing) == (
         len(mgus2), int((mgus2["status"] == 1).sum()), int((mgus2["status"] == 2).sum()))
     assert fit.loglik[1] > fit.loglik[0]
+    lr = fit.tests.set_index("test").loc["pseudo_likelihood_ratio"]
+    np.testing.assert_allclose(lr["statistic"], 2 * (fit.loglik[1] - fit.loglik[0]))
+    assert lr["df"] == 2
     assert "Fine-Gray" in repr(fit) and "<div>" in fit._repr_html_()
 
 
@@ -105,6 +108,10 @@ def test_simulation_recovers_true_subdistribution_hazard_ratios():
     # the crr sandwich is close to the model-based SE in a correctly specified model
     ratio = fit.summary["se"] / fit.summary["naive_se"]
     assert np.all((ratio > 0.8) & (ratio < 1.25)), ratio
+    one = mo.fine_gray(d, covariates=["a"])
+    wald = one.tests.set_index("test").loc["wald"]
+    np.testing.assert_allclose(wald["statistic"], one.summary["z"].iloc[0] ** 2, rtol=1e-10)
+    np.testing.assert_allclose(wald["p"], one.summary["p"].iloc[0], rtol=1e-8)
 
 
 def test_continuous_times_unit_weights_equal_crr():

@@ -284,6 +284,8 @@ class FineGray:
     summary : DataFrame indexed by term: coef, hr (subdistribution hazard ratio), se,
         lower, upper (HR scale), p, z, naive_se (model-based, inverse information).
     loglik : (null, fitted) log pseudo-partial-likelihood.
+    tests : DataFrame (test, statistic, df, p): the pseudo likelihood-ratio test that
+        crr prints, 2 (fitted - null), and the global Wald test with ``vcov``.
     n, n_event, n_competing : subjects, events of ``cause``, competing events.
     variance : "crr" (Fine-Gray sandwich with the G term) or "robust" (weighted fit;
         subject-clustered sandwich of finegray + coxph).
@@ -292,6 +294,7 @@ class FineGray:
 
     summary: pd.DataFrame
     loglik: tuple[float, float]
+    tests: pd.DataFrame
     n: int
     n_event: int
     n_competing: int
@@ -314,6 +317,9 @@ class FineGray:
         frame = self.summary[["coef", "hr", "se", "naive_se", "z", "p", "lower", "upper"]]
         foot = [f"log pseudo-likelihood: null {self.loglik[0]:.4f}, fitted "
                 f"{self.loglik[1]:.4f}"]
+        for _, row in self.tests.iterrows():
+            foot.append(f"{row['test'].replace('_', ' ')}: {row['statistic']:.4g} on "
+                        f"{row['df']:.0f} df, p = {row['p']:.4g}")
         if not self.converged:
             foot.append("warning: Newton-Raphson did not converge")
         foot += [f"warning: {m}" for m in self.warnings]
@@ -426,9 +432,14 @@ def fine_gray(df: pd.DataFrame, time: str = "time", status: str = "status",
     summary = pd.DataFrame({
         "coef": coef, "hr": np.exp(coef), "se": se, "lower": lower, "upper": upper,
         "p": pval, "z": z, "naive_se": naive_se}, index=pd.Index(names, name="term"))
-    warn = msgs
-    return FineGray(summary=summary, loglik=(null, sums.loglik), n=int(t.size),
+    p = beta.size
+    finite = np.isfinite(coef).all()
+    wald = float(beta @ np.linalg.solve(vcov, beta)) if finite else np.nan
+    tests = pd.DataFrame({"test": ["pseudo_likelihood_ratio", "wald"],
+                          "statistic": [2.0 * (sums.loglik - null), wald], "df": [p, p]})
+    tests["p"] = stats.chi2.sf(tests["statistic"], tests["df"])
+    return FineGray(summary=summary, loglik=(null, sums.loglik), tests=tests, n=int(t.size),
                     n_event=int(fail.sum()), n_competing=int((mark == 2).sum()),
                     cause=int(cause), weighted=weights is not None, variance=variance,
                     converged=converged, iterations=iters, conf_level=conf_level,
-                    warnings=warn, vcov=pd.DataFrame(vcov, index=names, columns=names))
+                    warnings=msgs, vcov=pd.DataFrame(vcov, index=names, columns=names))
