@@ -202,3 +202,28 @@ def test_constant_variable_has_no_test(df):
     d = df.assign(emergency_cabg=0)
     r = row(mo.table_one(d, group="arm", variables=["emergency_cabg"]), "emergency_cabg")
     assert np.isnan(r["p"]) and r["OCT"] == "0 (0.0%)"
+
+
+def test_weighted_matches_r_survey():
+    # R 4.2, survey: des <- svydesign(ids = ~1, weights = ~w_ate, data = lung);
+    # svymean / svyvar / svyquantile(c(.25, .5, .75)) / svymean(~factor(ph_ecog)) per group
+    import json
+    from pathlib import Path
+
+    ref_dir = Path(__file__).parent / "reference"
+    d = pd.read_csv(ref_dir / "lung.csv")
+    d["w"] = json.loads((ref_dir / "lung.json").read_text())["iptw"]["weights_ate"]
+    t = mo.table_one(d, group="group", variables=["age", "ph_ecog"], categorical=["ph_ecog"],
+                     weights="w", nonnormal=False, arms=[1, 0])
+    num = t.numbers.set_index(["variable", "level", "group"])
+    r_age = {1: (62.2195325184, 8.80783042616, (56, 63, 69)),
+             0: (62.3141555561, 9.6910714828, (56, 63, 70))}
+    for g, (m, s, q) in r_age.items():
+        assert num.loc[("age", "", g), "mean"] == pytest.approx(m, rel=1e-9)
+        assert num.loc[("age", "", g), "sd"] == pytest.approx(s, rel=1e-9)
+        assert tuple(num.loc[("age", "", g), ["q1", "median", "q3"]]) == q
+    r_ecog = {1: [0.292805296949, 0.467772575335, 0.239422127716, 0.0],
+              0: [0.278036065384, 0.515386804826, 0.199338637608, 0.00723849218093]}
+    for g, props in r_ecog.items():
+        for lev, p in zip("0123", props, strict=True):
+            assert num.loc[("ph_ecog", lev, g), "percent"] == pytest.approx(100 * p, abs=1e-9)

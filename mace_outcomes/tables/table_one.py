@@ -350,9 +350,11 @@ def table_one(
                     r["overall"] = cell(tot[i], tot_pct[i]) if i is not None else cell(0, 0.0)
                 rows.append(r)
             else:
-                rows.append(dict(base, level="", row_type="header",
-                                 **{a: "" for a in arms}, **({"overall": ""} if overall
-                                                             else {})))
+                head = dict(base, level="", row_type="header")
+                head.update({a: "" for a in arms})  # arm labels need not be strings
+                if overall:
+                    head["overall"] = ""
+                rows.append(head)
                 for i, lev in enumerate(levels):
                     r = {"variable": label(var), "level": str(lev), "statistic": "n (%)",
                          "p": float("nan"), "test": "", "smd": float("nan"), "missing": miss,
