@@ -132,3 +132,67 @@ def test_time_to_event_agrees_with_the_events_table(records, endpoint, horizon):
         pat_events = by_pat[(by_pat.event == 1) & has_lesions]
         assert first.index.sort_values().tolist() == pat_events.index.sort_values().tolist()
         assert np.allclose(first.loc[pat_events.index], pat_events["time"])
+
+
+# --- every problem at once ------------------------------------------------------------
+# Each change breaks the valid base cohort in one way, on rows no other change touches:
+# (table, id column, id, column, new value) -> (words of the reason, rows to be named).
+def _day(n):
+    return (pd.Timestamp("2019-01-01") + pd.Timedelta(days=n)).strftime("%Y-%m-%d")
+
+
+CHANGES = {
+    "type": (("events", "event_id", "E6", "event_type", "readmission"),
+             ("unknown or missing event type", ("E6",))),
+    "contact": (("patients", "patient_id", "P6", "last_contact_date", _day(-5)),
+                ("last_contact_date before index_date", ("P6",))),
+    "patient": (("events", "event_id", "E1", "patient_id", "P99"),
+                ("not in the patients table", ("E1",))),
+    "dup": (("lesions", "lesion_id", "L8", "lesion_id", "L7"),
+            ("duplicate lesion_id", ("L7",))),
+    "early": (("events", "event_id", "E5", "event_date", _day(-1)),
+              ("before the index date", ("E5",))),
+    "date": (("patients", "patient_id", "P4", "index_date", "2019-13-45"),
+             ("unparseable date", ("P4",))),
+    "certainty": (("events", "event_id", "E2", "st_certainty", None),
+                  ("without its ARC certainty", ("E2",))),
+    "vessel": (("lesions", "lesion_id", "L2", "vessel", "D1"),
+               ("unknown or missing vessel", ("L2",))),
+}
+EXTRA_EVENTS = {
+    "two_deaths": (dict(event_id="E9", patient_id="P3", event_type="noncardiac_death",
+                        event_date=_day(5)), ("more than one death", ("E3", "E9"))),
+    "other_lesion": (dict(event_id="E10", patient_id="P1", lesion_id="L3", event_type="tlr",
+                          event_date=_day(10)), ("lesion of another patient", ("E10",))),
+    "after_death": (dict(event_id="E11", patient_id="P4", event_type="mi",
+                         event_date=_day(41)), ("after the patient's death", ("E11",))),
+}
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sets(st.sampled_from(sorted(CHANGES) + sorted(EXTRA_EVENTS)), min_size=1))
+def test_every_injected_problem_is_reported_with_its_rows(chosen):
+    from records_cases import base_tables
+
+    p, le, e = base_tables()
+    tables = {"patients": p, "lesions": le, "events": e}
+    expected = []
+    for name in sorted(chosen):
+        if name in CHANGES:
+            (table, id_col, row_id, column, value), want = CHANGES[name]
+            t = tables[table]
+            t.loc[t[id_col] == row_id, column] = value
+        else:
+            row, want = EXTRA_EVENTS[name]
+            tables["events"] = pd.concat([tables["events"], pd.DataFrame([row])],
+                                         ignore_index=True)
+        expected.append(want)
+    problems, message = [], ""
+    try:
+        mo.Cohort(patients=p, events=tables["events"], lesions=le, warn=False)
+    except mo.ValidationError as err:
+        problems, message = err.problems, str(err)
+    assert len(problems) == len(expected), message
+    for words, rows in expected:
+        assert any(words in pr.reason and tuple(sorted(pr.rows)) == rows
+                   for pr in problems), (words, rows, message)
