@@ -138,3 +138,30 @@ def test_format_p():
     assert k.format_p(0.001) == "0.001"
     assert k.format_p(1.0) == "1.000"
     assert k.format_p(float("nan")) == ""
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000))
+def test_design_tests_with_unit_weights_reduce_to_classical_forms(seed):
+    rng = np.random.default_rng(seed)
+    n = 40
+    y = rng.normal(size=n)
+    g = np.r_[np.ones(15), np.zeros(25)]
+    # unit weights: the sandwich variance is the ddof=0 Welch variance times n/(n-1)
+    t, df, _ = k.design_t_test(y, g, np.ones(n))
+    welch = stats.ttest_ind(y[g == 1], y[g == 0], equal_var=False)
+    v1, v0 = y[g == 1].var(ddof=0) / 15, y[g == 0].var(ddof=0) / 25
+    assert t * math.sqrt(n / (n - 1)) == pytest.approx(
+        (y[g == 1].mean() - y[g == 0].mean()) / math.sqrt(v1 + v0), rel=1e-9)
+    assert df == n - 2 and np.sign(t) == np.sign(welch.statistic)
+    # unit weights: the linearised cell variance is the multinomial one times n/(n-1), so
+    # Delta = n/(n-1) I, d0 = df and F = X^2 / (df n/(n-1)) exactly
+    rows = rng.integers(0, 3, n)
+    rows[:3] = [0, 1, 2]
+    rows[15:18] = [0, 1, 2]
+    f, d0, p = k.rao_scott_f(rows, g.astype(int), np.ones(n))
+    tab = np.array([[np.sum((rows == i) & (g == j)) for j in (0, 1)] for i in range(3)])
+    x2 = stats.chi2_contingency(tab, correction=False)[0]
+    assert d0 == pytest.approx(2, rel=1e-9)
+    assert f * 2 * n / (n - 1) == pytest.approx(x2, rel=1e-9)
+    assert p == pytest.approx(stats.f.sf(f, 2, 2 * (n - 1)), rel=1e-9)

@@ -227,3 +227,21 @@ def test_weighted_matches_r_survey():
     for g, props in r_ecog.items():
         for lev, p in zip("0123", props, strict=True):
             assert num.loc[("ph_ecog", lev, g), "percent"] == pytest.approx(100 * p, abs=1e-9)
+
+
+def test_weighted_design_based_tests_match_r_survey():
+    # R 4.2, survey: svyttest(age ~ group, des), svyttest(ph_karno ~ group, des),
+    # svychisq(~ph_ecog + group, des) (Rao-Scott F), des = svydesign(~1, weights = ~w_ate)
+    import json
+    from pathlib import Path
+
+    ref_dir = Path(__file__).parent / "reference"
+    d = pd.read_csv(ref_dir / "lung.csv")
+    d["w"] = json.loads((ref_dir / "lung.json").read_text())["iptw"]["weights_ate"]
+    t = mo.table_one(d, group="group", variables=["age", "ph_karno", "ph_ecog"],
+                     categorical=["ph_ecog"], weights="w", weighted_tests=True, arms=[1, 0])
+    assert row(t, "age")["p"] == pytest.approx(0.943073708061, rel=1e-9)
+    assert row(t, "ph_karno")["p"] == pytest.approx(0.991891652073, rel=1e-9)
+    r = row(t, "ph_ecog")
+    assert r["test"].startswith("Rao-Scott") and r["p"] == pytest.approx(0.684328490202, rel=1e-8)
+    assert "p" in t.formatted().columns and any("svychisq" in x for x in t.rules)

@@ -250,3 +250,79 @@ def smd_categorical(p1: np.ndarray, p2: np.ndarray) -> float:
         return float("inf")  # every subject in one level in both groups, yet p differ
     val = float(d @ np.linalg.pinv(s) @ d)
     return math.sqrt(max(val, 0.0))
+
+
+# ------------------------------------------------------------- design-based (weighted)
+def design_t_test(y: np.ndarray, treated: np.ndarray, w: np.ndarray) -> tuple[float, float, float]:
+    """Design-based two-sample t test of a weighted mean difference, as R's
+    ``survey::svyttest`` on ``svydesign(ids = ~1, weights = ~w)``.
+
+    Weighted least squares of ``y`` on an intercept and the 0/1 ``treated`` indicator;
+    sandwich variance ``A^-1 B A^-1`` with ``A = X'WX`` and
+    ``B = n/(n-1) sum_i (w_i e_i x_i)(w_i e_i x_i)'`` (Binder 1983); ``t`` on ``n - 2`` df.
+    Returns ``(t, df, p)``.
+    """
+    y, g, w = (np.asarray(a, float) for a in (y, treated, w))
+    n = len(y)
+    x = np.column_stack([np.ones(n), g])
+    a = x.T @ (w[:, None] * x)
+    beta = np.linalg.solve(a, x.T @ (w * y))
+    u = x * (w * (y - x @ beta))[:, None]
+    u = u - u.mean(axis=0)
+    b = n / (n - 1) * (u.T @ u)
+    ainv = np.linalg.inv(a)
+    v = ainv @ b @ ainv
+    se = math.sqrt(v[1, 1])
+    if not se > 0:
+        return float("nan"), float(n - 2), float("nan")
+    t = beta[1] / se
+    return float(t), float(n - 2), float(2 * stats.t.sf(abs(t), n - 2))
+
+
+def rao_scott_f(rows: np.ndarray, cols: np.ndarray, w: np.ndarray) -> tuple[float, float, float]:
+    """Rao-Scott second-order corrected Pearson test of independence for weighted data, as
+    R's ``survey::svychisq(statistic = "F")`` on ``svydesign(ids = ~1, weights = ~w)``.
+
+    ``rows`` and ``cols`` are integer codes. The Pearson X^2 of the weighted table scaled to
+    ``n`` is divided by the trace of the generalised design-effect matrix ``Delta``
+    (cell-proportion variance by linearisation against its multinomial value, projected on
+    the interaction contrasts) and referred to ``F(d0, d0 (n - 1))``,
+    ``d0 = tr(Delta)^2 / tr(Delta^2)`` (Rao & Scott 1984). Returns ``(F, d0, p)``.
+    """
+    r = np.asarray(rows, int)
+    c = np.asarray(cols, int)
+    w = np.asarray(w, float)
+    n = len(w)
+    nr, nc = r.max() + 1, c.max() + 1
+    if nr < 2 or nc < 2:
+        return float("nan"), float("nan"), float("nan")
+    cell = r + nr * c  # rows vary fastest, as R's expand.grid
+    k = nr * nc
+    ind = np.zeros((n, k))
+    ind[np.arange(n), cell] = 1.0
+    wsum = w.sum()
+    p = (w @ ind) / wsum
+    z = w[:, None] * (ind - p) / wsum
+    z = z - z.mean(axis=0)
+    v = n / (n - 1) * (z.T @ z)
+    # Pearson X^2 of the weighted table rescaled to n (svytable(Ntotal = n)), uncorrected
+    tab = (p * n).reshape(nc, nr).T
+    x2, _, _ = pearson_chi2(tab)
+    # contrasts: interaction columns of ~rows*cols made orthogonal to the main effects
+    ri = np.arange(k) % nr
+    ci = np.arange(k) // nr
+    main = [np.ones(k)] + [(ri == i).astype(float) for i in range(1, nr)] + \
+        [(ci == j).astype(float) for j in range(1, nc)]
+    x1 = np.column_stack(main)
+    inter = np.column_stack([((ri == i) & (ci == j)).astype(float)
+                             for j in range(1, nc) for i in range(1, nr)])
+    q, _ = np.linalg.qr(x1)
+    cmat = inter - q @ (q.T @ inter)
+    idiag = np.where(p > 0, 1 / np.where(p > 0, p, 1), 0.0)
+    denom = cmat.T @ (idiag[:, None] * cmat) / n
+    numr = cmat.T @ (idiag[:, None] * v * idiag[None, :]) @ cmat
+    delta = np.linalg.solve(denom, numr)
+    tr = float(np.trace(delta))
+    d0 = tr * tr / float(np.trace(delta @ delta))
+    f = x2 / tr
+    return float(f), float(d0), float(stats.f.sf(f, d0, d0 * (n - 1)))

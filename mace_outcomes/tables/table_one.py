@@ -72,7 +72,7 @@ class TableOne(ExportMixin):
             row["SMD"] = "" if pd.isna(r["smd"]) else f"{r['smd']:.2f}"
             rows.append(row)
         out = pd.DataFrame(rows)
-        if self.weighted:
+        if self.weighted and not self.settings.get("weighted_tests"):
             out = out.drop(columns=["p", "Test"])
         return out
 
@@ -169,6 +169,7 @@ def table_one(
     overall: bool = False,
     equal_var: bool | str = "levene",
     yates: bool = False,
+    weighted_tests: bool = False,
     alpha_normal: float = 0.05,
     alpha_levene: float = 0.05,
     digits: int | Mapping[str, int] = 1,
@@ -196,8 +197,13 @@ def table_one(
         non-normal, the others normal. ``True`` / ``False``: all non-normal / all normal.
     weights : column name or array of (IPTW) weights aligned with ``df``. Gives weighted
         means, SDs, quantiles, counts (sum of weights) and percentages, and the weighted
-        SMD. Tests are omitted: after weighting balance is judged by the SMD, not by a
-        p-value that depends on the sample size (Austin & Stuart 2015).
+        SMD. Tests are omitted by default: after weighting balance is judged by the SMD,
+        not by a p-value that depends on the sample size (Austin & Stuart 2015); see
+        ``weighted_tests``.
+    weighted_tests : with weights, add design-based tests treating the weights as
+        sampling weights, as R's ``survey`` package does: a design-based t test of the
+        weighted means (``svyttest``, two arms) and the Rao-Scott second-order corrected
+        chi-square (``svychisq``, F form).
     arms : the arms in column order (default: categories of a categorical column, else
         sorted labels).
     overall : add a column for all arms together.
@@ -314,7 +320,16 @@ def table_one(
                             where=denom > 0)
             # test
             p, test = float("nan"), ""
-            if not weighted and len(arms) >= 2:
+            if weighted and weighted_tests and len(arms) >= 2:
+                keep = notna & np.isin(g, arms)
+                lev_codes = pd.factorize(vals[keep], sort=False)[0]
+                arm_codes = pd.factorize(g[keep], sort=False)[0]
+                if lev_codes.max(initial=0) >= 1 and arm_codes.max(initial=0) >= 1:
+                    p = k.rao_scott_f(lev_codes, arm_codes, w_all[keep])[2]
+                    test = "Rao-Scott F (design-based)"
+                else:
+                    test = "none (one level observed)"
+            elif not weighted and len(arms) >= 2:
                 obs = k.drop_empty(raw)
                 if obs.shape[0] < 2 or obs.shape[1] < 2:
                     p, test = float("nan"), "none (one level observed)"
@@ -406,7 +421,12 @@ def table_one(
                                 "mean": m, "sd": np.sqrt(v), "median": med, "q1": q1,
                                 "q3": q3})
         p, test = float("nan"), ""
-        if not weighted and len(arms) >= 2 and all(len(xs[a]) >= 2 for a in arms):
+        if weighted and weighted_tests and two and all(len(xs[a]) >= 2 for a in arms):
+            yy = np.concatenate([xs[arms[0]], xs[arms[1]]])
+            tr = np.r_[np.ones(len(xs[arms[0]])), np.zeros(len(xs[arms[1]]))]
+            ww = np.concatenate([ws[arms[0]], ws[arms[1]]])
+            p, test = k.design_t_test(yy, tr, ww)[2], "design-based t (weighted means)"
+        elif not weighted and len(arms) >= 2 and all(len(xs[a]) >= 2 for a in arms):
             if two:
                 x1, x2 = xs[arms[0]], xs[arms[1]]
                 if is_nonnormal:
@@ -449,7 +469,7 @@ def table_one(
                                          "mean", "sd", "median", "q1", "q3"])
 
     rules = _rules(nonnormal, equal_var, yates, alpha_normal, alpha_levene, weighted,
-                   weights, len(arms), mc_used, seed)
+                   weights, len(arms), mc_used, seed, weighted_tests)
     if (table["missing"] > 0).any():
         notes.append("Missing values: " + ", ".join(
             f"{v} {m}" for v, m in table.groupby("variable", sort=False)["missing"].first()
@@ -459,6 +479,7 @@ def table_one(
                       f"(seed {seed}); the table was too large to enumerate",
                       SmallCountWarning, stacklevel=2)
     settings = {"nonnormal": nonnormal, "equal_var": equal_var, "yates": yates,
+                "weighted_tests": weighted_tests,
                 "alpha_normal": alpha_normal, "alpha_levene": alpha_levene,
                 "p_digits": p_digits, "seed": seed, "weights": wcol or
                 ("array" if weighted else None)}
@@ -468,7 +489,7 @@ def table_one(
 
 
 def _rules(nonnormal, equal_var, yates, alpha_normal, alpha_levene, weighted, weights,
-           n_arms, mc_used, seed) -> list[str]:
+           n_arms, mc_used, seed, weighted_tests=False) -> list[str]:
     rules = []
     if nonnormal == "auto":
         rules.append(f"Continuous: mean ± SD when Shapiro-Wilk p ≥ {alpha_normal} in every arm, "
@@ -481,9 +502,18 @@ def _rules(nonnormal, equal_var, yates, alpha_normal, alpha_levene, weighted, we
                      " (user's choice); mean ± SD for the others.")
     if weighted:
         wname = weights if isinstance(weights, str) else "the weights given"
-        rules.append(f"Weighted by {wname}: weighted means, SDs, quantiles, counts (sum of "
-                     "weights) and percentages; SMD from weighted variances. Tests omitted: "
-                     "balance after weighting is judged by SMD (< 0.1), not by p-values.")
+        text = (f"Weighted by {wname}: weighted means, SDs, quantiles, counts (sum of "
+                "weights) and percentages; SMD from weighted variances. ")
+        if weighted_tests:
+            text += ("Design-based tests (weights as sampling weights, as R's survey): t test "
+                     "of weighted means with sandwich variance (svyttest) for continuous rows"
+                     + (" (two arms only)" if n_arms != 2 else "") +
+                     ", Rao-Scott second-order corrected chi-square (svychisq F) for "
+                     "categories; balance is still judged by SMD.")
+        else:
+            text += ("Tests omitted: balance after weighting is judged by SMD (< 0.1), not by "
+                     "p-values.")
+        rules.append(text)
     else:
         if n_arms == 2:
             if equal_var == "levene":
