@@ -185,6 +185,10 @@ def test_event_axis_zooms_to_low_incidence():
     top = fig.axes[0].get_ylim()[1]
     highest = max(1 - km.table.groupby("group")["surv"].min())
     assert highest < top <= 2.5 * highest  # zoomed, yet the curve fits
+    ticks = fig.axes[0].get_yticks()
+    assert ticks[0] == 0 and ticks[-1] == pytest.approx(top)  # the axis ends on a tick
+    steps = np.diff(ticks)
+    assert np.allclose(steps, steps[0]) and round(steps[0], 6) in (0.01, 0.02, 0.05, 0.1)
     assert fig.risk_table.query("time == 12")["n_risk"].sum() == (df.time >= 365).sum()
 
 
@@ -226,6 +230,12 @@ def test_palette_labels_and_colours_come_from_the_data(lung):
     assert matplotlib.colors.to_hex(legend.legend_handles[1].get_color()).upper() == "#D55E00"
     ticks = [t.get_text() for t in fig.risk_axes[0].get_yticklabels()]
     assert ticks == ["IVUS-guided", "OCT-guided"]
+    # the treatment arm first, as the study lists it
+    fig = plot_km(km, order=["OCT", "IVUS"])
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["OCT", "IVUS"]
+    assert list(pd.unique(fig.risk_table["group"])) == ["OCT", "IVUS"]
+    with pytest.raises(mo.InputError, match="order"):
+        plot_km(km, order=["OCT", "none"])
 
 
 def test_png_size_dpi_and_tiff(lung, tmp_path):
@@ -355,3 +365,22 @@ def test_png_is_not_blank(lung):
     for hexcol in OKABE_ITO[:2]:
         rgb = np.array(matplotlib.colors.to_rgb(hexcol)) * 255
         assert (np.abs(img - rgb).sum(axis=2) < 30).sum() > 50
+
+
+def test_weighted_cif_counts_both_ways():
+    df = pd.read_csv(REF / "mgus2.csv")
+    df["w"] = np.random.default_rng(7).uniform(0.5, 2.0, len(df))
+    ci = mo.cumulative_incidence(df, status="status", group="group", cause=1, weights="w")
+    times = (0, 100, 200, 300)
+    fig = plot_cif(ci, unit="days", breaks=times)
+    raw = plot_cif(ci, unit="days", breaks=times, weighted_counts="unweighted")
+    assert fig.risk_axes[0].get_title(loc="left") == "Number at risk (weighted)"
+    assert raw.risk_axes[0].get_title(loc="left") == "Number at risk (unweighted)"
+    for g in (0, 1):
+        sub = df[df.group == g]
+        np.testing.assert_allclose(fig.risk_table.query("group == @g")["n_risk"],
+                                   [sub.w[sub.time >= t].sum() for t in times], rtol=1e-9)
+        np.testing.assert_array_equal(raw.risk_table.query("group == @g")["n_risk"],
+                                      [(sub.time >= t).sum() for t in times])
+    with pytest.raises(mo.InputError, match="unweighted p-value"):
+        plot_cif(ci, test=mo.gray_test(df, status="status", group="group", cause=1))

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, MaxNLocator
 
 from ..errors import InputError, Problem
 from .style import figure_style, figure_width, font_size, format_p, new_figure, palette_for
@@ -64,11 +65,21 @@ def _table_of(result, what: str) -> pd.DataFrame:
     return table
 
 
-def _groups_of(result, table: pd.DataFrame) -> list:
+def _groups_of(result, table: pd.DataFrame, order: Sequence | None = None) -> list:
     groups = getattr(result, "groups", None)
     if groups is None:
         groups = list(pd.unique(table["group"]))
-    return list(groups)
+    groups = list(groups)
+    if order is None:
+        return groups
+    order = list(order)
+    known = {str(g): g for g in groups}
+    missing = [o for o in order if o not in groups and str(o) not in known]
+    if missing:
+        raise InputError(Problem(f"order names groups {missing} not in the data "
+                                 f"(groups: {groups})", column="order"))
+    picked = [o if o in groups else known[str(o)] for o in order]
+    return picked + [g for g in groups if g not in picked]
 
 
 def _label_for(group, labels: Mapping | None) -> str:
@@ -115,6 +126,10 @@ def at_risk_table(table: pd.DataFrame, times_days: Sequence[float], groups: Sequ
         n_event = c[e_col].to_numpy(dtype=float)
         if "n_censor" in c.columns and not raw:
             n_censor = c["n_censor"].to_numpy(dtype=float)
+        elif "n_event_any" in c.columns:
+            # competing-risk table: competing events also leave the risk set, and their
+            # unweighted count is not kept -- the unweighted censorings are unknown
+            n_censor = np.full(n_risk.size, np.nan)
         else:
             # whoever leaves the risk set without an event was censored
             n_censor = n_risk - n_event - np.append(n_risk[1:], 0.0)
@@ -316,6 +331,8 @@ def _draw(target, curves: list[_Curve], risk: pd.DataFrame | None, *, rows: Sequ
     ax.set_ylabel(ylabel)
     ax.set_ylim(ylim[0] * scale, ylim[1] * scale)
     ax.margins(x=0)
+    # round ticks ending at the top of the axis (no 2.5 steps: 12.5% reads badly)
+    ax.yaxis.set_major_locator(_y_locator(ylim, scale))
     if percent:
         ax.yaxis.set_major_formatter(lambda v, _: f"{v:g}")
     if title:
@@ -343,6 +360,16 @@ def _draw(target, curves: list[_Curve], risk: pd.DataFrame | None, *, rows: Sequ
             _draw_table(tax, risk, row, groups, colour_of, table_labels, row_titles[row], fs)
             tables.append(tax)
     return {"ax": ax, "tables": tables}
+
+
+def _y_locator(ylim, scale: float):
+    lo, hi = ylim
+    for step in (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5):
+        n = (hi - lo) / step
+        if abs(n - round(n)) < 1e-9 and 2 <= round(n) <= 6 and \
+                abs(lo / step - round(lo / step)) < 1e-9:
+            return FixedLocator(np.linspace(lo, hi, int(round(n)) + 1) * scale)
+    return MaxNLocator(nbins=5, steps=[1, 2, 5, 10])
 
 
 def _tick(v: float) -> str:
@@ -391,7 +418,7 @@ def _ylim(curves: list[_Curve], kind: str, conf_int: bool, xmax: float, ylim) ->
         vals = vals[np.isfinite(vals)]
         if vals.size:
             top = max(top, float(vals.max()))
-    for step in (0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25):
+    for step in (0.01, 0.02, 0.05, 0.1, 0.2):
         if top * 1.05 / step <= 6:
             break
     return 0.0, min(1.0, max(step, step * np.ceil(top * 1.05 / step)))
@@ -419,9 +446,10 @@ def plot_km(km, *, kind: str = "survival", conf_int: bool = True, censor_marks: 
             risk_table_rows: Sequence[str] = ("n_risk",), weighted_counts: str = "weighted",
             test=None, test_label: str | None = None, hr=None, hr_term: str | None = None,
             hr_label: str | None = None, labels: Mapping | None = None,
-            palette: Sequence[str] | Mapping | None = None, width: str | float = "single",
-            height: float | None = None, fontsize: float | None = None,
-            title: str | None = None, xlabel: str | None = None, ylabel: str | None = None,
+            palette: Sequence[str] | Mapping | None = None, order: Sequence | None = None,
+            width: str | float = "single", height: float | None = None,
+            fontsize: float | None = None, title: str | None = None,
+            xlabel: str | None = None, ylabel: str | None = None,
             ylim: tuple[float, float] | None = None, legend: bool | None = None,
             legend_title: str | None = None, return_table: bool = False,
             _target=None):
@@ -464,7 +492,10 @@ def plot_km(km, *, kind: str = "survival", conf_int: bool = True, censor_marks: 
         Display label per group (e.g. ``{1: "OCT", 0: "IVUS"}``); default the group
         values from the data.
     palette : sequence or mapping of colours, optional
-        Default Okabe-Ito (colour-blind safe), in ``km.groups`` order.
+        Default Okabe-Ito (colour-blind safe), in group order.
+    order : sequence, optional
+        Groups in display order (legend, table rows, colours), e.g. ``["OCT", "IVUS"]``
+        to put the treatment arm first; default ``km.groups`` (sorted).
     width : {"single", "double"} or float
         Journal column (3.5 or 7.2 in) or inches. ``height`` defaults to fit the curves
         and the tables; ``fontsize`` to 7 pt (single) or 8 pt (double).
@@ -505,7 +536,7 @@ def plot_km(km, *, kind: str = "survival", conf_int: bool = True, censor_marks: 
     _check_kind(kind)
     rows = _check_rows(risk_table_rows)
     table = _table_of(km, "km")
-    groups = _groups_of(km, table)
+    groups = _groups_of(km, table, order)
     colours = _colours(groups, palette)
     unit_days = _unit_days(unit, days_per_unit)
     weighted = bool(getattr(km, "weighted", False))
@@ -600,11 +631,13 @@ _CAUSE_STYLES = ("-", "--", ":", "-.")
 def plot_cif(ci, *, conf_int: bool = True, percent: bool = False, unit: str = "months",
              days_per_unit: float | None = None, breaks: Sequence[float] | None = None,
              risk_table: bool = True, risk_table_rows: Sequence[str] = ("n_risk",),
-             test=None, test_label: str | None = None, hr=None, hr_term: str | None = None,
-             hr_label: str | None = None, labels: Mapping | None = None,
-             palette: Sequence[str] | Mapping | None = None, width: str | float = "single",
-             height: float | None = None, fontsize: float | None = None,
-             title: str | None = None, xlabel: str | None = None, ylabel: str | None = None,
+             weighted_counts: str = "weighted", test=None, test_label: str | None = None,
+             hr=None, hr_term: str | None = None, hr_label: str | None = None,
+             labels: Mapping | None = None,
+             palette: Sequence[str] | Mapping | None = None, order: Sequence | None = None,
+             width: str | float = "single", height: float | None = None,
+             fontsize: float | None = None, title: str | None = None,
+             xlabel: str | None = None, ylabel: str | None = None,
              ylim: tuple[float, float] | None = None, legend: bool | None = None,
              legend_title: str | None = None, return_table: bool = False, _target=None):
     """Competing-risk cumulative incidence (Aalen-Johansen) figure with a risk table.
@@ -616,6 +649,8 @@ def plot_cif(ci, *, conf_int: bool = True, percent: bool = False, unit: str = "m
         causes of the same data (e.g. ``{"MACE": ci1, "Non-cardiac death": ci2}``): one
         colour per group, one line style per cause (solid, dashed, dotted). The risk
         table (subjects still event-free and followed) is read from the first.
+    weighted_counts : {"weighted", "unweighted"}
+        For weighted curves, which numbers the table shows (its title says which).
     test : GrayTest, optional
         Annotated as ``Gray's test p = ...`` (``test_label`` to rename).
     hr : Fine-Gray or Cox result, mapping or (hr, lower, upper), optional
@@ -648,7 +683,7 @@ def plot_cif(ci, *, conf_int: bool = True, percent: bool = False, unit: str = "m
         raise InputError(Problem("no cumulative incidence given", column="ci"))
     first = next(iter(causes.values()))
     table = _table_of(first, "ci")
-    groups = _groups_of(first, table)
+    groups = _groups_of(first, table, order)
     colours = _colours(groups, palette)
     unit_days = _unit_days(unit, days_per_unit)
     weighted = bool(getattr(first, "weighted", False))
@@ -677,14 +712,22 @@ def plot_cif(ci, *, conf_int: bool = True, percent: bool = False, unit: str = "m
                 np.r_[0.0, c["lower"].to_numpy(dtype=float)],
                 np.r_[0.0, c["upper"].to_numpy(dtype=float)], np.empty(0), np.empty(0)))
     yl = _ylim(curves, "event", conf_int, xmax, ylim)
-    risk = (_risk_frame(table, xb, unit_days, unit, groups, labels, "weighted")
-            if risk_table else None)
+    if weighted_counts not in ("weighted", "unweighted"):
+        raise InputError(Problem("weighted_counts must be 'weighted' or 'unweighted'",
+                                 column="weighted_counts"))
+    risk = None
+    row_titles = dict(ROW_TITLES)
+    if risk_table:
+        risk = _risk_frame(table, xb, unit_days, unit, groups, labels,
+                           weighted_counts if weighted else "weighted")
+        if weighted:
+            row_titles = {k: f"{v} ({weighted_counts})" for k, v in ROW_TITLES.items()}
     if xlabel is None:
         xlabel = f"Time since index procedure ({unit})"
     if ylabel is None:
         ylabel = "Cumulative incidence (%)" if percent else "Cumulative incidence"
     legend = (len(curves) > 1) if legend is None else legend
-    return _render(curves, risk, rows, dict(ROW_TITLES), xb, xmax, yl, percent, conf_int,
+    return _render(curves, risk, rows, row_titles, xb, xmax, yl, percent, conf_int,
                    False, xlabel, ylabel, "\n".join(lines), "event", legend, legend_title,
                    title, width, height, fontsize, labels, groups, return_table, _target)
 
