@@ -3,7 +3,7 @@
 The main propensity fit goes through statsmodels (:mod:`mace_outcomes.weighting.propensity`);
 these kernels serve what statsmodels does not: Firth's bias-reduced fit and fitting
 thousands of bootstrap replicates at once (one Newton iteration updates every replicate
-through ``einsum``; frequency weights ``f`` carry the bootstrap resampling counts).
+through batched matrix products; frequency weights ``f`` carry the bootstrap resampling counts).
 
 References
 ----------
@@ -19,6 +19,11 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linprog
 from scipy.special import expit
+
+
+def _gram(w: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """``X' diag(w_b) X`` for every row ``w_b`` of ``w`` (B x n) as one BLAS product."""
+    return np.matmul(X.T[None, :, :] * w[:, None, :], X)
 
 
 def _loglik(eta: np.ndarray, y: np.ndarray, f: np.ndarray) -> np.ndarray:
@@ -60,13 +65,13 @@ def logistic_irls(X: np.ndarray, y: np.ndarray, f: np.ndarray | None = None,
         eta = b @ X.T
         mu = expit(eta)
         wv = fa * mu * (1 - mu)
-        info = np.einsum("bn,ni,nj->bij", wv, X, X) + 1e-12 * eye
+        info = _gram(wv, X) + 1e-12 * eye
         resid = fa * (y - mu)
         if firth:
             inv = np.linalg.inv(info)
-            h = wv * np.einsum("ni,bij,nj->bn", X, inv, X)
+            h = wv * ((X @ inv) * X).sum(-1)
             resid = resid + h * (0.5 - mu)
-        score = np.einsum("bn,ni->bi", resid, X)
+        score = resid @ X
         step = np.linalg.solve(info, score[..., None])[..., 0]
         # Cap the step so that separated replicates drift instead of overflowing.
         big = np.abs(step).max(axis=1, keepdims=True)
@@ -93,7 +98,7 @@ def logistic_irls(X: np.ndarray, y: np.ndarray, f: np.ndarray | None = None,
         converged[idx[done]] = True
     eta = beta @ X.T
     mu = expit(eta)
-    info = np.einsum("bn,ni,nj->bij", f * mu * (1 - mu), X, X)
+    info = _gram(f * mu * (1 - mu), X)
     cov = np.linalg.pinv(info)
     out = {"beta": beta, "cov": cov, "loglik": _loglik(eta, y, f), "converged": converged,
            "iterations": iterations, "fitted": mu}
@@ -109,7 +114,7 @@ def _objective(b, fa, firth, X, y):
     ll = _loglik(eta, y, fa)
     if firth:
         mu = expit(eta)
-        info = np.einsum("bn,ni,nj->bij", fa * mu * (1 - mu), X, X)
+        info = _gram(fa * mu * (1 - mu), X)
         sign, logdet = np.linalg.slogdet(info)
         ll = ll + 0.5 * np.where(sign > 0, logdet, -np.inf)
     return ll

@@ -267,12 +267,17 @@ def fit_logistic(X: np.ndarray, z: np.ndarray, names: list[str], firth: bool = F
     """
     Xc = np.column_stack([np.ones(len(z)), X])
     names = ["(Intercept)"] + list(names)
-    rank = np.linalg.matrix_rank(Xc)
+    # Rank from the scaled cross-product (p x p): cheap for any n, and collinearity is
+    # what matters here, not the last digits of conditioning.
+    scale = np.sqrt((Xc * Xc).sum(0))
+    scale[scale == 0] = 1.0
+    ev = np.linalg.eigvalsh((Xc / scale).T @ (Xc / scale))
+    rank = int((ev > ev.max() * 1e-12).sum())
     if rank < Xc.shape[1]:
         raise InputError(Problem(f"the covariates are collinear (rank {rank} < "
                                  f"{Xc.shape[1]} columns {names}); drop a redundant one"))
-    separated = separation(Xc, z) is not None
     if firth:
+        separated = separation(Xc, z) is not None
         fit = logistic_irls(Xc, z, firth=True)
         beta, cov = fit["beta"], fit["cov"]
         se = np.sqrt(np.diag(cov))
@@ -283,13 +288,19 @@ def fit_logistic(X: np.ndarray, z: np.ndarray, names: list[str], firth: bool = F
         with warnings.catch_warnings():
             # statsmodels' own separation / convergence warnings are replaced by ours.
             warnings.simplefilter("ignore")
-            res = sm.Logit(z, Xc).fit(method="newton", disp=0, maxiter=200, tol=1e-12,
-                                      warn_convergence=False)
+            res = sm.Logit(z, Xc, check_rank=False).fit(
+                method="newton", disp=0, maxiter=200, tol=1e-12, warn_convergence=False)
         beta = np.asarray(res.params)
         with np.errstate(invalid="ignore"):
             se = np.sqrt(np.diag(np.asarray(res.cov_params())))
         scores = np.asarray(res.predict(Xc))
         method = "logistic regression (maximum likelihood, statsmodels)"
+        # Separation drives some fitted scores to 0 or 1 and the fit off convergence;
+        # only then is the linear programme needed to confirm it.
+        suspicious = (not res.mle_retvals.get("converged", True)
+                      or np.minimum(scores, 1 - scores).min() < 1e-6
+                      or not np.isfinite(se).all())
+        separated = suspicious and separation(Xc, z) is not None
     zval = beta / se
     coef = pd.DataFrame({"coef": beta, "se": se, "z": zval,
                          "p": 2 * stats.norm.sf(np.abs(zval))}, index=pd.Index(names,
