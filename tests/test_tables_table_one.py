@@ -108,10 +108,16 @@ def test_user_choices_and_rule_text(df):
     assert row(t, "age")["test"] == "Mann-Whitney U"
     assert row(t, "crp")["test"] == "Welch t"
     assert any("user's choice" in r for r in t.rules)
-    auto = mo.table_one(df, group="arm", variables=["age"])
+    auto = mo.table_one(df, group="arm", variables=["age", "male"])
     assert any("Shapiro-Wilk" in r for r in auto.rules)
     assert any("Levene" in r for r in auto.rules)
     assert "Fisher" in auto.to_markdown()
+    # only the rules of the kinds of rows present are printed
+    cats = mo.table_one(df, group="arm", variables=["male"])
+    assert not any("Shapiro" in r or "Levene" in r for r in cats.rules)
+    assert any(r.startswith("Categorical") for r in cats.rules)
+    none = mo.table_one(df, group="arm", variables=["age"], nonnormal=[])
+    assert "mean ± SD for all (user's choice)." in none.rules[0]
 
 
 def test_three_arms_anova_kruskal(df):

@@ -328,11 +328,11 @@ def table_one(
                     p = k.rao_scott_f(lev_codes, arm_codes, w_all[keep])[2]
                     test = "Rao-Scott F (design-based)"
                 else:
-                    test = "none (one level observed)"
+                    test = "no test (one level)"
             elif not weighted and len(arms) >= 2:
                 obs = k.drop_empty(raw)
                 if obs.shape[0] < 2 or obs.shape[1] < 2:
-                    p, test = float("nan"), "none (one level observed)"
+                    p, test = float("nan"), "no test (one level)"
                 elif (k.expected_counts(obs) < 5).any():
                     p, how = k.fisher_exact_rxc(obs, seed=seed)
                     test = "Fisher exact" if obs.shape == (2, 2) else "Fisher-Freeman-Halton"
@@ -468,8 +468,11 @@ def table_one(
     num = pd.DataFrame(numbers, columns=["variable", "level", "group", "n", "count", "percent",
                                          "mean", "sd", "median", "q1", "q3"])
 
+    kinds = set(table["row_type"])
     rules = _rules(nonnormal, equal_var, yates, alpha_normal, alpha_levene, weighted,
-                   weights, len(arms), mc_used, seed, weighted_tests)
+                   weights, len(arms), mc_used, seed, weighted_tests,
+                   has_continuous="continuous" in kinds,
+                   has_categorical=bool(kinds & {"binary", "header"}))
     if (table["missing"] > 0).any():
         notes.append("Missing values: " + ", ".join(
             f"{v} {m}" for v, m in table.groupby("variable", sort=False)["missing"].first()
@@ -489,14 +492,20 @@ def table_one(
 
 
 def _rules(nonnormal, equal_var, yates, alpha_normal, alpha_levene, weighted, weights,
-           n_arms, mc_used, seed, weighted_tests=False) -> list[str]:
+           n_arms, mc_used, seed, weighted_tests=False, has_continuous=True,
+           has_categorical=True) -> list[str]:
+    """The rules in words, only for the kinds of rows the table has."""
     rules = []
-    if nonnormal == "auto":
+    if not has_continuous:
+        pass
+    elif nonnormal == "auto":
         rules.append(f"Continuous: mean ± SD when Shapiro-Wilk p ≥ {alpha_normal} in every arm, "
                      "else median (Q1, Q3).")
     elif isinstance(nonnormal, bool):
         rules.append("Continuous: " + ("median (Q1, Q3) for all (user's choice)." if nonnormal
                                         else "mean ± SD for all (user's choice)."))
+    elif len(list(nonnormal)) == 0:
+        rules.append("Continuous: mean ± SD for all (user's choice).")
     else:
         rules.append("Continuous: median (Q1, Q3) for " + ", ".join(map(str, nonnormal)) +
                      " (user's choice); mean ± SD for the others.")
@@ -515,7 +524,9 @@ def _rules(nonnormal, equal_var, yates, alpha_normal, alpha_levene, weighted, we
                      "p-values.")
         rules.append(text)
     else:
-        if n_arms == 2:
+        if not has_continuous:
+            pass
+        elif n_arms == 2:
             if equal_var == "levene":
                 tt = (f"Student t, or Welch t when Levene's test p < {alpha_levene}")
             else:
@@ -530,7 +541,8 @@ def _rules(nonnormal, equal_var, yates, alpha_normal, alpha_levene, weighted, we
         fish = ("Fisher's exact test (Fisher-Freeman-Halton beyond 2 x 2, exact enumeration"
                 + (f"; Monte-Carlo, seed {seed}, for tables too large to enumerate)"
                    if mc_used else ")"))
-        rules.append(f"Categorical: {chi} when every expected count ≥ 5, else {fish}.")
+        if has_categorical:
+            rules.append(f"Categorical: {chi} when every expected count ≥ 5, else {fish}.")
     rules.append("SMD: standardized mean difference (Austin 2009; Yang & Dalton 2012 for "
                  "categories" + ("; mean of pairwise SMDs" if n_arms > 2 else "") + ").")
     return rules
