@@ -217,6 +217,8 @@ def test_custom_endpoints():
     assert t["event"].tolist() == [1, 0, 1, 1, 0, 0]
     t2 = mo.time_to_event(_cohort(), ["bleeding"], horizon=365)
     assert _by_id(t2).loc["P2", "time"] == 20
+    macce = mo.Endpoint("macce", ["mace", "stroke"])
+    assert macce.event_types == ("cardiac_death", "mi", "tvr", "stent_thrombosis", "stroke")
     with pytest.raises(mo.InputError, match="unknown event type 'hosp'"):
         mo.Endpoint("x", ["mi", "hosp"])
     assert set(mo.ENDPOINTS) >= {"mace", "cardiac_death", "mi", "tvr", "stent_thrombosis",

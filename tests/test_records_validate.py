@@ -216,6 +216,15 @@ def test_event_after_last_contact_extends_followup_with_warning():
     assert tte.loc["P5", "time"] == 200 and tte.loc["P5", "event"] == 0
 
 
+def test_last_contact_after_death_is_noted():
+    p, le, e = base_tables()
+    p.loc[p.patient_id == "P3", "last_contact_date"] = day(400)  # died on day 5
+    cohort = mo.Cohort(patients=p, events=e, lesions=le)
+    assert any("after death" in n and "P3" in n for n in cohort.notes)
+    assert "after death" in cohort.summary()
+    assert cohort.followup.set_index("patient_id").loc["P3", "days"] == 5
+
+
 def test_alias_table_maps_codes():
     p, le, e = base_tables()
     e["event_type"] = ["AMI", "ST", "CV death", "cardiac-death", "REDO-PCI", "BARC 3"]

@@ -45,7 +45,8 @@ class Endpoint:
     Parameters
     ----------
     name : the endpoint's name (used for ``event_type`` messages and reports).
-    event_types : ARC-2 event types that count. ``cardiac_death`` implies
+    event_types : ARC-2 event types that count, or built-in endpoint names standing for
+        theirs (``["mace", "stroke"]``). ``cardiac_death`` implies
         ``undetermined_death`` and ``tvr`` implies ``tlr`` (ARC-2), unless
         ``implied=False``.
     st_certainty : stent-thrombosis certainty levels that count
@@ -72,7 +73,15 @@ class Endpoint:
     counted: frozenset = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        types = _as_tuple(self.event_types)
+        # Built-in endpoint names stand for their event types ("mace" + "stroke").
+        types = []
+        for t in _as_tuple(self.event_types):
+            known = globals().get("ENDPOINTS", {})
+            if t not in EVENT_TYPES and t in known:
+                types.extend(x for x in known[t].event_types if x not in types)
+            elif t not in types:
+                types.append(t)
+        types = tuple(types)
         cert = _as_tuple(self.st_certainty)
         tvo = _as_tuple(self.target_vessel_only)
         problems = []

@@ -20,7 +20,8 @@ imaging) until exclusions remove it; it is applied where two arms are compared.
 
 Events after the last contact are *not* an error: an event is a contact, so follow-up
 is extended to the event date and a :class:`FollowUpWarning` names the patients.
-Follow-up always ends at death.
+Follow-up always ends at death (a last contact after death is noted in
+``cohort.notes``).
 """
 
 from __future__ import annotations
@@ -336,6 +337,7 @@ def validate_records(
                                             src["events"]))
 
     notes: list[str] = []
+    warn_about: list[str] = []
     if (has("events", "patient_id", "event_date", "event_type")
             and has("patients", "patient_id", "index_date", "last_contact_date")):
         first = p.dropna(subset=["patient_id"]).drop_duplicates("patient_id")
@@ -368,11 +370,23 @@ def validate_records(
                    f"the event date for patient_id [{shown}] (event_id "
                    f"{', '.join(map(str, ids[:20]))}{' ...' if len(ids) > 20 else ''})")
             notes.append(msg)
+            warn_about.append(msg)
+        # Often the date the death was learnt or a study-wide ascertainment date: follow-up
+        # ends at death either way. Noted in the summary, not warned about (common).
+        died = first.index.isin(death_date.index)
+        after = pd.Series(False, index=first.index)
+        after[died] = (first.loc[died, "last_contact_date"].to_numpy()
+                       > death_date.reindex(first.index[died]).to_numpy())
+        if after.any():
+            pats = after.index[after.to_numpy()].tolist()
+            shown = ", ".join(map(str, pats[:20])) + (" ..." if len(pats) > 20 else "")
+            notes.append(f"{len(pats)} patient(s) with last_contact_date after death: "
+                         f"follow-up ends at death (patient_id [{shown}])")
 
     if problems:
         raise ValidationError(problems)
     if warn:
-        for msg in notes:
+        for msg in warn_about:
             warnings.warn(msg, FollowUpWarning, stacklevel=3)
     return Records(patients=p, events=e, lesions=le, notes=notes)
 
