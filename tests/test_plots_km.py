@@ -155,6 +155,12 @@ def test_crude_annotation_matches_r(lung):
     assert f"Log-rank p = {ref['logrank']['p']:.3f}" in text
     assert f"HR {c['hr']:.2f} (95% CI {c['lower']:.2f}\u2013{c['upper']:.2f})" in text
     assert "IPTW" not in text
+    # a tidy row (as compare_arms gives) and a free note
+    row = pd.Series({"analysis": "crude", "hr": c["hr"], "lower": c["lower"],
+                     "upper": c["upper"], "p": c["p"]})
+    fig = plot_km(mo.kaplan_meier(df, group="group"), hr=row, note="Efron ties")
+    assert _annotation(fig).splitlines() == [
+        f"HR {c['hr']:.2f} (95% CI {c['lower']:.2f}–{c['upper']:.2f})", "Efron ties"]
 
 
 def test_event_orientation_rises_from_zero_and_is_one_minus_r_survival(lung):

@@ -227,7 +227,7 @@ def _test_text(test, weighted_curves: bool, test_label: str | None) -> str:
 
 def _hr_values(hr, hr_term: str | None, group: str | None) -> tuple[float, float, float, float]:
     """(hr, lower, upper, conf_level) from a Cox result, a mapping or a 3-tuple."""
-    if isinstance(hr, Mapping):
+    if isinstance(hr, (Mapping, pd.Series)):  # e.g. a row of mo.compare_arms(...).table
         return float(hr["hr"]), float(hr["lower"]), float(hr["upper"]), \
             float(hr.get("conf_level", 0.95))
     if isinstance(hr, (tuple, list)) and len(hr) == 3:
@@ -255,7 +255,7 @@ def _hr_values(hr, hr_term: str | None, group: str | None) -> tuple[float, float
 
 
 def _hr_text(hr, hr_term, group, weighted_curves: bool, hr_label: str | None) -> str:
-    if weighted_curves and not isinstance(hr, (Mapping, tuple, list)):
+    if weighted_curves and not isinstance(hr, (Mapping, pd.Series, tuple, list)):
         weighted = getattr(hr, "weighted", None)
         if weighted is None:
             # without weights the Cox fit uses the model-based variance
@@ -445,8 +445,9 @@ def plot_km(km, *, kind: str = "survival", conf_int: bool = True, censor_marks: 
             breaks: Sequence[float] | None = None, risk_table: bool = True,
             risk_table_rows: Sequence[str] = ("n_risk",), weighted_counts: str = "weighted",
             test=None, test_label: str | None = None, hr=None, hr_term: str | None = None,
-            hr_label: str | None = None, labels: Mapping | None = None,
-            palette: Sequence[str] | Mapping | None = None, order: Sequence | None = None,
+            hr_label: str | None = None, note: str | None = None,
+            labels: Mapping | None = None, palette: Sequence[str] | Mapping | None = None,
+            order: Sequence | None = None,
             width: str | float = "single", height: float | None = None,
             fontsize: float | None = None, title: str | None = None,
             xlabel: str | None = None, ylabel: str | None = None,
@@ -484,10 +485,13 @@ def plot_km(km, *, kind: str = "survival", conf_int: bool = True, censor_marks: 
     test : LogrankResult, optional
         Annotated as ``Log-rank p = 0.002``. Weighted curves need the weighted (IPTW)
         test and unweighted curves the unweighted one: a mismatch raises ``InputError``.
-    hr : CoxResult, mapping or (hr, lower, upper), optional
+    hr : CoxResult, mapping / Series with hr, lower, upper, or (hr, lower, upper), optional
         Annotated as ``HR 0.59 (95% CI 0.42-0.83)``. ``hr_term`` picks the model term
         (default: the only term, or the one named after ``km.group``). An unweighted Cox
-        model on weighted curves raises ``InputError``.
+        model on weighted curves raises ``InputError``. ``hr_label`` replaces "HR"; given
+        without ``hr`` it is printed as a ready-made line.
+    note : str, optional
+        A further annotation line (e.g. "Firth-penalised Cox").
     labels : mapping, optional
         Display label per group (e.g. ``{1: "OCT", 0: "IVUS"}``); default the group
         values from the data.
@@ -547,6 +551,10 @@ def plot_km(km, *, kind: str = "survival", conf_int: bool = True, censor_marks: 
         lines.append(_test_text(test, weighted, test_label))
     if hr is not None:
         lines.append(_hr_text(hr, hr_term, group_col, weighted, hr_label))
+    elif hr_label:
+        lines.append(hr_label)  # a ready-made HR line (no result object to read)
+    if note:
+        lines.append(note)
     if weighted_counts not in ("weighted", "unweighted"):
         raise InputError(Problem("weighted_counts must be 'weighted' or 'unweighted'",
                                  column="weighted_counts"))
@@ -633,7 +641,7 @@ def plot_cif(ci, *, conf_int: bool = True, percent: bool = False, unit: str = "m
              risk_table: bool = True, risk_table_rows: Sequence[str] = ("n_risk",),
              weighted_counts: str = "weighted", test=None, test_label: str | None = None,
              hr=None, hr_term: str | None = None, hr_label: str | None = None,
-             labels: Mapping | None = None,
+             note: str | None = None, labels: Mapping | None = None,
              palette: Sequence[str] | Mapping | None = None, order: Sequence | None = None,
              width: str | float = "single", height: float | None = None,
              fontsize: float | None = None, title: str | None = None,
@@ -694,6 +702,10 @@ def plot_cif(ci, *, conf_int: bool = True, percent: bool = False, unit: str = "m
     if hr is not None:
         lines.append(_hr_text(hr, hr_term, getattr(first, "group", None), weighted,
                               hr_label or "SHR"))
+    elif hr_label:
+        lines.append(hr_label)
+    if note:
+        lines.append(note)
 
     xb = _breaks(breaks, table, unit_days, unit)
     xmax = float(xb[-1])
