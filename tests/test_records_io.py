@@ -117,7 +117,7 @@ def test_alias_file_in_the_folder(tmp_path):
 
 def test_write_table_round_trip_and_bad_extension(tmp_path):
     df = pd.DataFrame({"patient_id": [1, 2], "time": [0.0, 365.0], "event_type": ["mi", ""]})
-    for ext in ("csv", "parquet", "xlsx"):
+    for ext in ("csv", "parquet", "xlsx", "sav", "tsv"):
         back = read_table(write_table(df, tmp_path / f"t.{ext}"))
         assert back["time"].tolist() == [0.0, 365.0]
     with pytest.raises(mo.InputError, match="cannot write"):
