@@ -118,7 +118,8 @@ def test_continuous_times_unit_weights_equal_crr():
     # without ties between failure and censoring times finegray's G is crr's G
     d = _simulate(600, np.array([0.3, 0.2]), seed=5)
     assert d["time"].is_unique
-    crr = mo.fine_gray(d, covariates=["a", "b"])
+    # (crr's stopping rule is looser than coxph's: tighten it to compare estimators)
+    crr = mo.fine_gray(d, covariates=["a", "b"], gtol=1e-13)
     fg = mo.fine_gray(d.assign(w=1.0), covariates=["a", "b"], weights="w")
     np.testing.assert_allclose(fg.summary["coef"], crr.summary["coef"], rtol=1e-8)
     np.testing.assert_allclose(fg.summary["naive_se"], crr.summary["naive_se"], rtol=1e-8)
@@ -176,3 +177,20 @@ def test_no_warning_on_a_regular_fit(mgus2):
         fit = mo.fine_gray(mgus2, covariates=["group", "age"])
         mo.fine_gray(_simulate(800, np.array([1.0, -0.8]), seed=4), covariates=["a", "b"])
     assert fit.warnings == []
+
+
+def test_censoring_distribution_conventions():
+    from mace_outcomes.cox.fine_gray import censoring_km_left
+
+    # times 0 0 2 2 2 5: censored at 0 (one of two), at 2 one failure + one censoring
+    t = np.array([0.0, 0.0, 2.0, 2.0, 2.0, 5.0])
+    mark = np.array([0, 1, 1, 0, 2, 0])
+    ut, g_crr = censoring_km_left(t, mark)
+    _, g_fg = censoring_km_left(t, mark, failures_first=True)
+    np.testing.assert_array_equal(ut, [0.0, 2.0, 5.0])
+    # crr: G read at time*(1 - 100 eps) is G(0) = 1 - 1/6 at time 0; censoring risk set at
+    # 2 holds all 4 subjects with T >= 2
+    np.testing.assert_allclose(g_crr, [5 / 6, 5 / 6, 5 / 6 * (1 - 1 / 4)])
+    # finegray: G(0-) = 1, failures leave before censorings at a tied time (6 - 1 at 0,
+    # 4 - 2 at 2)
+    np.testing.assert_allclose(g_fg, [1.0, 1 - 1 / 5, (1 - 1 / 5) * (1 - 1 / 2)])

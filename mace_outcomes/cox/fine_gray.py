@@ -52,7 +52,8 @@ def censoring_km_left(time: np.ndarray, mark: np.ndarray,
     ----------
     time : sorted times; mark : 0 censored, > 0 failed.
     failures_first : False counts failures tied with a censoring in its risk set
-        (crr's ``survfit(Surv(time, cens))``); True removes them first (``finegray``).
+        (crr's ``survfit(Surv(time, cens))``, with crr's reading G(0) at time 0);
+        True removes them first (``finegray``).
 
     Returns
     -------
@@ -70,7 +71,12 @@ def censoring_km_left(time: np.ndarray, mark: np.ndarray,
     with np.errstate(divide="ignore", invalid="ignore"):
         step = np.where(cens > 0, 1.0 - cens / risk, 1.0)
     g = np.cumprod(step)
-    return utime, np.r_[1.0, g[:-1]]
+    g_left = np.r_[1.0, g[:-1]]
+    if not failures_first and utime[0] == 0:
+        # crr reads G at time * (1 - 100 eps): at time 0 exactly that is G(0), after the
+        # censorings at 0, not G(0-) = 1. Kept so that day-0 events match crr.
+        g_left[0] = g[0]
+    return utime, g_left
 
 
 @dataclass
@@ -167,11 +173,14 @@ def fine_gray_sums(beta: np.ndarray, data: FineGrayData, second: bool = True) ->
     return _Sums(data.g_fail, d, s0, s1, loglik, score, info)
 
 
-def fine_gray_newton(fun, p: int, gtol: float = 1e-6, max_iter: int = 10
-                     ) -> tuple[np.ndarray, bool, int]:
+def fine_gray_newton(fun, p: int, gtol: float = 1e-6, max_iter: int = 10,
+                     ltol: float | None = None) -> tuple[np.ndarray, bool, int]:
     """Newton-Raphson as cmprsk's ``crr``: start at 0; stop when
     max|score| * max(|b|, 1) < max(|loglik|, 1) * gtol; halve a step (at most 20 times)
-    until the objective improves by the Armijo margin 1e-4 * step'score."""
+    until the objective improves by the Armijo margin 1e-4 * step'score. With ``ltol``,
+    also stop after a full step that changes the log-likelihood by less than
+    ltol * |loglik|, or when the next step's predicted change is below that (the
+    floating-point floor of a converged fit, where step-halving cannot improve)."""
     b = np.zeros(p)
     step_factor = 0.5
     for it in range(max_iter + 1):
@@ -182,6 +191,9 @@ def fine_gray_newton(fun, p: int, gtol: float = 1e-6, max_iter: int = 10
         if it == max_iter:
             return b, False, it
         sc = -np.linalg.solve(cur.info, s)
+        if ltol is not None and abs(np.sum(sc * s)) < ltol * max(abs(lik), 1.0):
+            # the step would change the log-likelihood by less than its rounding error
+            return b + sc, True, it + 1
         bn = b + sc
         fbn = -fun(bn, False).loglik
         halvings = 0
@@ -194,6 +206,8 @@ def fine_gray_newton(fun, p: int, gtol: float = 1e-6, max_iter: int = 10
                 break
         if halvings > 20:
             return b, False, it
+        if ltol is not None and halvings == 0 and abs(fbn - lik) <= ltol * max(abs(lik), 1.0):
+            return bn, True, it + 1
         b = bn
     return b, False, max_iter
 
@@ -351,7 +365,8 @@ def fine_gray(df: pd.DataFrame, time: str = "time", status: str = "status",
         ties and a subject-clustered robust variance (see the module notes: G is the
         unweighted Kaplan-Meier of censoring and its estimation is not in the variance).
     conf_level : level of the hazard-ratio confidence limits.
-    max_iter, gtol : crr's Newton-Raphson controls.
+    max_iter, gtol : crr's Newton-Raphson controls (the weighted form is iterated to
+        full convergence, at least 30 iterations allowed).
 
     Returns
     -------
@@ -397,7 +412,14 @@ def fine_gray(df: pd.DataFrame, time: str = "time", status: str = "status",
     def fun(beta, second):
         return fine_gray_sums(beta, data, second)
 
-    beta, converged, iters = fine_gray_newton(fun, x.shape[1], gtol=gtol, max_iter=max_iter)
+    if weights is None:
+        beta, converged, iters = fine_gray_newton(fun, x.shape[1], gtol=gtol,
+                                                  max_iter=max_iter)
+    else:
+        # coxph's fit is converged to its eps (1e-9 in the log-likelihood); crr's rule
+        # stops earlier, so the weighted form is taken to full convergence
+        beta, converged, iters = fine_gray_newton(fun, x.shape[1], gtol=1e-13,
+                                                  max_iter=max(max_iter, 30), ltol=1e-13)
     sums = fun(beta, True)
     null = fun(np.zeros(x.shape[1]), False).loglik
     naive = np.linalg.inv(sums.info)
