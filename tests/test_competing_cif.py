@@ -231,3 +231,21 @@ def test_weighted_cif_std_err_matches_survfit_port(mgus2):
             s = _step(ci.states, g, t)
             np.testing.assert_allclose(s["prob"], ps[i], rtol=RTOL)
             np.testing.assert_allclose(s["std_err"], se[i], rtol=RTOL)
+
+
+def test_gray_test_holds_its_size_under_the_null():
+    # simulation with known truth: both arms share the cumulative incidences
+    rng = np.random.default_rng(2024)
+    pvals = []
+    for _ in range(300):
+        n = 150
+        t1, t2 = rng.exponential(10, n), rng.exponential(15, n)
+        c = rng.uniform(0, 25, n)
+        t = np.minimum(np.minimum(t1, t2), c)
+        status = np.where(t == c, 0, np.where(t1 <= t2, 1, 2))
+        d = pd.DataFrame({"time": np.ceil(t), "status": status, "arm": rng.integers(0, 2, n)})
+        pvals.append(mo.gray_test(d, group="arm").p_value)
+    rate = np.mean(np.array(pvals) < 0.05)
+    assert 0.02 <= rate <= 0.09, rate
+    # and the p-values are roughly uniform
+    assert stats.kstest(pvals, "uniform").pvalue > 0.001

@@ -194,3 +194,10 @@ def test_censoring_distribution_conventions():
     # finegray: G(0-) = 1, failures leave before censorings at a tied time (6 - 1 at 0,
     # 4 - 2 at 2)
     np.testing.assert_allclose(g_fg, [1.0, 1 - 1 / 5, (1 - 1 / 5) * (1 - 1 / 2)])
+
+
+def test_row_order_and_time_scale_do_not_matter(mgus2, ref):
+    d = mgus2.sample(frac=1.0, random_state=1).assign(time=mgus2["time"] * 30.4375)
+    fit = mo.fine_gray(d, covariates=["group", "age"])
+    np.testing.assert_allclose(fit.summary["coef"], ref["coef"], rtol=RTOL)
+    np.testing.assert_allclose(fit.summary["se"], ref["se"], rtol=RTOL)
