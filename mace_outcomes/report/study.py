@@ -22,6 +22,7 @@ TEMPLATE = '''\
 
 [study]
 title = "Clinical outcomes by arm"
+synthetic = false             # true marks simulated data: every output says so
 # The two arms: first = the device under study (coded 1), second = the comparator (0).
 # Leave empty to take them from the data (sorted labels; the last one is coded 1).
 arms = []
@@ -54,6 +55,7 @@ class Study:
     """Settings of one analysis run (see :data:`TEMPLATE` for their meaning)."""
 
     title: str = "Clinical outcomes by arm"
+    synthetic: bool = False
     arms: list = field(default_factory=list)
     horizon_days: float = 365.0
     level: str = "patient"
@@ -73,7 +75,8 @@ class Study:
 
 
 _SECTIONS = {
-    "study": ("title", "arms", "horizon_days", "level", "endpoints", "primary_outcome"),
+    "study": ("title", "synthetic", "arms", "horizon_days", "level", "endpoints",
+              "primary_outcome"),
     "propensity": ("covariates", "estimand", "bootstrap", "seed"),
     "figures": ("width", "unit", "formats", "dpi"),
 }

@@ -1,0 +1,452 @@
+"""The main job: the whole study from a cohort folder, in one call.
+
+``analyze`` validates the records, applies the study's exclusions, and writes into
+``out/``:
+
+* ``tables/`` -- attrition, follow-up, Tables 1-4, the primary endpoint, balance and the
+  crude-vs-adjusted comparison of every endpoint (CSV, Markdown and HTML);
+* ``figures/`` -- crude and IPTW Kaplan-Meier figures (cumulative incidence with
+  number-at-risk tables) for every endpoint, a multi-panel figure, a forest plot, the
+  love plot and the propensity-overlap plot (PDF and PNG by default);
+* ``results.json`` -- every number in the report, machine-readable;
+* ``report.html`` -- one self-contained page (figures inline).
+
+Everything is built in a temporary folder next to ``out`` and moved into place only when
+the whole study ran: bad input stops with the validation report and writes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, Problem
+from .study import Study, read_study
+
+ENDPOINT_LABELS = {"mace": "MACE", "cardiac_death": "Cardiac death", "mi": "Myocardial infarction",
+                   "tvr": "Target-vessel revascularisation", "stent_thrombosis":
+                   "Stent thrombosis", "all_cause_death": "All-cause death",
+                   "target_lesion_failure": "Target-lesion failure"}
+_ID_COLUMNS = {"patient_id", "lesion_id", "arm", "index_date", "last_contact_date", "synthetic",
+               "time", "event", "status", "event_type"}
+
+
+@dataclass
+class Analysis:
+    """What :func:`analyze` produced: the output folder and the numbers it reported."""
+
+    out: Path
+    results: dict
+    files: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    def __repr__(self) -> str:
+        return (f"Analysis written to {self.out} ({len(self.files)} files, "
+                f"{self.seconds:.1f} s): open {self.out / 'report.html'}")
+
+
+# ----------------------------------------------------------------------------- helpers
+def _json_ready(value):
+    """Turn numpy / pandas values into JSON (NaN and infinities become null)."""
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return _json_ready(value.to_dict(orient="records"))
+    if isinstance(value, pd.Series):
+        return _json_ready(value.to_dict())
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        return str(value)
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+class _Writer:
+    """Writes tables and figures into the staging folder and keeps the HTML sections."""
+
+    def __init__(self, root: Path, study: Study):
+        self.root = root
+        self.study = study
+        self.files: list[Path] = []
+        self.sections: list[tuple[str, str]] = []
+        (root / "tables").mkdir(parents=True)
+        (root / "figures").mkdir(parents=True)
+
+    def table(self, name: str, frame: pd.DataFrame, title: str, notes=(), result=None) -> str:
+        from ..tables.export import to_html, to_markdown
+
+        base = self.root / "tables" / name
+        if result is not None:  # a tables-room result knows its journal formatting
+            result.to_csv(base.with_suffix(".csv"))
+            md, page = result.to_markdown(), result.to_html()
+        else:
+            frame.to_csv(base.with_suffix(".csv"), index=False)
+            md, page = to_markdown(frame, title, list(notes)), to_html(frame, title, list(notes))
+        base.with_suffix(".md").write_text(md)
+        base.with_suffix(".html").write_text(page)
+        self.files += [base.with_suffix(s) for s in (".csv", ".md", ".html")]
+        return page
+
+    def figure(self, name: str, fig) -> str:
+        from matplotlib.figure import Figure
+
+        from ..plots import save_figure
+
+        if isinstance(fig, tuple):  # (figure, at-risk table)
+            fig = fig[0]
+        assert isinstance(fig, Figure)
+        paths = []
+        for fmt in self.study.formats:
+            path = self.root / "figures" / f"{name}.{fmt}"
+            save_figure(fig, path, dpi=self.study.dpi)
+            paths.append(path)
+        png = self.root / "figures" / f"{name}.png"
+        if png not in paths:
+            save_figure(fig, png, dpi=self.study.dpi)
+            paths.append(png)
+        self.files += paths
+        data = base64.b64encode(png.read_bytes()).decode()
+        return (f'<figure><img class="figure" alt="{html.escape(name)}" '
+                f'src="data:image/png;base64,{data}"><figcaption>{html.escape(name)}'
+                "</figcaption></figure>")
+
+    def section(self, title: str, body: str) -> None:
+        self.sections.append((title, body))
+
+
+def _bundled_directory() -> Path:
+    from ..datasets import example_path
+
+    return Path(example_path())
+
+
+def _covariates(frame: pd.DataFrame, exclude=()) -> list[str]:
+    """Columns to describe: not ids or dates, and not constant (e.g. an exclusion flag)."""
+    return [c for c in frame.columns if c not in _ID_COLUMNS and c not in set(exclude)
+            and not c.endswith("_date") and frame[c].nunique(dropna=True) > 1]
+
+
+def _arms(cohort, study: Study) -> tuple:
+    labels = sorted(pd.unique(cohort.patients["arm"]).tolist(), key=str)
+    if study.arms:
+        missing = [a for a in study.arms if a not in labels]
+        if missing or len(study.arms) != 2:
+            raise InputError(Problem(f"study arms {study.arms} do not match the data's arms "
+                                     f"{labels}", column="arm", source=study.source))
+        return tuple(study.arms)
+    if len(labels) != 2:
+        raise InputError(Problem(f"needs exactly two arms after exclusions, found {labels}",
+                                 column="arm", source="patients"))
+    return labels[1], labels[0]
+
+
+def _hr_text(row: pd.Series) -> str:
+    if not np.isfinite(row.get("hr", np.nan)):
+        return ""
+    text = f"HR {row['hr']:.2f} ({row['lower']:.2f}-{row['upper']:.2f})"
+    method = str(row.get("method", ""))
+    return text + (" Firth" if "Firth" in method else "")
+
+
+# ----------------------------------------------------------------------------- the study
+def analyze(directory: str | Path | None = None, out: str | Path = "results", *,
+            study: str | Path | Study | None = None, bootstrap: int | None = None,
+            progress: bool = True) -> Analysis:
+    """Run the whole study and write tables, figures, ``results.json`` and ``report.html``.
+
+    Parameters
+    ----------
+    directory : cohort folder (patients / lesions / events tables and optionally
+        ``study.toml``); ``None`` runs the bundled, synthetic example cohort.
+    out : output folder; replaced as a whole when the run succeeds.
+    study : a study file (or :class:`Study`); default ``directory/study.toml``.
+    bootstrap : replicates for the bootstrap of the adjusted hazard ratio of the first
+        endpoint (overrides the study file; 0 switches it off).
+    progress : show a progress bar.
+
+    Returns
+    -------
+    Analysis (``out``, ``results`` dict as in results.json, ``files`` written).
+
+    Examples
+    --------
+    >>> import mace_outcomes as mo
+    >>> mo.analyze(out="results", bootstrap=200, progress=False)  # doctest: +SKIP
+    """
+    from tqdm.auto import tqdm
+
+    started = time.perf_counter()
+    directory = _bundled_directory() if directory is None else Path(directory)
+    if not directory.is_dir():
+        raise InputError(Problem("cohort folder not found", source=str(directory)))
+    if not isinstance(study, Study):
+        study = read_study(study if study is not None else directory / "study.toml")
+    if bootstrap is not None:
+        study.bootstrap = int(bootstrap)
+    out = Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    steps = ["records", "follow-up", "baseline tables", "primary endpoint", "propensity",
+             "endpoints", "figures", "report"]
+    bar = tqdm(total=len(steps), desc="mace-outcomes", disable=not progress, unit="step")
+    try:
+        writer = _Writer(staging, study)
+        results: dict = {"study": asdict(study), "directory": str(directory)}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            state = _run(directory, study, writer, results, bar)
+        results["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+        bar.set_postfix_str("report")
+        _write_report(writer, results, state)
+        bar.update(1)
+        (staging / "results.json").write_text(json.dumps(_json_ready(results), indent=2))
+        writer.files.append(staging / "results.json")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        bar.close()
+    files = [out / p.relative_to(staging) for p in writer.files]
+    return Analysis(out=out, results=results, files=files,
+                    seconds=time.perf_counter() - started)
+
+
+def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> dict:
+    import mace_outcomes as mo
+
+    from ..outcomes import followup_summary
+
+    def step(name):
+        bar.set_postfix_str(name)
+
+    # -- records --------------------------------------------------------------------------
+    step("records")
+    cohort = mo.read_cohort(directory, apply_exclusions=False)
+    for name, query in study.exclusions.items():
+        cohort = cohort.exclude(name, query)
+    treated, control = _arms(cohort, study)
+    results["arms"] = {"treated": treated, "control": control}
+    attrition = cohort.attrition
+    writer.section("Patient flow", writer.table("attrition", attrition, "Attrition: every input "
+                                                "row accounted for"))
+    results["attrition"] = attrition
+    bar.update(1)
+
+    # -- follow-up ------------------------------------------------------------------------
+    step("follow-up")
+    fu = followup_summary(cohort, horizon=study.horizon_days)
+    writer.section("Follow-up", writer.table("followup", fu.table.round(2), "Follow-up (months)",
+                                             [repr(fu).splitlines()[-1]]))
+    results["followup"] = fu.table
+    bar.update(1)
+
+    # -- Tables 1-3 -----------------------------------------------------------------------
+    step("baseline tables")
+    patients = cohort.patients
+    t1 = mo.table_one(patients, group="arm", variables=_covariates(patients), arms=[treated,
+                      control], title="Table 1. Baseline characteristics (patients)")
+    writer.section("Table 1", writer.table("table1_patients", t1.table, t1.title, result=t1))
+    results["table1"] = t1.table
+    lesions = None
+    if cohort.lesions is not None and len(cohort.lesions):
+        # lesion rows carry their patient's arm and baseline covariates (confounders of
+        # a lesion-level comparison are often patient-level, e.g. renal insufficiency)
+        lesions = cohort.lesions.merge(patients, on="patient_id", suffixes=("", "_patient"))
+        exp_cols = ("minimum_stent_area_mm2", "proximal_ref_lumen_csa_mm2",
+                    "distal_ref_lumen_csa_mm2")
+        if all(c in lesions for c in exp_cols):
+            lesions["stent_expansion"] = mo.stent_expansion(lesions)
+        lesion_columns = [c for c in cohort.lesions.columns if c in lesions]
+        lesion_columns += ["stent_expansion"] if "stent_expansion" in lesions else []
+        t2 = mo.table_one(lesions, group="arm", variables=_covariates(
+            lesions[lesion_columns], exclude=("vessel",)) + ["vessel"], arms=[treated, control],
+            title="Tables 2-3. Lesion, procedural and imaging characteristics (lesions)")
+        writer.section("Tables 2-3", writer.table("table2_3_lesions", t2.table, t2.title,
+                                                  result=t2))
+        results["table2_3"] = t2.table
+    bar.update(1)
+
+    # -- primary endpoint (lesion level, clustered in patients) ---------------------------
+    step("primary endpoint")
+    outcome = study.primary_outcome
+    if outcome and lesions is not None and outcome in lesions:
+        lesion_cov = [c for c in study.covariates if c in lesions]
+        prim = mo.compare_outcome(lesions, outcome, covariates=lesion_cov, cluster="patient_id",
+                                  estimand=study.estimand, treated=treated)
+        writer.section("Primary endpoint", writer.table(
+            "primary_endpoint", prim.table.round(4), f"Primary endpoint: {outcome} "
+            f"({prim.units}), {treated} vs {control}", prim.notes))
+        results["primary_endpoint"] = {"outcome": outcome, "units": prim.units,
+                                       "rows": prim.table, "notes": list(prim.notes)}
+    bar.update(1)
+
+    # -- time-to-event data and propensity -----------------------------------------------
+    step("propensity")
+    level, cluster = study.level, ("patient_id" if study.level == "lesion" else None)
+    tte = {ep: mo.time_to_event(cohort, endpoint=ep, horizon=study.horizon_days, level=level)
+           for ep in study.endpoints}
+    first = tte[study.endpoints[0]]
+    covariates = [c for c in study.covariates if c in first]
+    ps = None
+    if covariates:
+        ps = mo.propensity(first, treatment="arm", covariates=covariates,
+                           estimand=study.estimand, treated=treated)
+        balance = ps.balance()
+        writer.section("Balance", writer.table(
+            "balance", balance.round(4), f"Covariate balance before and after {study.estimand}"
+            " weighting (standardised mean differences; |SMD| < 0.1 balanced)",
+            [f"effective sample size: {ps.ess}"]))
+        results["propensity"] = {"covariates": covariates, "estimand": study.estimand,
+                                 "balance": balance, "ess": ps.ess}
+    bar.update(1)
+
+    # -- endpoints ------------------------------------------------------------------------
+    step("endpoints")
+    out_tab = mo.outcome_table(tte, group="arm", horizon=study.horizon_days,
+                               arms=[treated, control], cluster=cluster,
+                               title="Table 4. Clinical outcomes")
+    writer.section("Table 4", writer.table("table4_outcomes", out_tab.table, out_tab.title,
+                                           result=out_tab))
+    results["table4"] = out_tab.table
+    comparisons, kms = {}, {}
+    results["endpoints"] = {}
+    for i, ep in enumerate(study.endpoints):
+        d = tte[ep]
+        n_boot = study.bootstrap if (i == 0 and covariates) else 0
+        comp = mo.compare_arms(d, treatment="arm", covariates=covariates or None,
+                               estimand=study.estimand, cluster=cluster,
+                               horizon=study.horizon_days, treated=treated, n_boot=n_boot,
+                               seed=study.seed, n_jobs=2 if n_boot else 1,
+                               progress=False) if covariates else None
+        km = mo.kaplan_meier(d, group="arm", cluster=cluster)
+        lr = mo.logrank(d, group="arm")
+        kms[ep] = (km, lr)
+        entry = {"n": len(d), "events": int(d["event"].sum()), "km_at_horizon":
+                 km.at(study.horizon_days), "logrank": {"statistic": lr.statistic,
+                                                         "df": lr.df, "p": lr.p_value}}
+        if comp is not None:
+            comparisons[ep] = comp
+            entry["comparison"] = comp.table
+            entry["notes"] = list(comp.notes)
+        results["endpoints"][ep] = entry
+    if comparisons:
+        table = pd.concat([c.table.assign(endpoint=ep) for ep, c in comparisons.items()],
+                          ignore_index=True)
+        cols = ["endpoint"] + [c for c in table.columns if c != "endpoint"]
+        notes = sorted({n for c in comparisons.values() for n in c.notes})
+        writer.section("Crude and adjusted comparison", writer.table(
+            "comparison", table[cols], "Crude and propensity-weighted comparison by endpoint",
+            notes))
+    bar.update(1)
+    return {"tte": tte, "kms": kms, "comparisons": comparisons, "ps": ps,
+            "treated": treated, "control": control, "cluster": cluster}
+
+
+def _figures(writer: _Writer, study: Study, state: dict) -> None:
+    import mace_outcomes as mo
+
+    from ..plots import plot_forest, plot_love, plot_overlap
+
+    labels = {state["treated"]: str(state["treated"]), state["control"]: str(state["control"])}
+    breaks = None
+    if study.unit == "months" and study.horizon_days == 365:
+        breaks = (0, 3, 6, 9, 12)
+    for ep, (km, lr) in state["kms"].items():
+        comp = state["comparisons"].get(ep)
+        crude_hr = _hr_text(comp.table.iloc[0]) if comp is not None else None
+        name = ENDPOINT_LABELS.get(ep, ep)
+        fig = km.plot(kind="event", unit=study.unit, width=study.width, test=lr, breaks=breaks,
+                      hr_label=crude_hr or None, labels=labels, title=f"{name}, crude")
+        writer.section(f"Kaplan-Meier: {ep}", writer.figure(f"km_{ep}_crude", fig))
+        if comp is None:
+            continue
+        row = comp.table.iloc[1]
+        ps = comp.propensity[row["analysis"]]
+        d = state["tte"][ep].assign(_w=ps.weights.to_numpy())
+        wkm = mo.kaplan_meier(d, group="arm", weights="_w", cluster=state["cluster"])
+        wlr = mo.logrank(d, group="arm", weights="_w")
+        fig = wkm.plot(kind="event", unit=study.unit, width=study.width, test=wlr,
+                       breaks=breaks, hr_label=_hr_text(row) or None, labels=labels,
+                       title=f"{name}, {row['analysis']}")
+        writer.section(f"Kaplan-Meier: {ep}, weighted", writer.figure(f"km_{ep}_iptw", fig))
+    if state["comparisons"]:
+        rows = []
+        for ep, comp in state["comparisons"].items():
+            for _, r in comp.table.iterrows():
+                rows.append({"label": f"{ENDPOINT_LABELS.get(ep, ep)}: {r['analysis']}",
+                             "hr": r["hr"], "lower": r["lower"], "upper": r["upper"], "p": r["p"]})
+        writer.section("Forest plot", writer.figure("forest", plot_forest(pd.DataFrame(rows))))
+    if state["ps"] is not None:
+        writer.section("Love plot", writer.figure("love", plot_love(state["ps"])))
+        writer.section("Propensity overlap", writer.figure("overlap", plot_overlap(state["ps"])))
+
+
+_CSS = """body{font-family:Helvetica,Arial,sans-serif;max-width:1000px;margin:2em auto;
+color:#222;line-height:1.4}table{border-collapse:collapse;font-size:0.85em;margin:0.5em 0}
+td,th{border-bottom:1px solid #ddd;padding:2px 6px;text-align:left}
+img.figure{max-width:100%;height:auto}section{margin-bottom:2em}
+.note{color:#555;font-size:0.9em}"""
+
+_SCRIPT = """window.addEventListener('load',function(){var im=document.images,ok=0;
+for(var i=0;i<im.length;i++){if(im[i].complete&&im[i].naturalWidth>0){ok++;}}
+document.body.setAttribute('data-images',im.length);
+document.body.setAttribute('data-images-loaded',ok);});"""
+
+
+def _write_report(writer: _Writer, results: dict, state: dict) -> None:
+    _figures(writer, writer.study, state)
+    arms = results["arms"]
+    head = (f"<h1>{html.escape(writer.study.title)}</h1><p class='note'>{arms['treated']} vs "
+            f"{arms['control']}; horizon {writer.study.horizon_days:g} days; level "
+            f"{writer.study.level}; source {html.escape(results['directory'])}</p>")
+    caveat = _events_caveat(results)
+    body = [head, f"<p class='note'>{html.escape(caveat)}</p>"] if caveat else [head]
+    for title, content in writer.sections:
+        slug = "".join(ch if ch.isalnum() else "-" for ch in title.lower())
+        body.append(f'<section id="{slug}"><h2>{html.escape(title)}</h2>{content}</section>')
+    if results.get("warnings"):
+        items = "".join(f"<li>{html.escape(w)}</li>" for w in results["warnings"])
+        body.append(f'<section id="warnings"><h2>Warnings</h2><ul>{items}</ul></section>')
+    page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>"
+            f"{html.escape(writer.study.title)}</title><style>{_CSS}</style>"
+            f"<script>{_SCRIPT}</script></head><body>{''.join(body)}</body></html>")
+    (writer.root / "report.html").write_text(page)
+    writer.files.append(writer.root / "report.html")
+    results["sections"] = [t for t, _ in writer.sections]
+
+
+def _events_caveat(results: dict) -> str:
+    eps = results.get("endpoints", {})
+    if not eps:
+        return ""
+    first = next(iter(eps))
+    n_events = eps[first]["events"]
+    if n_events >= 20:
+        return ""
+    return (f"Only {n_events} {first} events in total: the study cannot estimate a hazard "
+            "ratio with useful precision, adjusted analyses rest on very few events, and an "
+            "absence of a significant difference is not evidence of equivalence.")
