@@ -123,7 +123,8 @@ def test_weighted_counts_weighted_or_unweighted_and_labelled(lung):
 
 
 def _annotation(fig):
-    return "\n".join(t.get_text() for t in fig.axes[0].texts)
+    (note,) = fig.findobj(lambda a: a.get_gid() == "annotation")
+    return "\n".join(t.get_text() for t in note.get_texts())
 
 
 def test_weighted_figure_refuses_unweighted_p_value(lung):

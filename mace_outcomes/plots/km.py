@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, MaxNLocator
 
@@ -347,9 +348,16 @@ def _draw(target, curves: list[_Curve], risk: pd.DataFrame | None, *, rows: Sequ
                   borderaxespad=0.2, handlelength=1.6, columnspacing=1.2,
                   title=legend_title, alignment="left")
     if annotation:
-        corner = (0.03, 0.04, "bottom") if kind == "survival" else (0.03, 0.96, "top")
-        ax.text(corner[0], corner[1], annotation, transform=ax.transAxes, ha="left",
-                va=corner[2], fontsize=fs, linespacing=1.4, zorder=5)
+        # a handle-less legend so that matplotlib's "best" placement keeps the test and
+        # HR text off the curves (survminer's fixed corner sits on a steep early drop)
+        texts = annotation.split("\n")
+        blank = [Line2D([], [], linestyle="none", marker="none") for _ in texts]
+        note = Legend(ax, blank, texts, loc="best", frameon=False, handlelength=0,
+                      handletextpad=0, borderaxespad=0.3, borderpad=0.2, labelspacing=0.3,
+                      fontsize=fs, alignment="left")
+        note.set_gid("annotation")
+        note.set_zorder(5)
+        ax.add_artist(note)
 
     tables = []
     if risk is not None:
