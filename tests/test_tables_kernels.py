@@ -165,3 +165,38 @@ def test_design_tests_with_unit_weights_reduce_to_classical_forms(seed):
     assert d0 == pytest.approx(2, rel=1e-9)
     assert f * 2 * n / (n - 1) == pytest.approx(x2, rel=1e-9)
     assert p == pytest.approx(stats.f.sf(f, 2, 2 * (n - 1)), rel=1e-9)
+
+
+def test_fisher_two_row_network_equals_r_on_larger_tables():
+    # R: fisher.test(matrix(c(60,70,50,40,40,35,30,25,2,3,1,0), 2), workspace = 2e8)
+    p, how = k.fisher_exact_rxc(np.array([[60, 50, 40, 30, 2, 1], [70, 40, 35, 25, 3, 0]]))
+    assert how == "exact" and p == pytest.approx(0.6274437567, rel=1e-8)
+    # fisher.test(matrix(c(500,480,300,320,150,140,3,9), 2), workspace = 2e8)
+    p, how = k.fisher_exact_rxc(np.array([[500, 300, 150, 3], [480, 320, 140, 9]]))
+    assert how == "exact" and p == pytest.approx(0.2261240632, rel=1e-8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 9), min_size=8, max_size=8))
+def test_fisher_two_row_network_equals_full_enumeration(v):
+    t = np.array(v).reshape(2, 4)
+    t = k.drop_empty(t)
+    if t.shape[0] < 2 or t.shape[1] < 2:
+        return
+    net = k._fisher_two_rows(t, 10**7)
+    # brute force over every first row with the observed margins
+    from itertools import product
+
+    from scipy import special
+
+    rows, cols = t.sum(axis=1), t.sum(axis=0)
+    lf = special.gammaln
+    const = lf(rows + 1).sum() + lf(cols + 1).sum() - lf(rows.sum() + 1)
+    obs = const - lf(t + 1).sum()
+    brute = 0.0
+    for x in product(*[range(c + 1) for c in cols]):
+        x = np.array(x)
+        if x.sum() == rows[0]:
+            lp = const - lf(x + 1).sum() - lf(cols - x + 1).sum()
+            brute += np.exp(lp) if lp <= obs + 1e-7 else 0.0
+    assert net == pytest.approx(min(brute, 1.0), rel=1e-9, abs=1e-14)

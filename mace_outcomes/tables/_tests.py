@@ -89,9 +89,11 @@ def fisher_exact_rxc(table: np.ndarray, *, max_tables: int = EXACT_TABLE_LIMIT,
 
     The p-value is the total hypergeometric probability of all tables with the observed
     margins that are no more probable than the observed one (Freeman & Halton 1951; the
-    two-sided rule of R's ``fisher.test`` with its relative tolerance ``1e-7``). The
-    tables are enumerated exactly, column by column, with numpy: each partial table is a
-    row of remaining row totals and a running ``-sum log(x!)``; the last column is forced.
+    two-sided rule of R's ``fisher.test`` with its relative tolerance ``1e-7``). Tables
+    with two rows (or two columns) use the network algorithm (:func:`_fisher_two_rows`,
+    Mehta & Patel 1983). Others are enumerated exactly, column by column, with numpy: each
+    partial table is a row of remaining row totals and a running ``-sum log(x!)``; the
+    last column is forced.
     When more than ``max_tables`` partial tables would be needed, the p-value is estimated
     instead from ``n_sim`` tables drawn with the observed margins
     (``scipy.stats.random_table``, Patefield 1981) with the seed given, as
@@ -105,6 +107,10 @@ def fisher_exact_rxc(table: np.ndarray, *, max_tables: int = EXACT_TABLE_LIMIT,
         return 1.0, "exact"
     if t.shape[0] > t.shape[1]:
         t = t.T  # fewer rows -> fewer compositions per column
+    if t.shape[0] == 2:
+        p2 = _fisher_two_rows(t, max_tables)
+        if p2 is not None:
+            return p2, "exact"
     rows, cols = t.sum(axis=1), t.sum(axis=0)
     # columns in decreasing size keep the frontier small at the start
     order = np.argsort(-cols, kind="stable")
@@ -135,6 +141,91 @@ def fisher_exact_rxc(table: np.ndarray, *, max_tables: int = EXACT_TABLE_LIMIT,
     logp = const - special.gammaln(sims + 1).sum(axis=(1, 2))
     hits = int((logp <= log_obs + math.log1p(1e-7)).sum())
     return (1 + hits) / (n_sim + 1), f"monte-carlo (n_sim={n_sim}, seed={seed})"
+
+
+def _fisher_two_rows(t: np.ndarray, max_tables: int) -> float | None:
+    """Exact two-sided Fisher p of a 2 x c table by the network algorithm.
+
+    Mehta & Patel (1983) specialised to two rows, where the node after ``j`` columns is
+    the remaining first-row total ``a``. A backward pass gives, for every node, the
+    largest and smallest possible ``-sum log x!`` of the remaining columns and the log of
+    their total ``sum prod 1/x!`` (closed form ``T! / (a! (T - a)! prod c!)``). Walking
+    forward, a partial table whose every completion is at most as probable as the observed
+    table adds its whole remaining mass at once; one whose every completion is more
+    probable is dropped; only the others are expanded. Partial tables reaching the same
+    node with the same probability are merged. Returns None when more than ``max_tables``
+    partial tables would be held (the caller then samples).
+    """
+    r1 = int(t[0].sum())
+    cols = t.sum(axis=0)
+    cols = cols[np.argsort(-cols, kind="stable")]
+    big = int(cols.max())
+    n_col = len(cols)
+    tail = np.r_[np.cumsum(cols[::-1])[::-1], 0]  # total of columns j.. (T_j)
+    lf = special.gammaln(np.arange(int(tail[0]) + 2) + 1)  # log k!
+    rows2 = np.array([r1, int(tail[0]) - r1])
+    const = float(lf[rows2].sum() + lf[cols].sum() - lf[int(tail[0])])
+    log_obs = const - float(special.gammaln(t + 1).sum())
+    tol = math.log1p(1e-7)
+    states = np.arange(r1 + 1)
+    # backward pass: best / worst remaining -sum log x! from node (j, a)
+    best = np.full((n_col + 1, r1 + 1), -np.inf)
+    worst = np.full((n_col + 1, r1 + 1), np.inf)
+    best[n_col, 0] = worst[n_col, 0] = 0.0
+    xs = np.arange(big + 1)
+    for j in range(n_col - 1, -1, -1):
+        c, tj = int(cols[j]), int(tail[j])
+        x = xs[: c + 1][None, :]
+        a = states[:, None]
+        ok = (x <= a) & (c - x <= tj - a) & (tj - a >= 0)
+        nxt = np.clip(a - x, 0, r1)
+        val = -lf[np.minimum(x, c)] - lf[np.clip(c - x, 0, None)]
+        b = np.where(ok, val + best[j + 1][nxt], -np.inf)
+        w = np.where(ok, val + worst[j + 1][nxt], np.inf)
+        best[j], worst[j] = b.max(axis=1), w.min(axis=1)
+
+    def log_mass(j: int, a: np.ndarray) -> np.ndarray:
+        tj = int(tail[j])
+        return lf[tj] - lf[a] - lf[tj - a] - float(lf[cols[j:]].sum())
+
+    p = 0.0
+    a = np.array([r1])
+    part = np.zeros(1)
+    mult = np.zeros(1)  # log of how many identical partial tables a row stands for
+    for j in range(n_col):
+        c = int(cols[j])
+        x = np.arange(c + 1)
+        if len(a) * (c + 1) > max_tables:
+            return None
+        aa = np.repeat(a, c + 1)
+        pp = np.repeat(part, c + 1)
+        mm = np.repeat(mult, c + 1)
+        xx = np.tile(x, len(a))
+        tj = int(tail[j])
+        ok = (xx <= aa) & (c - xx <= tj - aa)
+        aa, pp, mm = aa[ok] - xx[ok], pp[ok] - lf[xx[ok]] - lf[c - xx[ok]], mm[ok]
+        hi = const + pp + best[j + 1][aa]
+        lo = const + pp + worst[j + 1][aa]
+        done = hi <= log_obs + tol  # every completion counts
+        if done.any():
+            p += float(np.exp(const + pp[done] + mm[done]
+                              + log_mass(j + 1, aa[done])).sum())
+        keep = ~done & (lo <= log_obs + tol)
+        aa, pp, mm = aa[keep], pp[keep], mm[keep]
+        if aa.size == 0:
+            break
+        # merge partial tables at the same node with the same probability
+        key = np.round(pp, 10)
+        uniq, inv, cnt = np.unique(np.stack([aa, key]), axis=1, return_inverse=True,
+                                   return_counts=True)
+        if uniq.shape[1] < aa.size:
+            first = np.zeros(uniq.shape[1], dtype=np.int64)
+            first[inv.ravel()] = np.arange(aa.size)
+            total = np.zeros(uniq.shape[1])
+            np.add.at(total, inv.ravel(), np.exp(mm - mm.max()))
+            aa, pp, mm = aa[first], pp[first], np.log(total) + mm.max()
+        a, part, mult = aa, pp, mm
+    return min(1.0, p)
 
 
 # ------------------------------------------------------------------------- two means
