@@ -391,3 +391,26 @@ def test_weighted_cif_counts_both_ways():
                                       [(sub.time >= t).sum() for t in times])
     with pytest.raises(mo.InputError, match="unweighted p-value"):
         plot_cif(ci, test=mo.gray_test(df, status="status", group="group", cause=1))
+
+
+def test_annotation_covers_no_curve_and_table_is_optional():
+    df = pd.read_csv(REF / "veteran.csv")
+    df["karno_group"] = pd.cut(df.karno, [0, 40, 60, 75, 100]).astype(str)
+    km = mo.kaplan_meier(df, group="karno_group")
+    fig = plot_km(km, unit="days", breaks=(0, 100, 200, 300, 400, 500),
+                  test=mo.logrank(df, group="karno_group"), hr=(0.5, 0.3, 0.8))
+    renderer = render(fig)
+    ax = fig.axes[0]
+    (note,) = fig.findobj(lambda a: a.get_gid() == "annotation")
+    box = note.get_window_extent(renderer)
+    inverse = ax.transData.inverted()
+    (x0, y0), (x1, y1) = inverse.transform([(box.x0, box.y0), (box.x1, box.y1)])
+    for line in ax.lines:
+        x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+        if x.size < 5:
+            continue
+        grid = np.linspace(x0, x1, 400)
+        level = y[np.clip(np.searchsorted(x, grid, side="right") - 1, 0, None)]
+        assert not np.any((level > y0) & (level < y1)), "annotation sits on a curve"
+    bare = plot_km(km, unit="days", risk_table=False, return_table=True)
+    assert bare[1] is None and bare[0].risk_table is None and len(bare[0].axes) == 1
