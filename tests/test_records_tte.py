@@ -251,3 +251,28 @@ def test_covariates_never_overwrite_computed_columns():
     assert (t["status_baseline"] == "alive").all()
     les = mo.time_to_event(cohort, "mace", horizon=365, level="lesion")
     assert les["age"].tolist()[:2] == [61, 61] and (les["age_lesion"] == 99).all()
+
+
+def test_endpoint_audit_explains_every_event():
+    from mace_outcomes.records import endpoint_events
+
+    extra = {"event_id": ["S1", "M2", "M3"], "patient_id": ["P6", "P1", "P2"],
+             "lesion_id": ["L8", None, None],
+             "event_type": ["stent_thrombosis", "mi", "mi"],
+             "event_date": [day(30), day(200), day(299)],
+             "st_certainty": ["possible", None, None]}
+    cohort = _cohort(extra)
+    audit = endpoint_events(cohort, "mace", horizon=250).set_index("event_id")
+    assert audit["reason"].to_dict() == {
+        "E1": "first endpoint event", "E2": "first endpoint event",
+        "E3": "first endpoint event", "E4": "first endpoint event",
+        "E5": "first endpoint event", "E6": "not part of the endpoint",
+        "S1": "stent thrombosis not definite/probable",
+        "M2": "after the first endpoint event", "M3": "after the horizon"}
+    # The events that count are exactly the patients with event = 1.
+    tte = mo.time_to_event(cohort, "mace", horizon=250)
+    counted = audit[audit["counts"]].groupby("patient_id")["day"].min()
+    assert counted.to_dict() == tte[tte.event == 1].set_index("patient_id")["time"].to_dict()
+    tlf = endpoint_events(cohort, "target_lesion_failure").set_index("event_id")
+    assert tlf.loc["E1", "reason"] == "MI in a non-target vessel"
+    assert tlf.loc["M3", "reason"] == "first endpoint event"  # vessel not given: counts

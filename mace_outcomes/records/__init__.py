@@ -13,8 +13,8 @@ Modules, in the order data flows through them:
 from .cohort import Cohort, read_cohort
 from .endpoints import ENDPOINTS, Endpoint
 from .io import read_table, write_table
-from .tte import time_to_event
+from .tte import endpoint_events, time_to_event
 from .validate import FollowUpWarning
 
 __all__ = ["Cohort", "read_cohort", "Endpoint", "ENDPOINTS", "time_to_event", "write_table",
-           "read_table", "FollowUpWarning"]
+           "read_table", "endpoint_events", "FollowUpWarning"]

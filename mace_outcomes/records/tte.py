@@ -37,6 +37,8 @@ Conventions (all times are days from the index date, as floats):
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 
@@ -99,6 +101,76 @@ def _positions(index: pd.Index, values: pd.Series) -> np.ndarray:
     if pd.api.types.is_extension_array_dtype(values.dtype) and values.notna().all():
         values = values.astype(index.dtype) if index.dtype.kind in "iu" else values
     return index.get_indexer(values.to_numpy())
+
+
+def _prepare(cohort: Cohort, ep: Endpoint, with_lesions: bool) -> SimpleNamespace:
+    """Events as integer arrays: patient position, day, ARC-2 rank, vessel, lesion.
+
+    Also the follow-up end and first death per patient and, per event, whether it
+    counts for ``ep`` (type, stent-thrombosis certainty, target vessel).
+    """
+    p, ev = cohort.patients, cohort.events
+    n_pat = len(p)
+    pindex = pd.Index(p["patient_id"].to_numpy())
+    ev_pat = _positions(pindex, ev["patient_id"])
+    index_date = p["index_date"].to_numpy(dtype="datetime64[ns]")
+    ev_day = (ev["event_date"].to_numpy(dtype="datetime64[ns]") - index_date[ev_pat]) / _DAY
+    # Event types as their ARC-2 rank: every type test below is a table lookup.
+    ev_prio = _codes(ev["event_type"], _BY_PRIORITY)
+    ev_prio[ev_prio < 0] = _NO_PRIORITY
+
+    # Follow-up: death ends it; otherwise the later of last contact and last event.
+    last_contact = (p["last_contact_date"].to_numpy(dtype="datetime64[ns]")
+                    - index_date) / _DAY
+    last_event = np.full(n_pat, -np.inf)
+    np.maximum.at(last_event, ev_pat, ev_day)
+    is_death = _lookup(_BY_PRIORITY, DEATH_TYPES)[ev_prio]
+    death_day, death_prio = first_per_unit(ev_pat[is_death], ev_day[is_death],
+                                           ev_prio[is_death], n_pat)
+    end = np.where(np.isnan(death_day), np.maximum(last_contact, last_event), death_day)
+
+    # Events that count for this endpoint.
+    type_ok = _lookup(_BY_PRIORITY, ep.counted)[ev_prio]
+    counts = type_ok.copy()
+    cert_bad = np.zeros(len(ev), dtype=bool)
+    is_st = ev_prio == EVENT_PRIORITY["stent_thrombosis"]
+    if is_st.any():
+        cert = _codes(ev["st_certainty"], ST_CERTAINTY)
+        cert_bad = is_st & ~_lookup(ST_CERTAINTY, ep.st_certainty)[cert]
+        counts &= ~cert_bad
+
+    lesions = cohort.lesions
+    nv = len(VESSELS)
+    ev_vessel = _codes(ev["target_vessel"], VESSELS)
+    ev_lesion = np.full(len(ev), -1, dtype=np.int64)
+    treated = les_pat = les_vessel = None
+    non_target = np.zeros(len(ev), dtype=bool)
+    # Lesions matter at lesion level and for target-vessel-only event types.
+    if lesions is not None and len(lesions) and (with_lesions or ep.target_vessel_only):
+        lindex = pd.Index(lesions["lesion_id"].to_numpy())
+        named = ev["lesion_id"].notna().to_numpy()
+        if named.any():
+            ev_lesion[named] = _positions(lindex, ev["lesion_id"][named])
+        les_pat = _positions(pindex, lesions["patient_id"])
+        les_vessel = _codes(lesions["vessel"], VESSELS)
+        # The vessel of an event: its target_vessel, else the vessel of its lesion.
+        from_lesion = (ev_vessel < 0) & (ev_lesion >= 0)
+        ev_vessel[from_lesion] = les_vessel[ev_lesion[from_lesion]]
+        # Vessels treated at the index procedure, as a (patient, vessel) table.
+        treated_table = np.zeros(n_pat * nv, dtype=bool)
+        treated_table[les_pat * nv + les_vessel] = True
+        treated = (ev_vessel >= 0) & treated_table[ev_pat * nv + np.maximum(ev_vessel, 0)]
+        if ep.target_vessel_only:
+            # ARC-2: target-vessel = not clearly attributable to a non-target vessel.
+            restricted = _lookup(_BY_PRIORITY, ep.target_vessel_only)[ev_prio]
+            non_target = restricted & (ev_vessel >= 0) & ~treated & (ev_lesion < 0)
+            counts &= ~non_target
+
+    return SimpleNamespace(n_pat=n_pat, ev_pat=ev_pat, ev_day=ev_day, ev_prio=ev_prio,
+                           death_day=death_day, death_prio=death_prio, end=end,
+                           type_ok=type_ok, cert_bad=cert_bad, non_target=non_target,
+                           counts=counts, ev_vessel=ev_vessel, ev_lesion=ev_lesion,
+                           treated=treated, les_pat=les_pat, les_vessel=les_vessel)
 
 
 def time_to_event(
@@ -184,60 +256,12 @@ def time_to_event(
         raise ValidationError(Problem("no patients left (after exclusions)",
                                       source="patients"))
 
-    p, ev = cohort.patients, cohort.events
-    n_pat = len(p)
-    pindex = pd.Index(p["patient_id"].to_numpy())
-    ev_pat = _positions(pindex, ev["patient_id"])
-    index_date = p["index_date"].to_numpy(dtype="datetime64[ns]")
-    ev_day = (ev["event_date"].to_numpy(dtype="datetime64[ns]") - index_date[ev_pat]) / _DAY
-    # Event types as their ARC-2 rank: every type test below is a table lookup.
-    ev_prio = _codes(ev["event_type"], _BY_PRIORITY)
-    ev_prio[ev_prio < 0] = _NO_PRIORITY
-
-    # Follow-up: death ends it; otherwise the later of last contact and last event.
-    last_contact = (p["last_contact_date"].to_numpy(dtype="datetime64[ns]")
-                    - index_date) / _DAY
-    last_event = np.full(n_pat, -np.inf)
-    np.maximum.at(last_event, ev_pat, ev_day)
-    is_death = _lookup(_BY_PRIORITY, DEATH_TYPES)[ev_prio]
-    death_day, death_prio = first_per_unit(ev_pat[is_death], ev_day[is_death],
-                                           ev_prio[is_death], n_pat)
-    end = np.where(np.isnan(death_day), np.maximum(last_contact, last_event), death_day)
-
-    # Events that count for this endpoint.
-    counts = _lookup(_BY_PRIORITY, ep.counted)[ev_prio]
-    is_st = ev_prio == EVENT_PRIORITY["stent_thrombosis"]
-    if is_st.any():
-        cert = _codes(ev["st_certainty"], ST_CERTAINTY)
-        counts &= ~is_st | _lookup(ST_CERTAINTY, ep.st_certainty)[cert]
-
-    lesions = cohort.lesions
-    nv = len(VESSELS)
-    ev_vessel = _codes(ev["target_vessel"], VESSELS)
-    ev_lesion = np.full(len(ev), -1, dtype=np.int64)
-    treated = None
-    # Lesions matter at lesion level and for target-vessel-only event types.
-    if lesions is not None and len(lesions) and (level == "lesion" or ep.target_vessel_only):
-        lindex = pd.Index(lesions["lesion_id"].to_numpy())
-        named = ev["lesion_id"].notna().to_numpy()
-        if named.any():
-            ev_lesion[named] = _positions(lindex, ev["lesion_id"][named])
-        les_pat = _positions(pindex, lesions["patient_id"])
-        les_vessel = _codes(lesions["vessel"], VESSELS)
-        # The vessel of an event: its target_vessel, else the vessel of its lesion.
-        from_lesion = (ev_vessel < 0) & (ev_lesion >= 0)
-        ev_vessel[from_lesion] = les_vessel[ev_lesion[from_lesion]]
-        # Vessels treated at the index procedure, as a (patient, vessel) table.
-        treated_table = np.zeros(n_pat * nv, dtype=bool)
-        treated_table[les_pat * nv + les_vessel] = True
-        treated = (ev_vessel >= 0) & treated_table[ev_pat * nv + np.maximum(ev_vessel, 0)]
-
-    if ep.target_vessel_only:
-        # ARC-2: target-vessel = not clearly attributable to a non-target vessel.
-        restricted = _lookup(_BY_PRIORITY, ep.target_vessel_only)[ev_prio]
-        if treated is not None:
-            non_target = (ev_vessel >= 0) & ~treated & (ev_lesion < 0)
-            counts &= ~(restricted & non_target)
+    a = _prepare(cohort, ep, with_lesions=level == "lesion")
+    p, lesions, n_pat, nv = cohort.patients, cohort.lesions, a.n_pat, len(VESSELS)
+    ev_pat, ev_day, ev_prio, counts = a.ev_pat, a.ev_day, a.ev_prio, a.counts
+    ev_vessel, ev_lesion, treated = a.ev_vessel, a.ev_lesion, a.treated
+    les_pat, les_vessel = a.les_pat, a.les_vessel
+    end, death_day, death_prio = a.end, a.death_day, a.death_prio
 
     if level == "patient":
         first_day, first_prio = first_per_unit(ev_pat[counts], ev_day[counts],
@@ -321,3 +345,67 @@ def time_to_event(
         "time_unit": "days", "excluded_at_landmark": int((~keep).sum()),
     })
     return out
+
+
+def endpoint_events(
+    cohort: Cohort,
+    endpoint: str | Endpoint = "mace",
+    horizon: float | None = None,
+    landmark: float = 0,
+) -> pd.DataFrame:
+    """Audit of an endpoint at patient level: every event, and whether and why it counts.
+
+    The adjudication behind :func:`time_to_event`, one row per recorded event, so a
+    reader can check each patient's endpoint against the records.
+
+    Parameters
+    ----------
+    cohort, endpoint, horizon, landmark : as for :func:`time_to_event`.
+
+    Returns
+    -------
+    DataFrame with ``event_id``, ``patient_id``, ``event_type``, ``day`` (days from
+    the index date), ``counts`` (the event sets the patient's endpoint time) and
+    ``reason``: ``first endpoint event``, ``after the first endpoint event``,
+    ``not part of the endpoint``, ``stent thrombosis not definite/probable``,
+    ``MI in a non-target vessel``, ``after the horizon`` or ``on or before the
+    landmark``.
+
+    Examples
+    --------
+    >>> import pandas as pd, mace_outcomes as mo
+    >>> from mace_outcomes.records import endpoint_events
+    >>> p = pd.DataFrame({"patient_id": [1, 2], "arm": ["OCT", "IVUS"],
+    ...                   "index_date": ["2020-01-01"] * 2,
+    ...                   "last_contact_date": ["2021-06-01"] * 2})
+    >>> e = pd.DataFrame({"event_id": [1, 2], "patient_id": [2, 2],
+    ...                   "event_type": ["stroke", "mi"],
+    ...                   "event_date": ["2020-02-01", "2020-03-01"]})
+    >>> endpoint_events(mo.Cohort(patients=p, events=e), "mace")["reason"].tolist()
+    ['not part of the endpoint', 'first endpoint event']
+    """
+    ep = get_endpoint(endpoint)
+    h = np.inf if horizon is None else float(horizon)
+    lm = float(landmark or 0)
+    a = _prepare(cohort, ep, with_lesions=False)
+    in_window = a.ev_day <= h
+    valid = a.counts & in_window
+    first_valid, _ = first_per_unit(a.ev_pat[valid], a.ev_day[valid], a.ev_prio[valid],
+                                    a.n_pat)
+    is_first = valid & (a.ev_day == first_valid[a.ev_pat])
+    before_landmark = np.zeros(len(is_first), dtype=bool)
+    if lm > 0:
+        before_landmark = valid & (first_valid[a.ev_pat] <= lm)
+    reason = np.select(
+        [~a.type_ok, a.cert_bad, a.non_target, a.counts & ~in_window, before_landmark,
+         is_first],
+        ["not part of the endpoint", "stent thrombosis not definite/probable",
+         "MI in a non-target vessel", "after the horizon", "on or before the landmark",
+         "first endpoint event"],
+        default="after the first endpoint event")
+    ev = cohort.events
+    return pd.DataFrame({
+        "event_id": ev["event_id"].to_numpy(), "patient_id": ev["patient_id"].to_numpy(),
+        "event_type": ev["event_type"].to_numpy(), "day": a.ev_day,
+        "counts": is_first & ~before_landmark, "reason": reason,
+    })
