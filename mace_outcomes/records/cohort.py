@@ -137,6 +137,8 @@ class Cohort:
         mask : which patients to exclude: a boolean Series / array aligned with
             ``patients``, or a pandas query string on ``patients``
             (e.g. ``"in_stent_restenosis == 1"``). Their lesions and events go with them.
+            In a query a missing value compares False, so ``"x == 1"`` keeps patients
+            with ``x`` missing; a boolean mask with missing values is refused.
 
         Returns
         -------
