@@ -70,8 +70,11 @@ def make_layout(time: np.ndarray, event: np.ndarray, strata: np.ndarray | None,
     """Sort rows by (stratum, time) once and index blocks, tie groups, Efron terms."""
     n = len(time)
     st = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata, dtype=np.int64)
-    # one sort; a stable argsort on time alone when there are no strata is faster
-    order = np.argsort(time, kind="stable") if strata is None else np.lexsort((time, st))
+    # one sort; the order within a block is immaterial (sums), so no stable sort is needed
+    if strata is None:
+        order = np.argsort(time)
+    else:
+        order = np.lexsort((time, st))
     ts, ss, es = time[order], st[order], event[order]
     new_block = np.empty(n, dtype=bool)
     new_block[0] = True
@@ -175,7 +178,7 @@ def loglik_score_info(beta: np.ndarray, x: np.ndarray, z: np.ndarray, w: np.ndar
     differentiation (Cox 1972; Breslow 1974; Efron 1977).
     """
     p = x.shape[1]
-    eta = x @ beta
+    eta = np.einsum("ij,j->i", x, beta)
     with np.errstate(over="ignore"):  # a trial step may overflow; step-halving recovers
         r = w * np.exp(eta)
     zz = z if info else z[:, :1 + p]
@@ -185,18 +188,19 @@ def loglik_score_info(beta: np.ndarray, x: np.ndarray, z: np.ndarray, w: np.ndar
     mw = (wd / lay.d)[tg] * lay.term_mult
     den = S[tg, 0] - f * E[tg, 0]
     with np.errstate(invalid="ignore", over="ignore"):
-        loglik = float(np.dot(w[lay.ev], eta[lay.ev]) - np.dot(mw, np.log(den)))
+        loglik = float(np.einsum("i,i->", w[lay.ev], eta[lay.ev])
+                       - np.einsum("t,t->", mw, np.log(den)))
     if not np.isfinite(loglik):
         return -np.inf, np.full(p, np.nan), np.full((p, p), np.nan) if info else None
     m1 = (S[tg, 1:1 + p] - f[:, None] * E[tg, 1:1 + p]) / den[:, None]
-    score = w[lay.ev] @ x[lay.ev] - mw @ m1
+    score = np.einsum("i,ij->j", w[lay.ev], x[lay.ev]) - np.einsum("t,tj->j", mw, m1)
     if not info:
         return loglik, score, None
     ng = len(lay.d)
     a = np.bincount(tg, weights=mw / den, minlength=ng)
     b = np.bincount(tg, weights=mw * f / den, minlength=ng)
     s2 = a @ S[:, 1 + p:] - b @ E[:, 1 + p:]
-    imat = _unpack(s2, p) - (m1 * mw[:, None]).T @ m1
+    imat = _unpack(s2, p) - np.einsum("t,ti,tj->ij", mw, m1, m1)
     return loglik, score, imat
 
 
@@ -217,15 +221,16 @@ def inverse_sym(a: np.ndarray) -> np.ndarray:
 
 
 def newton_raphson(fun, beta0: np.ndarray, eps: float = 1e-9, max_iter: int = 30,
-                   max_step: float | None = None):
+                   max_step: float | None = None, first: tuple | None = None):
     """Maximise ``fun(beta) -> (loglik, score, hessian_neg)`` by Newton-Raphson.
 
     Step-halving when the log-likelihood does not increase (as R's ``coxph``);
     convergence when ``|1 - l_old / l_new| <= eps`` (R's criterion). Returns
-    ``(beta, loglik, score, info, iterations, converged)``.
+    ``(beta, loglik, score, info, iterations, converged)``; ``first`` may hold
+    ``fun(beta0)`` when the caller already has it.
     """
     beta = np.asarray(beta0, dtype=float).copy()
-    ll, u, imat = fun(beta)
+    ll, u, imat = fun(beta) if first is None else first
     converged = False
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 - the count is returned
@@ -263,7 +268,7 @@ def score_residuals(beta: np.ndarray, x: np.ndarray, w: np.ndarray, lay: Layout)
     whose cross-product is the robust sandwich variance (Lin & Wei 1989).
     """
     n, p = x.shape
-    eta = x @ beta
+    eta = np.einsum("ij,j->i", x, beta)
     e = np.exp(eta)
     r = w * e
     z = np.empty((n, 1 + p))
@@ -307,8 +312,12 @@ def score_residuals(beta: np.ndarray, x: np.ndarray, w: np.ndarray, lay: Layout)
     bA = np.where(same, cA[np.maximum(gi, 0)], 0.0)
     bB = np.where(same[:, None], cB[np.maximum(gi, 0)], 0.0)
     rowA = bA[lay.block]
-    rowB = bB[lay.block]
-    resid = -e[:, None] * (x * rowA[:, None] - rowB)
+    resid = np.empty((n, p))
+    for j in range(p):  # column by column: no n x p temporaries
+        col = x[:, j] * rowA
+        col -= bB[:, j][lay.block]
+        col *= e
+        resid[:, j] = -col
     gev = np.repeat(np.arange(ng), lay.d)
     ev = lay.ev
     resid[ev] += x[ev] - Mbar[gev]
@@ -323,12 +332,15 @@ def robust_variance(resid: np.ndarray, w: np.ndarray, imat_inv: np.ndarray,
     Lin & Wei (1989); with ``cluster`` the dfbeta are summed per cluster first,
     as R's ``coxph(..., cluster=)``.
     """
-    dfb = (resid * w[:, None]) @ imat_inv
+    u = resid * w[:, None]
     if cluster is not None:
         nc = int(cluster.max()) + 1
-        dfb = np.stack([np.bincount(cluster, weights=dfb[:, j], minlength=nc)
-                        for j in range(dfb.shape[1])], 1)
-    return dfb.T @ dfb
+        u = np.stack([np.bincount(cluster, weights=u[:, j], minlength=nc)
+                      for j in range(u.shape[1])], 1)
+    # I^-1 (U'U) I^-1 == D'D; the n x p products avoid BLAS, whose threads only contend
+    # on tall-skinny arrays
+    meat = np.einsum("ij,ik->jk", u, u)
+    return imat_inv @ meat @ imat_inv
 
 
 def group_score_info(beta: np.ndarray, x: np.ndarray, z: np.ndarray, w: np.ndarray,
@@ -342,7 +354,7 @@ def group_score_info(beta: np.ndarray, x: np.ndarray, z: np.ndarray, w: np.ndarr
     sums give the Grambsch & Therneau (1994) test.
     """
     p = x.shape[1]
-    r = w * np.exp(x @ beta)
+    r = w * np.exp(np.einsum("ij,j->i", x, beta))
     S, E = group_sums(lay, r, z)
     ng = len(lay.d)
     wd = np.add.reduceat(w[lay.ev], lay.gstart)

@@ -248,7 +248,8 @@ def cox(
         robust = weights is not None or cluster is not None
     w_orig = arr.weights if arr.weights is not None else np.ones(len(arr.time))
     lay = K.make_layout(arr.time, arr.event, arr.strata, ties)
-    center = np.average(xraw, axis=0, weights=w_orig)
+    center = (xraw.mean(axis=0) if arr.weights is None
+              else np.average(xraw, axis=0, weights=w_orig))
     x = (xraw - center)[lay.order]
     w = w_orig[lay.order]
     cl = arr.cluster[lay.order] if arr.cluster is not None else None
@@ -268,8 +269,9 @@ def cox(
         return K.loglik_score_info(b, x, z, w, lay)
 
     p = x.shape[1]
-    ll0, u0, i0 = fun(np.zeros(p))
-    beta, ll, u, imat, iters, converged = K.newton_raphson(fun, np.zeros(p))
+    at_zero = fun(np.zeros(p))
+    ll0, u0, i0 = at_zero
+    beta, ll, u, imat, iters, converged = K.newton_raphson(fun, np.zeros(p), first=at_zero)
     msgs: list[str] = []
     if not converged:
         msgs.append(f"Newton-Raphson did not converge in {iters} iterations")
@@ -279,7 +281,7 @@ def cox(
     infinite = (np.abs(step) > 1e-9) & (np.abs(step) > np.sqrt(1e-9) * np.abs(beta))
     # a coefficient far out on a flat likelihood diverges too (belt and braces)
     var0 = K.inverse_sym(imat)
-    sd_x = np.sqrt(np.maximum(np.average(x ** 2, axis=0, weights=w), 1e-300))
+    sd_x = np.sqrt(np.maximum(np.einsum("ij,ij,i->j", x, x, w) / w.sum(), 1e-300))
     infinite |= (np.abs(beta) * sd_x > 12) & (np.sqrt(np.abs(np.diag(var0))) > 1e3 * np.abs(
         beta))
     naive = K.inverse_sym(imat)
