@@ -225,8 +225,10 @@ def table_one(
     Notes
     -----
     Categorical rows use Pearson's chi-square when every expected count is at least 5 and
-    Fisher's exact test otherwise (Fisher-Freeman-Halton beyond 2 x 2, exact by
-    enumeration; Monte-Carlo with ``seed`` above two million tables). More than two arms:
+    Fisher's exact test otherwise (Fisher-Freeman-Halton beyond 2 x 2: exact, by the
+    network algorithm for two arms and by enumeration otherwise; Monte-Carlo with ``seed``
+    when more than two million partial tables would be needed, said in the test column
+    and the rules). More than two arms:
     one-way ANOVA / Kruskal-Wallis for continuous rows. SMD: Austin (2009); categorical
     variables: Yang & Dalton (2012); more than two arms: mean of the pairwise SMDs (as R's
     ``tableone``).
@@ -538,7 +540,7 @@ def _rules(nonnormal, equal_var, yates, alpha_normal, alpha_levene, weighted, we
                          "rows.")
         chi = "chi-square with Yates correction for 2 x 2" if yates else \
             "Pearson chi-square (no continuity correction)"
-        fish = ("Fisher's exact test (Fisher-Freeman-Halton beyond 2 x 2, exact enumeration"
+        fish = ("Fisher's exact test (Fisher-Freeman-Halton beyond 2 x 2, exact"
                 + (f"; Monte-Carlo, seed {seed}, for tables too large to enumerate)"
                    if mc_used else ")"))
         if has_categorical:
