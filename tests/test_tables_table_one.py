@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 import mace_outcomes as mo
@@ -251,3 +253,22 @@ def test_weighted_design_based_tests_match_r_survey():
     r = row(t, "ph_ecog")
     assert r["test"].startswith("Rao-Scott") and r["p"] == pytest.approx(0.684328490202, rel=1e-8)
     assert "p" in t.formatted().columns and any("svychisq" in x for x in t.rules)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000))
+def test_row_order_and_arm_order_do_not_change_the_table(seed):
+    rng = np.random.default_rng(seed)
+    n = 30
+    d = pd.DataFrame({"arm": rng.choice(["A", "B"], n), "x": rng.normal(size=n),
+                      "y": rng.exponential(size=n), "c": rng.choice(list("pqr"), n),
+                      "b": rng.integers(0, 2, n)})
+    d.loc[:1, "arm"] = ["A", "B"]
+    d.loc[2:3, "arm"] = ["A", "B"]
+    t1 = mo.table_one(d, group="arm", arms=["A", "B"])
+    t2 = mo.table_one(d.sample(frac=1, random_state=seed), group="arm", arms=["B", "A"])
+    a, b = t1.table.set_index(["variable", "level"]), t2.table.set_index(["variable", "level"])
+    assert a["test"].equals(b["test"])
+    assert np.allclose(a["p"], b["p"], equal_nan=True, rtol=1e-9)
+    assert np.allclose(a["smd"], b["smd"], equal_nan=True, rtol=1e-9)
+    assert a["A"].equals(b["A"]) and a["B"].equals(b["B"])
