@@ -13,9 +13,10 @@ returns one row per analysis, in the shape of ``compare_arms``:
 ``regression``
     Covariate-adjusted OLS (difference in means) or logistic regression (conditional OR).
 ``IPTW-<estimand>``, ``overlap``
-    Weighted difference in means / risk difference (WLS), risk ratio (Poisson GLM with log
-    link, Zou 2004) and odds ratio (logistic GLM), with the propensity model of
-    :func:`mace_outcomes.propensity`.
+    Weighted difference in means / risk difference (WLS), and the ratio of the weighted
+    risks and odds with delta-method sandwich SEs (numerically the weighted Poisson
+    log-link GLM of Zou 2004 and the weighted logistic GLM with robust SEs), with the
+    propensity model of :func:`mace_outcomes.propensity`.
 ``AIPW``
     Augmented IPW (doubly robust) average treatment effect: per-arm outcome models plus
     the propensity score; variance from the influence function (Lunceford & Davidian 2004).
@@ -346,14 +347,30 @@ def _weighted_rows(label, y, t, w, codes, outcome_type, conf_level, add, cluster
     add(label, measure, fit.params[1], lo, hi, fit.pvalues[1],
         "weighted least squares" + _se_note(cluster), m1, m0)
     if outcome_type == "binary" and 0 < m1 < 1 and 0 < m0 < 1:
-        for family, measure, name in (
-            (sm.families.Poisson(), "risk ratio", "weighted Poisson GLM, log link"),
-            (sm.families.Binomial(), "odds ratio", "weighted logistic GLM"),
+        # ratios of the weighted risks, with influence-function (sandwich) SEs; identical
+        # to a weighted Poisson (log link) or logistic GLM on the arm with robust SEs
+        if1 = np.where(t == 1, w * (y - m1) / w[t == 1].sum(), 0.0)
+        if0 = np.where(t == 0, w * (y - m0) / w[t == 0].sum(), 0.0)
+        z = stats.norm.ppf(0.5 + conf_level / 2)
+        for measure, est, infl in (
+            ("risk ratio", np.log(m1 / m0), if1 / m1 - if0 / m0),
+            ("odds ratio", np.log(m1 / (1 - m1)) - np.log(m0 / (1 - m0)),
+             if1 / (m1 * (1 - m1)) - if0 / (m0 * (1 - m0))),
         ):
-            g = sm.GLM(y, xt, family=family, var_weights=w).fit(**cov)
-            lo, hi = np.exp(g.conf_int(1 - conf_level)[1])
-            add(label, measure, np.exp(g.params[1]), lo, hi, g.pvalues[1],
-                name + _se_note(cluster), m1, m0)
+            se = _sandwich_se(infl, codes, n_params=2)
+            e, lo, hi, p = _wald(est, se, z, log=True)
+            add(label, measure, e, lo, hi, p, "weighted risks, delta method"
+                + _se_note(cluster), m1, m0)
+
+
+def _sandwich_se(influence: np.ndarray, codes, n_params: int) -> float:
+    """SE from per-unit influence values; clustered with statsmodels' small-sample factor."""
+    if codes is None:
+        return float(np.sqrt(np.sum(influence ** 2)))
+    n, g = len(influence), codes.max() + 1
+    summed = np.bincount(codes, weights=influence)
+    factor = g / (g - 1) * (n - 1) / (n - n_params)
+    return float(np.sqrt(np.sum(summed ** 2) * factor))
 
 
 def _aipw_rows(df, y, t, e, covariates, codes, outcome_type, z, add):

@@ -238,7 +238,7 @@ def analyze(directory: str | Path | None = None, out: str | Path = "results", *,
 def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> dict:
     import mace_outcomes as mo
 
-    from ..outcomes import followup_summary
+    from ..outcomes import expansion_thresholds, followup_summary
 
     def step(name):
         bar.set_postfix_str(name)
@@ -297,11 +297,26 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
         lesion_cov = [c for c in study.covariates if c in lesions]
         prim = mo.compare_outcome(lesions, outcome, covariates=lesion_cov, cluster="patient_id",
                                   estimand=study.estimand, treated=treated)
+        definition = lesions[outcome].attrs.get("definition", "")
+        notes = ([f"{outcome}: {definition}"] if definition else []) + list(prim.notes)
+        parts = [prim.table.assign(outcome=outcome)]
+        if outcome == "stent_expansion":  # adequate expansion as binary outcomes too
+            flags = expansion_thresholds(lesions[outcome])
+            for flag in flags:
+                data = lesions.assign(**{flag: flags[flag]})
+                res = mo.compare_outcome(data, flag, covariates=lesion_cov, treated=treated,
+                                         cluster="patient_id", estimand=study.estimand)
+                parts.append(res.table.assign(outcome=flag))
+                notes.append(f"{flag}: {flags[flag].attrs['definition']}")
+        rows = pd.concat(parts, ignore_index=True)
+        rows = rows[["outcome"] + [c for c in rows.columns if c != "outcome"]]
         writer.section("Primary endpoint", writer.table(
-            "primary_endpoint", prim.table.round(4), f"Primary endpoint: {outcome} "
-            f"({prim.units}), {treated} vs {control}", prim.notes))
+            "primary_endpoint", rows.round(4), f"Primary endpoint: {outcome} "
+            f"({prim.units}), {treated} vs {control}, lesions clustered in patients", notes))
         results["primary_endpoint"] = {"outcome": outcome, "units": prim.units,
-                                       "rows": prim.table, "notes": list(prim.notes)}
+                                       "definition": definition, "rows": prim.table,
+                                       "thresholds": rows[rows["outcome"] != outcome],
+                                       "notes": notes}
     bar.update(1)
 
     # -- time-to-event data and propensity -----------------------------------------------
