@@ -133,3 +133,15 @@ def test_bad_rows_raise(rows):
         plot_forest(rows.drop(columns="upper"))
     with pytest.raises(mo.InputError):
         plot_forest(rows, columns=["n_oct"])
+
+
+def test_wide_intervals_print_with_sensible_precision():
+    from mace_outcomes.plots.style import format_ratio
+
+    assert [format_ratio(v) for v in (0.586, 12.34, 615.6, 0.004, np.inf)] == \
+        ["0.59", "12.3", "616", "<0.01", "\u221e"]
+    fig = plot_forest(pd.DataFrame({"label": ["MI"], "hr": [4.22], "lower": [0.0031],
+                                    "upper": [615.6], "p": [0.337]}))
+    assert list(fig.forest_table["hr_text"]) == ["4.22 (<0.01\u2013616)"]
+    ticks = list(fig.axes[0].get_xticks())
+    assert 1 in ticks and 0.1 in ticks and 10 in ticks  # symmetric round ticks

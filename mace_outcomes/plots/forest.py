@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.ticker import FixedLocator, NullLocator
 
 from ..errors import InputError, Problem
-from .style import figure_style, figure_width, font_size, format_p, new_figure
+from .style import figure_style, figure_width, font_size, format_p, format_ratio, new_figure
 
 __all__ = ["plot_forest"]
 
@@ -19,8 +19,7 @@ _LOG_TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 4, 5, 10, 20, 50, 100
 def _ci_text(hr: float, lo: float, hi: float) -> str:
     if not np.isfinite(hr):
         return ""
-    hi_text = "\u221e" if not np.isfinite(hi) else f"{hi:.2f}"
-    return f"{hr:.2f} ({lo:.2f}\u2013{hi_text})"
+    return f"{format_ratio(hr)} ({format_ratio(lo)}\u2013{format_ratio(hi)})"
 
 
 _TICK_PRIORITY = (1, 0.1, 10, 0.5, 2, 0.01, 100, 0.2, 5, 0.25, 4, 0.05, 20, 0.02, 50)
@@ -33,10 +32,10 @@ def _ticks(lo: float, hi: float, axis_in: float, char_in: float) -> list[float]:
     for t in _TICK_PRIORITY:
         if not lo <= t <= hi:
             continue
-        need = (len(f"{t:g}") + 1.5) * char_in
         pos = (np.log10(t) - np.log10(lo)) / span * axis_in
-        if all(abs(pos - (np.log10(c) - np.log10(lo)) / span * axis_in) >= need
-               for c in chosen):
+        # half of each label either side of its tick, and a gap between them
+        if all(abs(pos - (np.log10(c) - np.log10(lo)) / span * axis_in)
+               >= ((len(f"{t:g}") + len(f"{c:g}")) / 2 + 1.5) * char_in for c in chosen):
             chosen.append(t)
     return sorted(chosen)
 

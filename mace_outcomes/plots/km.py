@@ -24,7 +24,15 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, MaxNLocator
 
 from ..errors import InputError, Problem
-from .style import figure_style, figure_width, font_size, format_p, new_figure, palette_for
+from .style import (
+    figure_style,
+    figure_width,
+    font_size,
+    format_p,
+    format_ratio,
+    new_figure,
+    palette_for,
+)
 
 __all__ = ["plot_km", "plot_cif", "plot_km_panels", "at_risk_table", "UNITS"]
 
@@ -268,7 +276,8 @@ def _hr_text(hr, hr_term, group, weighted_curves: bool, hr_label: str | None) ->
     est, lo, hi, level = _hr_values(hr, hr_term, group)
     if hr_label is None:
         hr_label = "HR (Firth)" if getattr(hr, "firth", False) else "HR"
-    return f"{hr_label} {est:.2f} ({level:.0%} CI {lo:.2f}\u2013{hi:.2f})"
+    return (f"{hr_label} {format_ratio(est)} ({level:.0%} CI {format_ratio(lo)}\u2013"
+            f"{format_ratio(hi)})")
 
 
 # -- drawing ----------------------------------------------------------------------------

@@ -170,6 +170,21 @@ def format_p(p: float, digits: int = 3) -> str:
     return f"{p:.{digits}f}"
 
 
+def format_ratio(v: float) -> str:
+    """A hazard ratio or limit with the precision it deserves: 0.59, 12.3, 616, <0.01."""
+    if v != v:
+        return "NA"
+    if v == float("inf"):
+        return "\u221e"
+    if v >= 99.95:
+        return f"{v:.0f}"
+    if v >= 9.995:
+        return f"{v:.1f}"
+    if v >= 0.005:
+        return f"{v:.2f}"
+    return "<0.01"
+
+
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 600,
                 formats: Sequence[str] | None = None) -> list[Path]:
     """Write a figure for a journal: PDF, SVG, PNG, TIFF (or EPS) chosen by extension.
