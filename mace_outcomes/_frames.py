@@ -106,10 +106,12 @@ def survival_arrays(
     g = levels = None
     if group is not None:
         gs = df[group]
-        na = gs.isna().to_numpy()
+        # one hashing pass finds both the missing labels (code -1) and the levels
+        codes, uniques = pd.factorize(gs, use_na_sentinel=True)
+        na = codes < 0
         if na.any():
             problems.append(Problem("missing group label", group, _rows(df, na), source))
-        levels = sorted(pd.unique(gs[~na]).tolist(), key=_sort_key)
+        levels = sorted(uniques.tolist(), key=_sort_key)
         if len(levels) < min_groups:
             problems.append(Problem(f"needs at least {min_groups} groups, found "
                                     f"{len(levels)} ({levels})", group, (), source))
