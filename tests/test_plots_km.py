@@ -414,3 +414,16 @@ def test_annotation_covers_no_curve_and_table_is_optional():
         assert not np.any((level > y0) & (level < y1)), "annotation sits on a curve"
     bare = plot_km(km, unit="days", risk_table=False, return_table=True)
     assert bare[1] is None and bare[0].risk_table is None and len(bare[0].axes) == 1
+
+
+def test_curves_already_in_months_are_not_converted_twice(lung):
+    import dataclasses
+
+    df, _ = lung
+    km = mo.kaplan_meier(df, group="group")
+    in_months = dataclasses.replace(
+        km, table=km.table.assign(time=km.table["time"] / MONTH), time_unit="months")
+    a = plot_km(km, breaks=BREAKS).risk_table
+    b = plot_km(in_months, breaks=BREAKS).risk_table
+    np.testing.assert_array_equal(a["n_risk"], b["n_risk"])
+    np.testing.assert_array_equal(a["cum_events"], b["cum_events"])

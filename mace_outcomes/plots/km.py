@@ -186,13 +186,20 @@ def _check_kind(kind: str) -> None:
                                  fix="'event' draws 1 - S rising from 0 (e.g. MACE)"))
 
 
-def _unit_days(unit: str, days_per_unit: float | None) -> float:
-    if days_per_unit is not None:
-        return float(days_per_unit)
-    if unit not in UNITS:
+def _unit_days(unit: str, days_per_unit: float | None, result=None) -> float:
+    """Data time units per display unit (the data are in days unless the result says)."""
+    if unit not in UNITS and days_per_unit is None:
         raise InputError(Problem(f"unit must be one of {list(UNITS)}, not {unit!r}",
                                  column="unit"))
-    return UNITS[unit]
+    per_unit = float(days_per_unit) if days_per_unit is not None else UNITS[unit]
+    data_unit = getattr(result, "time_unit", None) or getattr(result, "time_units", None)
+    if data_unit in (None, "days", "day"):
+        return per_unit
+    data_unit = str(data_unit).rstrip("s") + "s"
+    if data_unit not in UNITS:
+        raise InputError(Problem(f"the curves are in {data_unit!r}: give days_per_unit",
+                                 column="unit"))
+    return per_unit / UNITS[data_unit]
 
 
 def _default_breaks(max_time: float, unit: str) -> np.ndarray:
@@ -559,7 +566,7 @@ def plot_km(km, *, kind: str = "survival", conf_int: bool = True, censor_marks: 
     table = _table_of(km, "km")
     groups = _groups_of(km, table, order)
     colours = _colours(groups, palette)
-    unit_days = _unit_days(unit, days_per_unit)
+    unit_days = _unit_days(unit, days_per_unit, km)
     weighted = bool(getattr(km, "weighted", False))
     group_col = getattr(km, "group", None)
 
@@ -710,7 +717,7 @@ def plot_cif(ci, *, conf_int: bool = True, percent: bool = False, unit: str = "m
     table = _table_of(first, "ci")
     groups = _groups_of(first, table, order)
     colours = _colours(groups, palette)
-    unit_days = _unit_days(unit, days_per_unit)
+    unit_days = _unit_days(unit, days_per_unit, first)
     weighted = bool(getattr(first, "weighted", False))
 
     lines = []
@@ -848,7 +855,9 @@ def _shared_ylim(results: Mapping, kwargs: Mapping) -> tuple[float, float]:
     if kind == "survival" and not any(_is_cif(r) for r in results.values()):
         return 0.0, 1.0
     unit = kwargs.get("unit", "months")
-    unit_days = _unit_days(unit, kwargs.get("days_per_unit"))
+    first = next(iter(results.values()))
+    first = next(iter(first.values())) if isinstance(first, Mapping) else first
+    unit_days = _unit_days(unit, kwargs.get("days_per_unit"), first)
     conf_int = kwargs.get("conf_int", True)
     top = 0.0
     for name, res in results.items():
