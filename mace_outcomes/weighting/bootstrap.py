@@ -243,7 +243,15 @@ def bootstrap(df: pd.DataFrame, treatment: str, covariates: list[str] | None = N
         log_scale = name in ("hr", "risk_ratio")
         vv = v[ok]
         finite = np.isfinite(vv) & ((vv > 0) if log_scale else True)
-        lo, hi = (np.quantile(vv, [alpha / 2, 1 - alpha / 2]) if vv.size else (np.nan, np.nan))
+        if not vv.size:
+            lo = hi = np.nan
+        elif finite.all():
+            lo, hi = np.quantile(vv, [alpha / 2, 1 - alpha / 2])
+        else:
+            # 0 / infinite replicates: no interpolation across them (inf - inf), take the
+            # outer order statistics instead
+            lo = np.quantile(vv, alpha / 2, method="lower")
+            hi = np.quantile(vv, 1 - alpha / 2, method="higher")
         with np.errstate(divide="ignore", invalid="ignore"):
             sv = np.log(vv[finite]) if log_scale else vv[finite]
         rows.append({"statistic": name, "estimate": est.get(name, np.nan),

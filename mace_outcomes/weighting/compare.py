@@ -433,9 +433,10 @@ def compare_arms(tte: pd.DataFrame, treatment: str = "arm",
         cols += ["boot_lower", "boot_upper"]
     table = pd.DataFrame(rows).reindex(columns=cols)
     if not rare and (min(counts["events_treated"], counts["events_control"]) < 5):
-        notes.append(f"only {min(counts['events_treated'], counts['events_control'])} events "
-                     "in one arm: estimates are imprecise; a hazard ratio from so few events "
-                     "cannot establish equivalence or superiority")
+        k = min(counts["events_treated"], counts["events_control"])
+        notes.append(f"only {k} event{'s' if k != 1 else ''} in one arm: estimates are "
+                     "imprecise; a hazard ratio from so few events cannot establish "
+                     "equivalence or superiority")
     notes.append(f"E-value uses the {'rare' if rare_outcome else 'common'}-outcome HR "
                  f"conversion (crude risk by {horizon:g} days = {overall:.1%})")
     return Comparison(table=table, propensity=props, treated=t_label, control=c_label,
