@@ -427,3 +427,20 @@ def test_curves_already_in_months_are_not_converted_twice(lung):
     b = plot_km(in_months, breaks=BREAKS).risk_table
     np.testing.assert_array_equal(a["n_risk"], b["n_risk"])
     np.testing.assert_array_equal(a["cum_events"], b["cum_events"])
+
+
+@pytest.mark.parametrize("rows", [
+    {"time": [10, 20, 30, 365, 365], "event": [0, 0, 0, 0, 0]},   # no event at all
+    {"time": [100.0], "event": [1]},                               # one subject
+    {"time": [0, 0, 5, 10, 365], "event": [1, 0, 1, 0, 0]},        # events at day 0
+    {"time": [1, 2, 3, 4], "event": [1, 1, 1, 1]},                 # the curve reaches 0
+])
+def test_degenerate_curves_still_draw(rows):
+    df = pd.DataFrame(rows)
+    km = mo.kaplan_meier(df)
+    fig = plot_km(km, kind="event", breaks=BREAKS)
+    assert_nothing_clipped(fig, min_texts=3)
+    top = fig.axes[0].get_ylim()[1]
+    # the whole curve is visible: 1 - S at the end never exceeds the axis
+    assert 1 - km.table["surv"].min() <= top + 1e-12
+    assert list(fig.risk_table["n_risk"]) == [(df.time >= b * MONTH).sum() for b in BREAKS]

@@ -438,7 +438,8 @@ def _ylim(curves: list[_Curve], kind: str, conf_int: bool, xmax: float, ylim) ->
     top = 0.0
     for c in curves:
         keep = c.x <= xmax
-        vals = c.upper[keep] if conf_int else c.y[keep]
+        # the curve itself counts too: its limits are undefined once S reaches 0
+        vals = np.r_[c.y[keep], c.upper[keep]] if conf_int else c.y[keep]
         vals = vals[np.isfinite(vals)]
         if vals.size:
             top = max(top, float(vals.max()))
