@@ -279,6 +279,8 @@ def _diverging(beta: np.ndarray, x: np.ndarray, fun, loglik: float) -> list[int]
     out = []
     sd = x.std(axis=0)
     for j in range(beta.size):
+        if abs(beta[j]) * sd[j] < 2.0:  # a finite, moderate effect: nothing to check
+            continue
         b2 = beta.copy()
         b2[j] += (1.0 if beta[j] >= 0 else -1.0) * 10.0 / max(sd[j], 1e-12)
         with np.errstate(over="ignore", invalid="ignore"):
