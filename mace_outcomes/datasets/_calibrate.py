@@ -49,14 +49,26 @@ def exact_moments(
     sd: float,
     lower: float | np.ndarray = -np.inf,
     upper: float | np.ndarray = np.inf,
+    corr_with: np.ndarray | None = None,
+    corr: float | None = None,
 ) -> np.ndarray:
-    """Nearest vector to ``x0`` with exactly this mean and SD (ddof=1) inside the bounds."""
+    """Nearest vector to ``x0`` with exactly this mean and SD (ddof=1) inside the bounds.
+
+    With ``corr_with`` and ``corr``, the result also has exactly this Pearson correlation
+    with ``corr_with``.
+    """
     x0 = np.asarray(x0, dtype=float)
     n = x0.size
     lo = np.broadcast_to(np.asarray(lower, dtype=float), (n,)).copy()
     hi = np.broadcast_to(np.asarray(upper, dtype=float), (n,)).copy()
     # the affine rescaling keeps the draw's shape; it is the answer when it fits the bounds
     z = (x0 - x0.mean()) / _sd(x0)
+    zc = None
+    if corr_with is not None:
+        zc = (corr_with - np.mean(corr_with)) / _sd(corr_with)
+        w = z - (z @ zc) / (zc @ zc) * zc  # the draw's part orthogonal to corr_with
+        w = w / _sd(w)
+        z = corr * zc + np.sqrt(1 - corr**2) * w
     start = mean + sd * z
     if np.all(start >= lo) and np.all(start <= hi):
         return start
@@ -67,6 +79,9 @@ def exact_moments(
         {"type": "eq", "fun": lambda u: np.sum((u - u.mean()) ** 2) / (n - 1) - 1.0,
          "jac": lambda u: 2 * (u - u.mean()) / (n - 1)},
     ]
+    if zc is not None:
+        cons.append({"type": "eq", "fun": lambda u: u @ zc / (n - 1) - corr,
+                     "jac": lambda u: zc / (n - 1)})
     bounds = list(zip(np.where(np.isfinite(ulo), ulo, None),
                       np.where(np.isfinite(uhi), uhi, None), strict=True))
     res = minimize(
@@ -81,6 +96,8 @@ def exact_moments(
     x = mean + sd * res.x
     if abs(x.mean() - mean) > 1e-6 * max(1, abs(mean)) or abs(_sd(x) - sd) > 1e-6 * max(1, sd):
         raise RuntimeError(f"cannot reach mean {mean} and SD {sd} within the bounds")
+    if zc is not None and abs(np.corrcoef(x, zc)[0, 1] - corr) > 1e-6:
+        raise RuntimeError(f"cannot reach correlation {corr} within the bounds")
     return np.clip(x, lo, hi)
 
 
