@@ -121,7 +121,8 @@ def design_products(x: np.ndarray) -> np.ndarray:
     z = np.empty((n, 1 + p + len(iu)))
     z[:, 0] = 1.0
     z[:, 1:1 + p] = x
-    np.multiply(x[:, iu], x[:, ju], out=z[:, 1 + p:])
+    for k, (i, j) in enumerate(zip(iu, ju, strict=True)):  # a loop over columns only
+        np.multiply(x[:, i], x[:, j], out=z[:, 1 + p + k])
     return z
 
 

@@ -18,16 +18,25 @@ Inference, as ``coxphf(..., pl=TRUE)``:
 With ``weights`` (e.g. IPTW; no package offers this yet) the weighted partial
 likelihood and its weighted information define ``l*``, so the point estimate is
 the weighted penalised estimate (integer weights = replicated rows). The weighted
-likelihood's curvature overstates the information of non-frequency weights, so the
-variance is the robust sandwich ``D'D`` of Lin & Wei (1989) with dfbeta
-``D = (w U) I^{-1}`` (score residuals of the partial likelihood at the penalised
-estimate; the penalty's O(1) contribution to the estimating function is ignored),
-summed within clusters when ``cluster`` is given; the profile penalised-likelihood
-limits and the penalised LR test are kept but the likelihood-ratio statistic of
-term ``j`` is rescaled by ``naive_var_j / robust_var_j`` (a first-order Rao-Scott
-correction), so that the interval's width follows the robust variance while it
-keeps the asymmetry of the profile. With unit weights and no cluster the
-unweighted (coxphf) result is returned.
+likelihood's curvature overstates the information of non-frequency weights (IPTW
+weights sum to about twice n), so:
+
+* ``se`` is the robust sandwich ``D'D`` of Lin & Wei (1989) with dfbeta
+  ``D = (w U) I^{-1}`` (score residuals of the partial likelihood at the penalised
+  estimate; the penalty's O(1) share of the estimating function is ignored), summed
+  within clusters when ``cluster`` is given -- floored, term by term, by the
+  model-based variance of the likelihood with the weights rescaled to mean 1,
+  because the sandwich collapses for a term near monotone likelihood (an arm with
+  almost no events leaves almost no score residuals) and would give falsely narrow
+  intervals exactly where Firth's method is needed;
+* ``lower``/``upper`` and ``p`` are still the profile penalised-likelihood limits and
+  the penalised LR test, but the likelihood-ratio statistic of term ``j`` is
+  multiplied by ``naive_var_j / var_j`` (``var_j = se_j^2``; a first-order Rao-Scott
+  correction), so the interval's width follows that variance while it keeps the
+  profile's asymmetry. ``naive_se`` is the weighted model-based SE.
+
+Unit weights give the unweighted (coxphf) point estimate and penalised likelihood;
+the intervals then differ only through the robust variance.
 
 References
 ----------
@@ -227,8 +236,15 @@ def firth_fit(*, x, w, lay, cluster, names, terms, robust, conf_level, n, n_even
     use_robust = bool(robust)
     if use_robust:
         resid = K.score_residuals(beta, xs, w, lay)
-        var_s = K.robust_variance(resid, w, naive_s, cluster)
-        scale = np.diag(naive_s) / np.diag(var_s)
+        rob = K.robust_variance(resid, w, naive_s, cluster)
+        # the sandwich collapses for a term near monotone likelihood (an arm with
+        # almost no events has almost no score residuals), so it is floored by the
+        # model-based variance of the likelihood with weights rescaled to mean 1
+        floor = np.diag(naive_s) * w.mean()
+        target = np.maximum(np.diag(rob), floor)
+        adj = np.sqrt(target / np.diag(rob))
+        var_s = rob * np.outer(adj, adj)
+        scale = np.diag(naive_s) / target
         variance = "robust sandwich; Rao-Scott-scaled profile penalised likelihood"
     else:
         var_s = naive_s
