@@ -120,6 +120,15 @@ def test_weighted_counts_weighted_or_unweighted_and_labelled(lung):
         np.testing.assert_allclose(cens[cens.group == g]["cum_censored"], expected)
     assert set(raw.risk_table["counts"]) == {"unweighted"}
     assert set(fig.risk_table["counts"]) == {"weighted"}
+    both = plot_km(km, breaks=BREAKS, weighted_counts="both")
+    assert [a.get_title(loc="left") for a in both.risk_axes] == [
+        "Number at risk (weighted)", "Number at risk (unweighted)"]
+    for g, texts in _risk_texts(both, "n_risk_unweighted").items():
+        texts = sorted(texts, key=lambda t: t.get_position()[0])
+        assert [int(t.get_text()) for t in texts] == [
+            _count_at_risk(df, b * MONTH, "group", int(g)) for b in BREAKS]
+    np.testing.assert_allclose(both.risk_table["n_risk"], fig.risk_table["n_risk"])
+    assert_nothing_clipped(both)
 
 
 def _annotation(fig):
@@ -309,6 +318,13 @@ def test_panels_one_call(lung):
            "Early death": mo.kaplan_meier(df, event="early", group="group"),
            "Death (women)": mo.kaplan_meier(df[df.group == 1])}
     fig = plot_km_panels(kms, kind="event", breaks=BREAKS)
+    df2 = df.assign(status=np.where(df.event == 1, 1 + (df.age > 65), 0))
+    cif = {"Death > 65": mo.cumulative_incidence(df2, status="status", group="group", cause=2),
+           "Death <= 65": mo.cumulative_incidence(df2, status="status", group="group", cause=1)}
+    mixed = plot_km_panels({"Death": kms["Death"], "By age": cif}, kind="event",
+                           breaks=BREAKS)
+    assert list(pd.unique(mixed.risk_table["panel"])) == ["Death", "By age"]
+    assert_nothing_clipped(mixed)
     assert fig.get_size_inches()[0] == pytest.approx(7.2)
     titles = [sub.get_suptitle() for sub in fig.subfigs if sub.get_visible()]
     assert titles == ["A  Death", "B  Early death", "C  Death (women)"]

@@ -504,9 +504,11 @@ def plot_km(km, *, kind: str = "survival", conf_int: bool = True, censor_marks: 
         Draw the number-at-risk table under the x-axis.
     risk_table_rows : sequence of {"n_risk", "cum_events", "cum_censored"}
         Which tables to draw, top to bottom.
-    weighted_counts : {"weighted", "unweighted"}
-        For weighted curves: the weighted (pseudo-population) or the actual numbers; the
-        table title says which. Ignored for unweighted curves.
+    weighted_counts : {"weighted", "unweighted", "both"}
+        For weighted curves: the weighted (pseudo-population) or the actual numbers, or
+        both tables one under the other; each table's title says which. Ignored for
+        unweighted curves. With "both", ``fig.risk_table`` adds ``n_risk_unweighted``,
+        ``cum_events_unweighted`` and ``cum_censored_unweighted``.
     test : LogrankResult, optional
         Annotated as ``Log-rank p = 0.002``. Weighted curves need the weighted (IPTW)
         test and unweighted curves the unweighted one: a mismatch raises ``InputError``.
@@ -580,23 +582,17 @@ def plot_km(km, *, kind: str = "survival", conf_int: bool = True, censor_marks: 
         lines.append(hr_label)  # a ready-made HR line (no result object to read)
     if note:
         lines.append(note)
-    if weighted_counts not in ("weighted", "unweighted"):
-        raise InputError(Problem("weighted_counts must be 'weighted' or 'unweighted'",
-                                 column="weighted_counts"))
+    _check_counts(weighted_counts)
 
     xb = _breaks(breaks, table, unit_days, unit)
     xmax = float(xb[-1])
     curves = _km_curves(km, kind, unit_days, groups, labels, colours)
     yl = _ylim(curves, kind, conf_int, xmax, ylim)
 
-    risk = None
-    row_titles = dict(ROW_TITLES)
+    risk, rows, row_titles = None, rows, dict(ROW_TITLES)
     if risk_table:
-        risk = _risk_frame(table, xb, unit_days, unit, groups, labels,
-                           weighted_counts if weighted else "weighted")
-        if weighted:
-            which = "weighted" if weighted_counts == "weighted" else "unweighted"
-            row_titles = {k: f"{v} ({which})" for k, v in ROW_TITLES.items()}
+        risk, rows, row_titles = _risk_tables(table, xb, unit_days, unit, groups, labels,
+                                              weighted, weighted_counts, rows)
 
     if xlabel is None:
         xlabel = f"Time since index procedure ({unit})"
@@ -620,6 +616,30 @@ def _breaks(breaks, table: pd.DataFrame, unit_days: float, unit: str) -> np.ndar
         raise InputError(Problem(f"breaks {list(breaks)} must be increasing, >= 0, "
                                  "at least two", column="breaks"))
     return xb
+
+
+def _check_counts(weighted_counts: str) -> None:
+    if weighted_counts not in ("weighted", "unweighted", "both"):
+        raise InputError(Problem("weighted_counts must be 'weighted', 'unweighted' or 'both'",
+                                 column="weighted_counts"))
+
+
+def _risk_tables(table, xb, unit_days, unit, groups, labels, weighted: bool,
+                 weighted_counts: str, rows: list[str]):
+    """The risk-table frame, the rows to draw and their titles (saying which counts)."""
+    if not weighted:
+        return (_risk_frame(table, xb, unit_days, unit, groups, labels, "weighted"), rows,
+                dict(ROW_TITLES))
+    if weighted_counts != "both":
+        risk = _risk_frame(table, xb, unit_days, unit, groups, labels, weighted_counts)
+        return risk, rows, {k: f"{v} ({weighted_counts})" for k, v in ROW_TITLES.items()}
+    risk = _risk_frame(table, xb, unit_days, unit, groups, labels, "weighted")
+    raw = _risk_frame(table, xb, unit_days, unit, groups, labels, "unweighted")
+    for col in ROW_TITLES:
+        risk[f"{col}_unweighted"] = raw[col].to_numpy()
+    titles = {k: f"{v} (weighted)" for k, v in ROW_TITLES.items()}
+    titles.update({f"{k}_unweighted": f"{v} (unweighted)" for k, v in ROW_TITLES.items()})
+    return risk, [r for row in rows for r in (row, f"{row}_unweighted")], titles
 
 
 def _risk_frame(table, xb, unit_days, unit, groups, labels, counts) -> pd.DataFrame:
@@ -682,8 +702,8 @@ def plot_cif(ci, *, conf_int: bool = True, percent: bool = False, unit: str = "m
         causes of the same data (e.g. ``{"MACE": ci1, "Non-cardiac death": ci2}``): one
         colour per group, one line style per cause (solid, dashed, dotted). The risk
         table (subjects still event-free and followed) is read from the first.
-    weighted_counts : {"weighted", "unweighted"}
-        For weighted curves, which numbers the table shows (its title says which).
+    weighted_counts : {"weighted", "unweighted", "both"}
+        For weighted curves, which numbers the tables show (their titles say which).
     test : GrayTest, optional
         Annotated as ``Gray's test p = ...`` (``test_label`` to rename).
     hr : Fine-Gray or Cox result, mapping or (hr, lower, upper), optional
@@ -749,16 +769,11 @@ def plot_cif(ci, *, conf_int: bool = True, percent: bool = False, unit: str = "m
                 np.r_[0.0, c["lower"].to_numpy(dtype=float)],
                 np.r_[0.0, c["upper"].to_numpy(dtype=float)], np.empty(0), np.empty(0)))
     yl = _ylim(curves, "event", conf_int, xmax, ylim)
-    if weighted_counts not in ("weighted", "unweighted"):
-        raise InputError(Problem("weighted_counts must be 'weighted' or 'unweighted'",
-                                 column="weighted_counts"))
-    risk = None
-    row_titles = dict(ROW_TITLES)
+    _check_counts(weighted_counts)
+    risk, row_titles = None, dict(ROW_TITLES)
     if risk_table:
-        risk = _risk_frame(table, xb, unit_days, unit, groups, labels,
-                           weighted_counts if weighted else "weighted")
-        if weighted:
-            row_titles = {k: f"{v} ({weighted_counts})" for k, v in ROW_TITLES.items()}
+        risk, rows, row_titles = _risk_tables(table, xb, unit_days, unit, groups, labels,
+                                              weighted, weighted_counts, rows)
     if xlabel is None:
         xlabel = f"Time since index procedure ({unit})"
     if ylabel is None:
@@ -815,9 +830,12 @@ def plot_km_panels(results: Mapping, *, ncols: int | None = None,
 
     heights = []
     for name, res in results.items():
-        n_groups = len(_groups_of(res, _table_of(res, name)))
+        one = next(iter(res.values())) if isinstance(res, Mapping) else res
+        n_groups = len(_groups_of(one, _table_of(one, name)))
         rows = _check_rows(kwargs.get("risk_table_rows", ("n_risk",)))
         n_rows = len(rows) if kwargs.get("risk_table", True) else 0
+        if getattr(one, "weighted", False) and kwargs.get("weighted_counts") == "both":
+            n_rows *= 2
         lay = _layout(panel_w, kwargs.get("fontsize", 7.0), n_groups, None)
         heights.append(_figure_height(lay, n_groups, n_rows, n_groups > 1, True))
     row_h = [max(heights[r * ncols:(r + 1) * ncols]) for r in range(nrows)]
@@ -832,6 +850,9 @@ def plot_km_panels(results: Mapping, *, ncols: int | None = None,
         opts = dict(kwargs)
         opts.setdefault("fontsize", 7.0)
         draw = plot_cif if _is_cif(res) else plot_km
+        if draw is plot_cif:  # always rising, no censor ticks
+            opts.pop("kind", None)
+            opts.pop("censor_marks", None)
         _, risk = draw(res, width=panel_w, title=f"{letter}{name}", test=tests.get(name),
                        hr=hrs.get(name), _target=subs[k], **opts)
         if risk is not None:
