@@ -341,7 +341,7 @@ def test_bad_options_raise(lung):
     km = mo.kaplan_meier(df, group="group")
     for kw in ({"kind": "hazard"}, {"breaks": (0, 6, 3)}, {"unit": "fortnights"},
                {"risk_table_rows": ("n_risk", "n_deaths")}, {"width": "triple"},
-               {"weighted_counts": "both"}):
+               {"weighted_counts": "all"}):
         with pytest.raises(mo.InputError):
             plot_km(km, **kw)
 
