@@ -159,9 +159,14 @@ def separated_data():
 
 def test_separation_warns_and_firth_stays_finite():
     df = separated_data()
-    with pytest.warns(mo.SeparationWarning, match="firth=True"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         ps = mo.propensity(df, "arm", ["age", "ostial"])
-    assert ps.separation and ps.scores.max() > 1 - 1e-6
+    kinds = {w.category for w in caught}
+    # separation, and the scores at 1 it produces break positivity
+    assert kinds == {mo.SeparationWarning, mo.ExtremeWeightWarning}
+    assert any("firth=True" in str(w.message) for w in caught)
+    assert ps.separation and ps.scores.max() > 1 - 1e-6 and len(ps.warnings) == 2
     with pytest.warns(mo.SeparationWarning, match="Firth"):
         pf = mo.propensity(df, "arm", ["age", "ostial"], firth=True)
     assert np.isfinite(pf.coef["coef"]).all() and pf.scores.max() < 0.999
