@@ -297,12 +297,11 @@ class _Layout:
     line: float        # one table line, inches
 
 
-def _layout(width: str | float, fontsize: float | None, n_lines: int,
-            main_height: float | None) -> _Layout:
+def _layout(width: str | float, fontsize: float | None) -> _Layout:
+    """Curve panel about 0.62 x the width (at most 3.2 in), table lines 1.5 x the font."""
     w = figure_width(width)
     fs = font_size(width) if fontsize is None else float(fontsize)
-    main = main_height if main_height is not None else min(0.62 * w, 3.2)
-    return _Layout(fs, w, main, fs * 1.5 / 72)
+    return _Layout(fs, w, min(0.62 * w, 3.2), fs * 1.5 / 72)
 
 
 def _figure_height(lay: _Layout, n_groups: int, n_rows: int, legend: bool,
@@ -657,7 +656,7 @@ def _render(curves, risk, rows, row_titles, xb, xmax, yl, percent, conf_int, cen
             fontsize, labels, groups, return_table, target):
     n_groups = len(groups)
     n_rows = len(rows) if risk is not None else 0
-    lay = _layout(width, fontsize, n_groups, None)
+    lay = _layout(width, fontsize)
     if height is not None:
         # give the curves whatever the tables and labels leave
         fixed = _figure_height(lay, n_groups, n_rows, legend, bool(title)) - lay.main_height
@@ -836,7 +835,7 @@ def plot_km_panels(results: Mapping, *, ncols: int | None = None,
         n_rows = len(rows) if kwargs.get("risk_table", True) else 0
         if getattr(one, "weighted", False) and kwargs.get("weighted_counts") == "both":
             n_rows *= 2
-        lay = _layout(panel_w, kwargs.get("fontsize", 7.0), n_groups, None)
+        lay = _layout(panel_w, kwargs.get("fontsize", 7.0))
         heights.append(_figure_height(lay, n_groups, n_rows, n_groups > 1, True))
     row_h = [max(heights[r * ncols:(r + 1) * ncols]) for r in range(nrows)]
 
