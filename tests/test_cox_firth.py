@@ -110,3 +110,27 @@ def test_weighted_firth_integer_weights_equal_replicated_rows():
                                rtol=1e-6)
     np.testing.assert_allclose(weighted.summary["naive_se"], replicated.summary["se"],
                                rtol=1e-6)
+
+
+def test_categorical_arm_without_events_warns_by_term_and_firth_fits():
+    # the seed study's situation: no events at all in the OCT arm
+    df = ZERO.assign(arm=np.where(ZERO.group == 1, "OCT", "IVUS"))
+    with pytest.warns(mo.MonotoneLikelihoodWarning, match="'armOCT'"):
+        fit = mo.cox(df, "time", "event", ["arm", "age"])
+    assert fit.summary.loc["armOCT", "hr"] == 0 and np.isnan(fit.summary.loc["armOCT", "p"])
+    firth = mo.cox(df, "time", "event", ["arm", "age"], firth=True)
+    ref = FIRTH["firth_zero_group_age"]
+    np.testing.assert_allclose(firth.summary["coef"], ref["coef"], rtol=1e-6)
+    np.testing.assert_allclose(firth.summary["upper"], ref["upper"], rtol=1e-4)
+
+
+def test_weighted_firth_interval_is_not_narrowed_by_a_collapsed_sandwich():
+    # with an arm free of events the sandwich is near zero for that arm; the interval
+    # must stay at least as wide (on the log scale) as the model-based weighted one
+    # of mean-1 weights, i.e. it still contains HR = 1 here as the unweighted one does
+    rng = np.random.default_rng(0)
+    df = ZERO.assign(w=rng.uniform(0.5, 2.0, len(ZERO)))
+    fit = mo.cox(df, "time", "event", ["group", "age"], firth=True, weights="w")
+    row = fit.summary.loc["group"]
+    assert row["lower"] < 1 < row["upper"]
+    assert row["se"] >= row["naive_se"] * np.sqrt(df.w.mean()) * (1 - 1e-12)
