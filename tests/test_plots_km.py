@@ -460,3 +460,25 @@ def test_degenerate_curves_still_draw(rows):
     # the whole curve is visible: 1 - S at the end never exceeds the axis
     assert 1 - km.table["surv"].min() <= top + 1e-12
     assert list(fig.risk_table["n_risk"]) == [(df.time >= b * MONTH).sum() for b in BREAKS]
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 400), st.booleans(), st.booleans(),
+                          st.floats(0.2, 5.0)), min_size=4, max_size=40))
+def test_property_weighted_counts_are_weight_sums(rows):
+    df = pd.DataFrame(rows, columns=["time", "event", "arm", "w"]).astype(
+        {"event": int, "arm": int})
+    if df.arm.nunique() < 2:
+        df.loc[0, "arm"] = 1 - df.loc[0, "arm"]
+    km = mo.kaplan_meier(df, group="arm", weights="w")
+    table = plot_km(km, breaks=BREAKS, weighted_counts="both",
+                    risk_table_rows=("n_risk", "cum_events", "cum_censored")).risk_table
+    for g in (0, 1):
+        sub, got = df[df.arm == g], table[table.group == g]
+        for b, row in zip(BREAKS, got.itertuples(), strict=True):
+            t = b * MONTH
+            assert row.n_risk == pytest.approx(sub.w[sub.time >= t].sum(), rel=1e-9)
+            assert row.cum_events == pytest.approx(
+                sub.w[(sub.time <= t) & (sub.event == 1)].sum(), rel=1e-9, abs=1e-12)
+            assert row.n_risk_unweighted == (sub.time >= t).sum()
+            assert row.cum_censored_unweighted == ((sub.time <= t) & (sub.event == 0)).sum()
