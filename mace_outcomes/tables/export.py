@@ -13,6 +13,15 @@ from pathlib import Path
 import pandas as pd
 
 
+def _numeric_like(column: pd.Series) -> bool:
+    """Whether a column of cells reads as numbers (right-aligned) rather than words."""
+    cells = [str(v).strip() for v in column if str(v).strip()]
+    if not cells:
+        return True
+    numeric = sum(c[0].isdigit() or c[0] in "<>-." for c in cells)
+    return numeric >= len(cells) / 2
+
+
 def to_markdown(frame: pd.DataFrame, title: str = "", notes: Sequence[str] = ()) -> str:
     """A GitHub-flavoured pipe table, title in bold above, notes below."""
     cols = [str(c) for c in frame.columns]
@@ -24,7 +33,8 @@ def to_markdown(frame: pd.DataFrame, title: str = "", notes: Sequence[str] = ())
     if title:
         lines += [f"**{title}**", ""]
     lines.append("| " + " | ".join(cell(c) for c in cols) + " |")
-    align = [":---" if i == 0 else "---:" for i in range(len(cols))]
+    align = [":---" if i == 0 or not _numeric_like(frame.iloc[:, i]) else "---:"
+             for i in range(len(cols))]
     lines.append("| " + " | ".join(align) + " |")
     for row in frame.itertuples(index=False):
         # leading spaces of level rows would be lost in Markdown: use non-breaking ones
