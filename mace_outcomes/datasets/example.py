@@ -71,4 +71,6 @@ def load_example(apply_exclusions: bool = True) -> Cohort:
     lesions, single-centre registry, January 2016 - December 2019 (tables copied in
     ``mace_outcomes/datasets/paper_tables.json``).
     """
-    return read_cohort(example_path(), apply_exclusions=apply_exclusions, warn=False)
+    cohort = read_cohort(example_path(), apply_exclusions=apply_exclusions, warn=False)
+    cohort.source["synthetic"] = True
+    return cohort
