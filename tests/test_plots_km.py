@@ -252,6 +252,8 @@ def test_palette_labels_and_colours_come_from_the_data(lung):
     assert list(pd.unique(fig.risk_table["group"])) == ["OCT", "IVUS"]
     with pytest.raises(mo.InputError, match="order"):
         plot_km(km, order=["OCT", "none"])
+    grey = plot_km(km, linestyles=True).axes[0].get_legend().legend_handles
+    assert [h.get_linestyle() for h in grey] == ["-", "--"]
 
 
 def test_png_size_dpi_and_tiff(lung, tmp_path):

@@ -157,7 +157,21 @@ def at_risk_table(table: pd.DataFrame, times_days: Sequence[float], groups: Sequ
     return out
 
 
-def _km_curves(km, kind: str, unit_days: float, groups: list, labels, colours) -> list:
+def _line_styles(groups: list, linestyles) -> dict:
+    """Solid for all (default); True: solid, dashed, dotted, ... so print in grey works."""
+    if linestyles is None or linestyles is False:
+        return {}
+    if linestyles is True:
+        linestyles = _CAUSE_STYLES
+    if isinstance(linestyles, Mapping):
+        return dict(linestyles)
+    styles = list(linestyles)
+    return {g: styles[i % len(styles)] for i, g in enumerate(groups)}
+
+
+def _km_curves(km, kind: str, unit_days: float, groups: list, labels, colours,
+               styles: Mapping | None = None) -> list:
+    styles = styles or {}
     table = _table_of(km, "km")
     curves = []
     for g in groups:
@@ -174,7 +188,8 @@ def _km_curves(km, kind: str, unit_days: float, groups: list, labels, colours) -
         cx, cy = t[cens], s[cens]
         if kind == "event":
             y, lower, upper, cy = 1.0 - y, 1.0 - upper, 1.0 - lower, 1.0 - cy
-        curves.append(_Curve(g, _label_for(g, labels), colours[g], "-", x, y, lower, upper,
+        curves.append(_Curve(g, _label_for(g, labels), colours[g], styles.get(g, "-"),
+                             x, y, lower, upper,
                              cx, cy))
     return curves
 
@@ -471,7 +486,7 @@ def plot_km(km, *, kind: str = "survival", conf_int: bool = True, censor_marks: 
             test=None, test_label: str | None = None, hr=None, hr_term: str | None = None,
             hr_label: str | None = None, note: str | None = None,
             labels: Mapping | None = None, palette: Sequence[str] | Mapping | None = None,
-            order: Sequence | None = None,
+            order: Sequence | None = None, linestyles=None,
             width: str | float = "single", height: float | None = None,
             fontsize: float | None = None, title: str | None = None,
             xlabel: str | None = None, ylabel: str | None = None,
@@ -526,6 +541,9 @@ def plot_km(km, *, kind: str = "survival", conf_int: bool = True, censor_marks: 
     order : sequence, optional
         Groups in display order (legend, table rows, colours), e.g. ``["OCT", "IVUS"]``
         to put the treatment arm first; default ``km.groups`` (sorted).
+    linestyles : bool, sequence or mapping, optional
+        ``True`` draws the groups solid, dashed, dotted, ... (readable in greyscale
+        print); or give the styles. Default all solid.
     width : {"single", "double"} or float
         Journal column (3.5 or 7.2 in) or inches. ``height`` defaults to fit the curves
         and the tables; ``fontsize`` to 7 pt (single) or 8 pt (double).
@@ -585,7 +603,8 @@ def plot_km(km, *, kind: str = "survival", conf_int: bool = True, censor_marks: 
 
     xb = _breaks(breaks, table, unit_days, unit)
     xmax = float(xb[-1])
-    curves = _km_curves(km, kind, unit_days, groups, labels, colours)
+    curves = _km_curves(km, kind, unit_days, groups, labels, colours,
+                        _line_styles(groups, linestyles))
     yl = _ylim(curves, kind, conf_int, xmax, ylim)
 
     risk, rows, row_titles = None, rows, dict(ROW_TITLES)
