@@ -655,8 +655,32 @@ width = "single"
 """
 
 
+def _achieved(tables: dict[str, pd.DataFrame]) -> dict:
+    """Numbers the README reports from the built tables (not from the paper)."""
+    p, le = tables["patients"], tables["lesions"]
+    keep = p.loc[(p["arm"] != "none") & (p["in_stent_restenosis"] == 0), ["patient_id", "arm"]]
+    le = le.merge(keep, on="patient_id")
+    ref = (le["proximal_ref_lumen_csa_mm2"] + le["distal_ref_lumen_csa_mm2"]) / 2
+    le = le.assign(expansion=100 * le["minimum_stent_area_mm2"] / ref, mean_ref=ref)
+    out = {}
+    for arm in ARMS:
+        sub = le[le["arm"] == arm]
+        out[arm] = {c: (sub[c].mean(), sub[c].std(ddof=1)) for c in ("expansion", "mean_ref")}
+    p = p.merge(keep[["patient_id"]], on="patient_id")
+    days = (pd.to_datetime(p["last_contact_date"]) - pd.to_datetime(p["index_date"])).dt.days
+    dead = set(tables["events"].loc[tables["events"]["event_type"].str.endswith("death"),
+                                    "patient_id"])
+    out["censored_before_1y"] = int(((days < 365) & ~p["patient_id"].isin(dead)).sum())
+    return out
+
+
 def _readme(tables: dict[str, pd.DataFrame]) -> str:
     dev = "\n".join(f"- **{k}**: {v}" for k, v in DEVIATIONS.items())
+    got = _achieved(tables)
+    eo, ei = got["OCT"]["expansion"], got["IVUS"]["expansion"]
+    ro, ri = got["OCT"]["mean_ref"], got["IVUS"]["mean_ref"]
+    renal, ostial = UNREPORTED_COUNTS["renal_insufficiency"], UNREPORTED_COUNTS["ostial"]
+    ev = EVENT_DAYS
     return f"""# Example cohort -- SYNTHETIC DATA
 
 **Every row in this folder is synthetic.** No real patient is behind any value. The
@@ -667,31 +691,34 @@ calcified coronary lesions (Jan 2016 - Dec 2019). Every patient row carries
 `synthetic = True`, and `study.toml` says `synthetic = true`.
 
 Load it with `mace_outcomes.load_example()` (exclusions applied) or
-`mace_outcomes.read_cohort("data/")` (all {len(tables['patients'])} screened patients).
+`mace_outcomes.read_cohort("data/", apply_exclusions=False)` (all 88 screened patients).
 
 ## What is reproduced
 - Flow: 88 screened; 6 without intravascular imaging (`arm == 'none'`); 3 with in-stent
   restenosis (`in_stent_restenosis == 1`); 79 analysed (32 OCT, 47 IVUS) with 84
   lesions (33, 51).
 - Every count of Tables 1, 2 and 4 exactly; every mean and SD (Tables 1-3) to the printed
-  precision; medians and quartiles exactly under R types 5, 6 (SPSS) and 7.
-- Stent expansion is not stored: it is `minimum_stent_area_mm2` divided by the mean of
-  `proximal_ref_lumen_csa_mm2` and `distal_ref_lumen_csa_mm2` (x 100), per lesion:
-  82 +- 8 % (OCT) vs 75 +- 9 % (IVUS).
-- Events as narrated: OCT -- one non-target-vessel MI (day {EVENT_DAYS['oct_mi']}); IVUS -- a
-  sudden death on day {EVENT_DAYS['ivus_sudden_death']} (cardiac death with probable stent
-  thrombosis), a heart-failure death on day {EVENT_DAYS['ivus_hf_death']} (about a month after
-  discharge), a TVR for restenosis (day {EVENT_DAYS['ivus_tvr']}). 1-year MACE: 1 (OCT) vs 3
-  (IVUS) patients. One excluded (in-stent restenosis) patient has a TLR, which leaves with
-  the patient.
-- Follow-up of survivors 8-36 months, median 18 months (over all 79 analysed); some are
-  censored before one year.
-- Confounding by indication as the paper describes: OCT less often in renal
-  insufficiency (eGFR < 60; {UNREPORTED_COUNTS['renal_insufficiency']['OCT']}/32 vs
-  {UNREPORTED_COUNTS['renal_insufficiency']['IVUS']}/47, not reported by the paper), ostial
-  lesions ({UNREPORTED_COUNTS['ostial']['OCT']}/33 vs {UNREPORTED_COUNTS['ostial']['IVUS']}/51,
-  not reported), left-main (1/33 vs 5/51) and bifurcation lesions (7/33 vs 17/51).
-  Patient-level flags `any_left_main`, `any_ostial`, `any_bifurcation` summarise the lesions.
+  precision; medians and quartiles exactly under R quantile types 5, 6 (SPSS) and 7.
+- Stent expansion is not stored. Per lesion it is `minimum_stent_area_mm2` divided by the
+  mean of `proximal_ref_lumen_csa_mm2` and `distal_ref_lumen_csa_mm2` (x 100):
+  {eo[0]:.1f} +- {eo[1]:.1f} % (OCT) vs {ei[0]:.1f} +- {ei[1]:.1f} % (IVUS), printed
+  82 +- 8 % vs 75 +- 9 %. Mean reference area {ro[0]:.2f} +- {ro[1]:.2f} vs
+  {ri[0]:.2f} +- {ri[1]:.2f} mm2 (see below).
+- Events as narrated. OCT: one non-target-vessel MI (day {ev['oct_mi']}). IVUS: a sudden
+  death on day {ev['ivus_sudden_death']} (cardiac death with probable stent thrombosis), a
+  heart-failure death on day {ev['ivus_hf_death']} (about a month after discharge), a TVR for
+  restenosis (day {ev['ivus_tvr']}). 1-year MACE: 1 (OCT) vs 3 (IVUS) patients. One excluded
+  (in-stent restenosis) patient has a TLR, which leaves with the patient.
+- Follow-up of survivors 8-36 months, median 18 months (over all 79 analysed);
+  {got['censored_before_1y']} event-free patients are censored before one year.
+- Confounding by indication as the paper describes: OCT less often with renal
+  insufficiency (eGFR < 60; {renal['OCT']}/32 vs {renal['IVUS']}/47, not reported by the
+  paper), ostial lesions ({ostial['OCT']}/33 vs {ostial['IVUS']}/51, not reported),
+  left-main (1/33 vs 5/51) and bifurcation lesions (7/33 vs 17/51). The patient-level
+  flags `any_left_main`, `any_ostial`, `any_bifurcation` summarise each patient's lesions.
+- Printed p-values are not targets: recomputed from these data they follow the stated
+  tests, which the paper does not always do (see `p_value_notes` in
+  `mace_outcomes/datasets/paper_tables.json`).
 
 ## Where the paper contradicts itself
 {dev}
