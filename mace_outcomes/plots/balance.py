@@ -122,9 +122,8 @@ def plot_love(balance, *, absolute: bool = True, threshold: float | None = 0.1,
         finite = np.r_[before[np.isfinite(before)], after[np.isfinite(after)], 0.0,
                        threshold or 0.0]
         hi = max(float(np.abs(finite).max()) * 1.1, (threshold or 0.05) * 1.5)
-        ax.set_xlim(0 if absolute else -hi, hi)
-        if absolute:
-            ax.set_xlim(-0.02 * hi, hi)
+        # a sliver left of 0 so markers at exactly 0 are not cut by the spine
+        ax.set_xlim(-0.02 * hi if absolute else -hi, hi)
         if xlabel is None:
             xlabel = ("Absolute standardised mean difference" if absolute
                       else "Standardised mean difference")
