@@ -375,6 +375,10 @@ def test_no_pyplot_state(lung):
                    if "matplotlib.pyplot" in sys.modules else [])
     fig = mo.kaplan_meier(df, group="group").plot(unit="days")
     assert fig.canvas.manager is None  # not registered with pyplot: nothing to close
+    png = fig._repr_png_()  # yet a notebook shows it
+    assert png.startswith(b"\x89PNG")
+    with Image.open(io.BytesIO(png)) as img:
+        assert img.size[0] == round(3.5 * 150)
     if "matplotlib.pyplot" in sys.modules:
         assert sys.modules["matplotlib.pyplot"].get_fignums() == open_before
 

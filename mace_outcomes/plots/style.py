@@ -151,9 +151,23 @@ def palette_for(groups: Sequence, palette: Sequence[str] | Mapping | None = None
     return dict(zip(groups, colours, strict=False))
 
 
+class JournalFigure(Figure):
+    """A plain matplotlib Figure that also shows itself in notebooks.
+
+    Built without pyplot, a Figure has no notebook display of its own; this one renders
+    a PNG (at 150 dpi, the journal size kept) when it is the value of a cell.
+    """
+
+    def _repr_png_(self) -> bytes:
+        buf = io.BytesIO()
+        with matplotlib.rc_context(rc_params()):
+            self.savefig(buf, format="png", dpi=150, facecolor="white")
+        return buf.getvalue()
+
+
 def new_figure(width: str | float, height: float) -> Figure:
     """A constrained-layout Figure that belongs to no pyplot state."""
-    fig = Figure(figsize=(figure_width(width), height), layout="constrained")
+    fig = JournalFigure(figsize=(figure_width(width), height), layout="constrained")
     # small outer pad: journals crop to the artwork; constrained layout keeps labels inside.
     fig.get_layout_engine().set(w_pad=2 / 72, h_pad=2 / 72, wspace=0.02, hspace=0.02)
     return fig
