@@ -558,8 +558,10 @@ def plot_km(km, *, kind: str = "survival", conf_int: bool = True, censor_marks: 
     matplotlib.figure.Figure
         Also carrying ``fig.risk_table``: a DataFrame (group, label, time [unit],
         time_days, n_risk, cum_events, cum_censored, counts) of the numbers drawn
-        (unrounded; the figure shows them rounded to integers), and ``fig.axes[0]``
-        the curve axes. With ``return_table=True``, ``(fig, table)``.
+        (unrounded; the figure shows them rounded to integers), ``fig.axes[0]`` the
+        curve axes and ``fig.risk_axes`` the table axes (each number a Text artist at
+        its tick's x, gid ``"risk:<row>:<group>"``). With ``return_table=True``,
+        ``(fig, table)``. Save it with :func:`mace_outcomes.plots.save_figure`.
 
     Examples
     --------
