@@ -166,6 +166,7 @@ def test_any_simulated_registry_is_valid(n, seed, hr, confounding, per_patient):
     c = mo.simulate_registry(n, seed=seed, true_hr=hr, confounding=confounding,
                              events_per_patient=per_patient)
     assert len(c.patients) == n and c.source["synthetic"]
+    assert set(c.patients["arm"]) == {"OCT", "IVUS"}
     tte = mo.time_to_event(c, endpoint="mace", horizon=365)
     assert len(tte) == n and tte["patient_id"].is_unique
     fu = (c.patients.set_index("patient_id")["last_contact_date"]

@@ -249,6 +249,12 @@ def simulate_registry(
     lin = confounding * conf @ PS_COEF
     ps = _expit(_solve_intercept(lin, treated_share) + lin)
     treated = rng.random(n) < ps
+    # a two-arm registry has both arms: in a tiny one drawn all in one arm, the patient
+    # likeliest to be in the other arm is moved there
+    if treated.all():
+        treated[np.argmin(ps)] = False
+    elif not treated.any():
+        treated[np.argmax(ps)] = True
 
     # ---- potential times to first MACE (days): one draw per patient, both arms
     lp = conf @ OUTCOME_COEF + AGE_COEF * (age - 69) / 10 + DIABETES_COEF * diabetes \
