@@ -39,6 +39,7 @@ _ROOMS = {
     "Endpoint": "records",
     "ENDPOINTS": "records",
     "time_to_event": "records",
+    "FollowUpWarning": "records",
     # datasets
     "load_example": "datasets",
     "simulate_registry": "datasets",
@@ -65,12 +66,15 @@ _ROOMS = {
     "table_one": "tables",
     "outcome_table": "tables",
     "audit_reported": "tables",
+    "compare_to_reported": "tables",
     # figures
     "plot_km": "plots",
     "plot_cif": "plots",
     "plot_forest": "plots",
     "plot_love": "plots",
     "plot_overlap": "plots",
+    "plot_km_panels": "plots",
+    "save_figure": "plots",
     # the whole study
     "analyze": "report",
 }

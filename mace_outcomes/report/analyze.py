@@ -161,12 +161,14 @@ def _arms(cohort, study: Study) -> tuple:
     return labels[1], labels[0]
 
 
-def _hr_text(row: pd.Series) -> str:
-    if not np.isfinite(row.get("hr", np.nan)):
-        return ""
-    text = f"HR {row['hr']:.2f} ({row['lower']:.2f}-{row['upper']:.2f})"
-    method = str(row.get("method", ""))
-    return text + (" Firth" if "Firth" in method else "")
+def _hr_args(row: pd.Series | None) -> dict:
+    """The hazard ratio annotation of a KM figure from a compare_arms row."""
+    if row is None or not np.isfinite(row.get("hr", np.nan)):
+        return {}
+    if "Firth" in str(row.get("method", "")):  # say which model gave a finite HR
+        return {"hr_label": f"Firth HR {row['hr']:.2f} ({row['lower']:.2f}-"
+                            f"{row['upper']:.2f})"}
+    return {"hr": row}
 
 
 # ----------------------------------------------------------------------------- the study
@@ -392,10 +394,10 @@ def _figures(writer: _Writer, study: Study, state: dict) -> None:
         breaks = (0, 3, 6, 9, 12)
     for ep, (km, lr) in state["kms"].items():
         comp = state["comparisons"].get(ep)
-        crude_hr = _hr_text(comp.table.iloc[0]) if comp is not None else None
+        crude = comp.table.iloc[0] if comp is not None else None
         name = ENDPOINT_LABELS.get(ep, ep)
         fig = km.plot(kind="event", unit=study.unit, width=study.width, test=lr, breaks=breaks,
-                      hr_label=crude_hr or None, labels=labels, title=f"{name}, crude")
+                      **_hr_args(crude), labels=labels, title=f"{name}, crude")
         writer.section(f"Kaplan-Meier: {ep}", writer.figure(f"km_{ep}_crude", fig))
         if comp is None:
             continue
@@ -405,7 +407,7 @@ def _figures(writer: _Writer, study: Study, state: dict) -> None:
         wkm = mo.kaplan_meier(d, group="arm", weights="_w", cluster=state["cluster"])
         wlr = mo.logrank(d, group="arm", weights="_w")
         fig = wkm.plot(kind="event", unit=study.unit, width=study.width, test=wlr,
-                       breaks=breaks, hr_label=_hr_text(row) or None, labels=labels,
+                       breaks=breaks, **_hr_args(row), labels=labels,
                        title=f"{name}, {row['analysis']}")
         writer.section(f"Kaplan-Meier: {ep}, weighted", writer.figure(f"km_{ep}_iptw", fig))
     if state["comparisons"]:
