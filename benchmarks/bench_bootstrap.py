@@ -47,7 +47,8 @@ def example_data() -> tuple[pd.DataFrame, list[str]]:
         tte = mo.time_to_event(mo.load_example(), endpoint="mace", level="lesion")
     except Exception:  # the example cohort is optional for this benchmark
         return lesion_data(), COVARIATES
-    covs = [c for c in ("age", "ckd", "ostial", "bifurcation", "left_main", "acs")
+    covs = [c for c in ("age_years", "renal_insufficiency", "diabetes", "any_left_main",
+                        "ostial", "bifurcation")
             if c in tte.columns and tte[c].nunique() > 1]
     return tte, covs
 
