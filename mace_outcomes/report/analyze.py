@@ -389,6 +389,7 @@ def _figures(writer: _Writer, study: Study, state: dict) -> None:
     from ..plots import plot_forest, plot_love, plot_overlap
 
     labels = {state["treated"]: str(state["treated"]), state["control"]: str(state["control"])}
+    order = [state["treated"], state["control"]]
     breaks = None
     if study.unit == "months" and study.horizon_days == 365:
         breaks = (0, 3, 6, 9, 12)
@@ -397,7 +398,7 @@ def _figures(writer: _Writer, study: Study, state: dict) -> None:
         crude = comp.table.iloc[0] if comp is not None else None
         name = ENDPOINT_LABELS.get(ep, ep)
         fig = km.plot(kind="event", unit=study.unit, width=study.width, test=lr, breaks=breaks,
-                      **_hr_args(crude), labels=labels, title=f"{name}, crude")
+                      **_hr_args(crude), labels=labels, order=order, title=f"{name}, crude")
         writer.section(f"Kaplan-Meier: {ep}", writer.figure(f"km_{ep}_crude", fig))
         if comp is None:
             continue
@@ -407,7 +408,7 @@ def _figures(writer: _Writer, study: Study, state: dict) -> None:
         wkm = mo.kaplan_meier(d, group="arm", weights="_w", cluster=state["cluster"])
         wlr = mo.logrank(d, group="arm", weights="_w")
         fig = wkm.plot(kind="event", unit=study.unit, width=study.width, test=wlr,
-                       breaks=breaks, **_hr_args(row), labels=labels,
+                       breaks=breaks, **_hr_args(row), labels=labels, order=order,
                        title=f"{name}, {row['analysis']}")
         writer.section(f"Kaplan-Meier: {ep}, weighted", writer.figure(f"km_{ep}_iptw", fig))
     if state["comparisons"]:
