@@ -42,6 +42,7 @@ from scipy import stats
 
 from .._display import frame_html, frame_text
 from ..errors import InputError, Problem
+from ..tables._tests import levene_mean, looks_nonnormal
 
 _COLUMNS = ["analysis", "measure", "estimate", "lower", "upper", "p", "method",
             "n_treated", "n_control", "value_treated", "value_control"]
@@ -152,16 +153,12 @@ def _design(df: pd.DataFrame, t: np.ndarray, covariates: list[str]) -> np.ndarra
 
 
 def _choose_continuous_test(x, y, nonnormal, alpha=0.05):
-    """Same rule as the tables: Shapiro-Wilk in each arm, Levene for equal variances."""
-    if nonnormal == "auto":
-        def normal(v):
-            return len(v) < 3 or stats.shapiro(v).pvalue >= alpha
-        skewed = not (normal(x) and normal(y))
-    else:
-        skewed = bool(nonnormal)
+    """The tables' rule (one rule in the package): Shapiro-Wilk in each arm, then
+    Levene's test (mean-centred, as SPSS) for Student vs Welch."""
+    skewed = looks_nonnormal([x, y], alpha) if nonnormal == "auto" else bool(nonnormal)
     if skewed:
         return "mann-whitney"
-    return "student" if stats.levene(x, y).pvalue >= alpha else "welch"
+    return "welch" if levene_mean(x, y) < alpha else "student"
 
 
 # ----------------------------------------------------------------------------- public

@@ -260,6 +260,13 @@ def t_test(x: np.ndarray, y: np.ndarray, equal_var: bool = True) -> tuple[float,
                              equal_var=equal_var)
 
 
+def looks_nonnormal(samples, alpha: float = 0.05) -> bool:
+    """The tables' normality rule: Shapiro-Wilk p < ``alpha`` in any arm (arms with fewer
+    than 3 values or no spread are not tested). Shared by every crude comparison."""
+    ps = [stats.shapiro(x).pvalue for x in samples if len(x) >= 3 and np.ptp(x) > 0]
+    return bool(ps) and min(ps) < alpha
+
+
 def levene_mean(x: np.ndarray, y: np.ndarray) -> float:
     """Levene's test (mean-centred, as SPSS prints beside the t test): p of the one-way
     ANOVA F on ``|x - mean(x)|`` and ``|y - mean(y)|`` (Levene 1960)."""

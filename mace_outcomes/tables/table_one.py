@@ -400,11 +400,7 @@ def table_one(
         xs = {a: x_all[masks[a] & ok] for a in arms}
         ws = {a: (w_all[masks[a] & ok] if weighted else None) for a in arms}
         if nonnormal == "auto":
-            sw = []
-            for a in arms:
-                if len(xs[a]) >= 3 and np.ptp(xs[a]) > 0:
-                    sw.append(stats.shapiro(xs[a]).pvalue)
-            is_nonnormal = bool(sw) and min(sw) < alpha_normal
+            is_nonnormal = k.looks_nonnormal([xs[a] for a in arms], alpha_normal)
         elif isinstance(nonnormal, bool):
             is_nonnormal = nonnormal
         else:
