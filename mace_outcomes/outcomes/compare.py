@@ -268,16 +268,16 @@ def compare_outcome(
     ps_notes = []
     if covariates:
         from ..weighting.propensity import propensity  # the package's one propensity model
+        from ..weighting.weights import iptw_weights
 
-        for label, est_name in ((f"IPTW-{estimand}", estimand), ("overlap", "ATO")):
-            if label == "overlap" and estimand == "ATO":
-                continue
-            ps = propensity(frame, treatment="_treated", covariates=covariates,
-                            estimand=est_name)
-            w = ps.weights.to_numpy(float)
-            _weighted_rows(label, y, t, w, codes, outcome_type, conf_level, add, cluster)
-        ps = propensity(frame, treatment="_treated", covariates=covariates, estimand="ATE")
+        # one propensity fit; each estimand only changes the weights derived from it
+        ps = propensity(frame, treatment="_treated", covariates=covariates, estimand=estimand)
         e = ps.scores.to_numpy(float)
+        _weighted_rows(f"IPTW-{estimand}", y, t, ps.weights.to_numpy(float), codes,
+                       outcome_type, conf_level, add, cluster)
+        if estimand != "ATO":
+            _weighted_rows("overlap", y, t, iptw_weights(e, t, "ATO"), codes, outcome_type,
+                           conf_level, add, cluster)
         _aipw_rows(df, y, t, e, covariates, codes, outcome_type, z, add)
         ps_notes.append("weighted rows treat the weights as known (conservative for ATE)")
     else:
