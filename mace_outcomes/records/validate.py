@@ -112,6 +112,28 @@ def _harmonise(columns: list[pd.Series]) -> list[pd.Series]:
     return [None if c is None else as_text(c) for c in columns]
 
 
+_OTHER_FORMATS = ("%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%Y/%m/%d", "%Y%m%d",
+                  "%d.%m.%y", "%d/%m/%y", "%m/%d/%y")
+
+
+def _parse_other_format(text: pd.Series, col: str, source: str,
+                        problems: list[Problem]) -> pd.Series:
+    """A column with no ISO date: the common format that reads the most values.
+
+    Day-first and month-first formats that both read every value are ambiguous (all days
+    12 or less): that is reported rather than guessed.
+    """
+    tries = {f: pd.to_datetime(text, format=f, errors="coerce") for f in _OTHER_FORMATS}
+    counts = {f: int(v.notna().sum()) for f, v in tries.items()}
+    best = max(counts.values())
+    winners = [f for f, c in counts.items() if c == best]
+    if best and len(winners) > 1 and best == int(text.notna().sum()):
+        problems.append(Problem(f"ambiguous date format (every value reads as "
+                                f"{' and as '.join(winners)})", col, (), source,
+                                "store dates as YYYY-MM-DD"))
+    return tries[winners[0]]
+
+
 def _parse_dates(table: pd.DataFrame, col: str, source: str, id_col: str,
                  problems: list[Problem]) -> pd.Series:
     raw = table[col]
@@ -127,7 +149,11 @@ def _parse_dates(table: pd.DataFrame, col: str, source: str, id_col: str,
     else:
         text = raw.astype(object).where(raw.notna(), None)
         text = text.where(text.astype(str).str.strip() != "", None)
-        parsed = pd.to_datetime(text, errors="coerce")
+        # ISO dates first; only a column with no ISO date at all may use another single
+        # format (inferred from its values), so one odd row is blamed, not the others
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
+        if text.notna().any() and parsed.notna().sum() == 0:
+            parsed = _parse_other_format(text, col, source, problems)
         bad = text.notna() & parsed.isna()
         if bad.any():
             examples = ", ".join(map(repr, pd.unique(text[bad])[:3].tolist()))
