@@ -61,7 +61,8 @@ def survival_arrays(
     event : column of 0/1 event indicators (or booleans).
     status : instead of ``event``, a competing-risks status column 0, 1, 2, ...
     group, strata : columns of labels; missing labels are an error.
-    weights : column of positive finite weights.
+    weights : column of positive finite weights, or a Series / array of them aligned with
+        the rows (e.g. ``ps.weights``).
     cluster : column of cluster ids (e.g. ``patient_id``); missing ids are an error.
     min_groups : the number of distinct group labels required (2 for a comparison).
     source : name of the table, used in error messages.
@@ -72,7 +73,8 @@ def survival_arrays(
     problems: list[Problem] = []
     wanted = {"time": time, "event": event, "status": status, "group": group,
               "weights": weights, "cluster": cluster, "strata": strata}
-    missing = [c for c in wanted.values() if c is not None and c not in df.columns]
+    missing = [c for c in wanted.values()
+               if isinstance(c, str) and c not in df.columns]
     if missing:
         raise InputError([Problem(f"column not found (columns are {list(df.columns)})",
                                   column=c, source=source) for c in missing])
@@ -119,11 +121,12 @@ def survival_arrays(
 
     w = None
     if weights is not None:
-        w = pd.to_numeric(df[weights], errors="coerce").to_numpy(dtype=float)
+        values, wname = _weight_values(df, weights)
+        w = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
         bad_w = ~np.isfinite(w) | (w <= 0)
         if bad_w.any():
             problems.append(Problem("weights must be positive and finite (missing, zero or "
-                                    "negative found)", weights, _rows(df, bad_w), source))
+                                    "negative found)", wname, _rows(df, bad_w), source))
 
     cl = None
     if cluster is not None:
@@ -146,6 +149,25 @@ def survival_arrays(
     return SurvivalArrays(time=t, event=e_raw.astype(np.int64), group=g, weights=w,
                           cluster=cl, strata=st, index=df.index, group_levels=levels,
                           strata_levels=st_levels)
+
+
+def _weight_values(df: pd.DataFrame, weights) -> tuple[pd.Series, str]:
+    """Weights given as a column name, or as a Series / array aligned with the rows
+    (e.g. ``ps.weights``); a Series must carry the frame's index labels."""
+    if isinstance(weights, str):
+        return df[weights], weights
+    if isinstance(weights, pd.Series):
+        if not weights.index.equals(df.index):
+            if not df.index.isin(weights.index).all():
+                raise InputError(Problem("the weights Series does not cover every row "
+                                         "(index labels differ)", "weights", source="data"))
+            weights = weights.reindex(df.index)
+        return weights, str(weights.name or "weights")
+    values = np.asarray(weights)
+    if values.shape != (len(df),):
+        raise InputError(Problem(f"weights have shape {values.shape}, expected ({len(df)},)",
+                                 "weights", source="data"))
+    return pd.Series(values, index=df.index), "weights"
 
 
 def _sort_key(v):

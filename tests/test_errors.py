@@ -34,3 +34,19 @@ def test_missing_column_and_one_group():
 def test_unknown_public_name():
     with pytest.raises(AttributeError):
         mo.not_a_function  # noqa: B018
+
+
+def test_weights_as_series_equal_weights_as_column():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"time": rng.integers(1, 50, 40).astype(float),
+                       "event": rng.integers(0, 2, 40), "w": rng.uniform(0.5, 2, 40)},
+                      index=rng.permutation(40) + 100)
+    a = survival_arrays(df, time="time", event="event", weights="w")
+    b = survival_arrays(df, time="time", event="event", weights=df["w"].sample(frac=1.0))
+    np.testing.assert_array_equal(a.weights, b.weights)
+    c = survival_arrays(df, time="time", event="event", weights=df["w"].to_numpy())
+    np.testing.assert_array_equal(a.weights, c.weights)
+    with pytest.raises(mo.InputError, match="shape"):
+        survival_arrays(df, time="time", event="event", weights=np.ones(3))
+    with pytest.raises(mo.InputError, match="does not cover"):
+        survival_arrays(df, time="time", event="event", weights=df["w"].iloc[:10])
