@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             from .records import read_cohort
 
             cohort = read_cohort(args.directory)
+            cohort.check_arms()  # a two-arm study needs exactly two arms after exclusions
             print(cohort.summary())
         elif args.command == "tte":
             from .records import read_cohort, time_to_event, write_table

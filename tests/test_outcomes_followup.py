@@ -28,6 +28,13 @@ def _cohort(rng, n=120):
     return mo.Cohort(patients=p, events=e), p, fu, died
 
 
+def test_bundled_cohort_reports_the_papers_follow_up():
+    """Paper: median follow-up 18 months (range 8-36)."""
+    row = followup_summary(mo.load_example()).table.set_index("group").loc["overall"]
+    assert round(row["median"]) == 18
+    assert (round(row["min_alive"]), round(row["max_alive"])) == (8, 36)
+
+
 def test_followup_summary_against_closed_forms_and_lifelines():
     cohort, p, fu, died = _cohort(np.random.default_rng(7))
     table = followup_summary(cohort).table.set_index("group")
@@ -35,6 +42,8 @@ def test_followup_summary_against_closed_forms_and_lifelines():
     row = table.loc["overall"]
     assert row["median"] == pytest.approx(np.median(months), rel=1e-12)
     assert (row["min"], row["max"]) == pytest.approx((months.min(), months.max()), rel=1e-12)
+    alive = months[died == 0]
+    assert (row["min_alive"], row["max_alive"]) == pytest.approx((alive.min(), alive.max()))
     assert row["complete_n"] == int(((fu >= 365) | (died == 1)).sum())
     km = KaplanMeierFitter().fit(months, 1 - died)  # reverse KM: censoring is the event
     # R's quantile.survfit: where S equals 0.5 exactly on a step, the midpoint of that step

@@ -129,3 +129,49 @@ def test_init_writes_a_template_analyze_accepts(tmp_path):
     study = mo.report.read_study(path)
     assert study.horizon_days == 365 and study.estimand == "ATE"
     assert np.isfinite(study.dpi)
+
+
+def test_refuses_to_replace_a_folder_it_did_not_write(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("precious")
+    assert main(["analyze", "--out", str(out), "--quiet"]) == 1
+    assert "not empty" in capsys.readouterr().err
+    assert (out / "notes.txt").read_text() == "precious"
+    folder = tmp_path / "cohort"
+    shutil.copytree(mo.datasets.example_path(), folder)
+    assert main(["analyze", str(folder), "--out", str(folder), "--quiet"]) == 1
+    assert "overlaps the cohort folder" in capsys.readouterr().err
+    assert (folder / "patients.csv").exists()
+
+
+def test_unknown_covariates_and_text_in_numbers_are_named(tmp_path, capsys):
+    folder = tmp_path / "cohort"
+    shutil.copytree(mo.datasets.example_path(), folder)
+    study = (folder / "study.toml").read_text().replace('"renal_insufficiency"', '"renal"')
+    (folder / "study.toml").write_text(study)
+    patients = pd.read_csv(folder / "patients.csv")
+    patients["age_years"] = patients["age_years"].astype(object)
+    patients.loc[patients.patient_id == "P002", "age_years"] = "seventy"
+    patients["egfr"] = patients["egfr"].astype(object)
+    patients.loc[patients.patient_id == "P003", "egfr"] = ">90"
+    patients.to_csv(folder / "patients.csv", index=False)
+    out = tmp_path / "results"
+    assert main(["analyze", str(folder), "--out", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "P002" in err and "age_years" in err and "P003" in err and "egfr" in err
+    assert not out.exists()
+    patients = pd.read_csv(mo.datasets.example_path() / "patients.csv")
+    patients.to_csv(folder / "patients.csv", index=False)
+    assert main(["analyze", str(folder), "--out", str(out), "--quiet"]) == 1
+    assert "['renal']" in capsys.readouterr().err
+
+
+def test_a_cohort_without_events_is_reported(tmp_path):
+    folder = tmp_path / "cohort"
+    shutil.copytree(mo.datasets.example_path(), folder)
+    events = pd.read_csv(folder / "events.csv").iloc[:0]
+    events.to_csv(folder / "events.csv", index=False)
+    res = mo.analyze(folder, out=tmp_path / "results", bootstrap=0, progress=False)
+    assert res.results["endpoints"]["mace"]["events"] == 0
+    assert "no mace events" in res.results["endpoints"]["mace"]["notes"][0]

@@ -31,3 +31,15 @@ def test_unknown_keys_and_bad_values_are_all_listed(tmp_path):
 
 def test_missing_file_gives_defaults(tmp_path):
     assert read_study(tmp_path / "none.toml") == Study()
+
+
+def test_values_are_checked_together(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[study]\nhorizon_days = -1\nendpoints = ["mace", "heart_attack"]\n'
+                    '[propensity]\nbootstrap = 1.5\ncovariates = "age"\n'
+                    '[figures]\nformats = ["png", "bmp"]\n')
+    with pytest.raises(mo.InputError) as info:
+        read_study(path)
+    columns = {p.column for p in info.value.problems}
+    assert {"horizon_days", "endpoints", "bootstrap", "covariates", "formats"} <= columns
+    assert "heart_attack" in str(info.value)

@@ -36,7 +36,8 @@ class FollowUpSummary:
                           _FOOTER.format(h=self.horizon_days))
 
 
-_FOOTER = ("observed: median (Q1, Q3) and range of follow-up to last contact or death; "
+_FOOTER = ("observed: median (Q1, Q3) and range of follow-up to last contact or death "
+           "(min_alive / max_alive: range among survivors); "
            "reverse KM: median (Q1, Q3) with death treated as censoring (Schemper & Smith "
            "1996); complete: share followed to day {h:g} or dead before it")
 
@@ -53,7 +54,8 @@ def followup_summary(cohort, horizon: float = 365.0, group: str = "arm") -> Foll
     Returns
     -------
     FollowUpSummary whose ``table`` has columns group, n, median, q1, q3, min, max
-    (observed, months), rkm_median, rkm_q1, rkm_q3 (reverse KM, months),
+    (observed, months), min_alive, max_alive (range among patients alive at last contact,
+    as papers usually print it), rkm_median, rkm_q1, rkm_q3 (reverse KM, months),
     complete_n, complete_share.
 
     Examples
@@ -79,8 +81,11 @@ def followup_summary(cohort, horizon: float = 365.0, group: str = "arm") -> Foll
     def describe(part: pd.DataFrame, label: str) -> dict:
         m = part["months"].to_numpy()
         q1, med, q3 = np.percentile(m, [25, 50, 75])
+        alive = m[part["died"].to_numpy() == 0]
         return dict(group=label, n=len(m), median=med, q1=q1, q3=q3, min=m.min(),
-                    max=m.max(), rkm_median=reverse.loc[label, "median"],
+                    max=m.max(), min_alive=alive.min() if len(alive) else np.nan,
+                    max_alive=alive.max() if len(alive) else np.nan,
+                    rkm_median=reverse.loc[label, "median"],
                     rkm_q1=reverse.loc[label, "q1"], rkm_q3=reverse.loc[label, "q3"],
                     complete_n=int(part["complete"].sum()),
                     complete_share=float(part["complete"].mean()))

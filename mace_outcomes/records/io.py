@@ -163,6 +163,15 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     if ext not in WRITABLE:
         raise InputError(Problem(f"cannot write '{ext}' files", source=str(path),
                                  fix=f"use one of {', '.join(WRITABLE)}"))
+    needs = {".parquet": ("pyarrow", "parquet"), ".xlsx": ("openpyxl", "excel"),
+             ".sav": ("pyreadstat", "spss")}.get(ext)
+    if needs is not None:
+        import importlib.util
+
+        if importlib.util.find_spec(needs[0]) is None:
+            raise InputError(Problem(f"writing '{ext}' needs the optional package {needs[0]}",
+                                     source=str(path),
+                                     fix=f"pip install 'mace_outcomes[{needs[1]}]' or write .csv"))
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
     if ext == ".csv":

@@ -135,6 +135,25 @@ class _Writer:
         self.sections.append((title, body))
 
 
+MARKER = ".mace-outcomes"
+
+
+def _check_output_folder(out: Path, directory: Path) -> None:
+    """Refuse an output folder whose replacement would destroy anything not ours."""
+    problems = []
+    if out.exists() and not out.is_dir():
+        problems.append(Problem("the output path is a file, not a folder", source=str(out)))
+    elif out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+        problems.append(Problem("the output folder exists and is not empty (and was not "
+                                "written by mace-outcomes); it would be replaced",
+                                source=str(out), fix="choose a new or empty --out folder"))
+    if out == directory or out in directory.parents or directory in out.parents:
+        problems.append(Problem("the output folder overlaps the cohort folder",
+                                source=str(out), fix="write the results elsewhere"))
+    if problems:
+        raise InputError(problems)
+
+
 def _bundled_directory() -> Path:
     from ..datasets import example_path
 
@@ -145,6 +164,24 @@ def _covariates(frame: pd.DataFrame, exclude=()) -> list[str]:
     """Columns to describe: not ids or dates, and not constant (e.g. an exclusion flag)."""
     return [c for c in frame.columns if c not in _ID_COLUMNS and c not in set(exclude)
             and not c.endswith("_date") and frame[c].nunique(dropna=True) > 1]
+
+
+def _check_values(frame: pd.DataFrame, id_column: str, source: str) -> list[Problem]:
+    """Text in a mostly numeric column (``seventy``, ``>90``): every such cell, by id."""
+    problems = []
+    for col in _covariates(frame):
+        values = frame[col]
+        if values.dtype != object:
+            continue
+        present = values.notna()
+        numbers = pd.to_numeric(values.where(present), errors="coerce")
+        bad = present & numbers.isna()
+        if bad.any() and numbers.notna().sum() >= bad.sum():
+            problems.append(Problem("non-numeric values in a numeric column (e.g. "
+                                    f"{values[bad].iloc[0]!r})", col,
+                                    tuple(frame.loc[bad, id_column]), source,
+                                    "correct them, or leave the cells empty if unknown"))
+    return problems
 
 
 def _arms(cohort, study: Study) -> tuple:
@@ -207,8 +244,10 @@ def analyze(directory: str | Path | None = None, out: str | Path = "results", *,
     if bootstrap is not None:
         study.bootstrap = int(bootstrap)
     out = Path(out).resolve()
+    _check_output_folder(out, directory.resolve())
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; results are meant to be shared
     steps = ["records", "follow-up", "baseline tables", "primary endpoint", "propensity",
              "endpoints", "figures", "report"]
     bar = tqdm(total=len(steps), desc="mace-outcomes", disable=not progress, unit="step")
@@ -219,11 +258,16 @@ def analyze(directory: str | Path | None = None, out: str | Path = "results", *,
             warnings.simplefilter("always")
             state = _run(directory, study, writer, results, bar)
         results["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+        bar.set_postfix_str("figures")
+        _figures(writer, study, state)
+        bar.update(1)
         bar.set_postfix_str("report")
         _write_report(writer, results, state)
         bar.update(1)
         (staging / "results.json").write_text(json.dumps(_json_ready(results), indent=2))
         writer.files.append(staging / "results.json")
+        (staging / MARKER).write_text("written by mace-outcomes analyze; replaced by the "
+                                      "next run\n")
         if out.exists():
             shutil.rmtree(out)
         os.replace(staging, out)
@@ -240,6 +284,7 @@ def analyze(directory: str | Path | None = None, out: str | Path = "results", *,
 def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> dict:
     import mace_outcomes as mo
 
+    from ..outcomes import DEFINITIONS as EXPANSION_DEFINITIONS
     from ..outcomes import expansion_thresholds, followup_summary
 
     def step(name):
@@ -251,6 +296,11 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
     for name, query in study.exclusions.items():
         cohort = cohort.exclude(name, query)
     treated, control = _arms(cohort, study)
+    problems = _check_values(cohort.patients, "patient_id", "patients")
+    if cohort.lesions is not None:
+        problems += _check_values(cohort.lesions, "lesion_id", "lesions")
+    if problems:
+        raise InputError(problems)
     results["arms"] = {"treated": treated, "control": control}
     attrition = cohort.attrition
     writer.section("Patient flow", writer.table("attrition", attrition, "Attrition: every input "
@@ -297,12 +347,14 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
     outcome = study.primary_outcome
     if outcome and lesions is not None and outcome in lesions:
         lesion_cov = [c for c in study.covariates if c in lesions]
+        is_expansion = outcome == "stent_expansion"
         prim = mo.compare_outcome(lesions, outcome, covariates=lesion_cov, cluster="patient_id",
-                                  estimand=study.estimand, treated=treated)
-        definition = lesions[outcome].attrs.get("definition", "")
+                                  estimand=study.estimand, treated=treated,
+                                  units="%" if is_expansion else None)
+        definition = EXPANSION_DEFINITIONS["mean_reference"] if is_expansion else ""
         notes = ([f"{outcome}: {definition}"] if definition else []) + list(prim.notes)
         parts = [prim.table.assign(outcome=outcome)]
-        if outcome == "stent_expansion":  # adequate expansion as binary outcomes too
+        if is_expansion:  # adequate expansion as binary outcomes too
             flags = expansion_thresholds(lesions[outcome])
             for flag in flags:
                 data = lesions.assign(**{flag: flags[flag]})
@@ -314,7 +366,9 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
         rows = rows[["outcome"] + [c for c in rows.columns if c != "outcome"]]
         writer.section("Primary endpoint", writer.table(
             "primary_endpoint", rows.round(4), f"Primary endpoint: {outcome} "
-            f"({prim.units}), {treated} vs {control}, lesions clustered in patients", notes))
+            f"({prim.units}), {treated} vs {control}, lesions clustered in patients",
+            notes + ["crude rows: the tables' test, ignoring clustering; regression, "
+                     "weighted and AIPW rows: cluster-robust by patient"]))
         results["primary_endpoint"] = {"outcome": outcome, "units": prim.units,
                                        "definition": definition, "rows": prim.table,
                                        "thresholds": rows[rows["outcome"] != outcome],
@@ -327,7 +381,12 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
     tte = {ep: mo.time_to_event(cohort, endpoint=ep, horizon=study.horizon_days, level=level)
            for ep in study.endpoints}
     first = tte[study.endpoints[0]]
-    covariates = [c for c in study.covariates if c in first]
+    unknown = [c for c in study.covariates if c not in first]
+    if unknown:
+        raise InputError(Problem(f"propensity covariates not in the data: {unknown}",
+                                 column="covariates", source=study.source,
+                                 fix=f"choose among {_covariates(first)}"))
+    covariates = list(study.covariates)
     ps = None
     if covariates:
         ps = mo.propensity(first, treatment="arm", covariates=covariates,
@@ -353,34 +412,79 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
     results["endpoints"] = {}
     for i, ep in enumerate(study.endpoints):
         d = tte[ep]
-        n_boot = study.bootstrap if (i == 0 and covariates) else 0
-        comp = mo.compare_arms(d, treatment="arm", covariates=covariates or None,
-                               estimand=study.estimand, cluster=cluster,
-                               horizon=study.horizon_days, treated=treated, n_boot=n_boot,
-                               seed=study.seed, n_jobs=2 if n_boot else 1,
-                               progress=False) if covariates else None
+        n_events = int(d["event"].sum())
         km = mo.kaplan_meier(d, group="arm", cluster=cluster)
-        lr = mo.logrank(d, group="arm")
+        lr = mo.logrank(d, group="arm") if n_events else None
         kms[ep] = (km, lr)
-        entry = {"n": len(d), "events": int(d["event"].sum()), "km_at_horizon":
-                 km.at(study.horizon_days), "logrank": {"statistic": lr.statistic,
-                                                         "df": lr.df, "p": lr.p_value}}
-        if comp is not None:
+        entry = {"n": len(d), "events": n_events, "km_at_horizon": km.at(study.horizon_days),
+                 "logrank": ({"statistic": lr.statistic, "df": lr.df, "p": lr.p_value}
+                             if lr is not None else None)}
+        if n_events == 0:  # nothing to compare: say so rather than fail
+            entry["notes"] = [f"no {ep} events in either arm: no test or model"]
+        elif covariates:
+            n_boot = study.bootstrap if i == 0 else 0
+            comp = mo.compare_arms(d, treatment="arm", covariates=covariates,
+                                   estimand=study.estimand, cluster=cluster,
+                                   horizon=study.horizon_days, treated=treated, n_boot=n_boot,
+                                   seed=study.seed, n_jobs=2 if n_boot else 1, progress=False)
             comparisons[ep] = comp
             entry["comparison"] = comp.table
-            entry["notes"] = list(comp.notes)
+            entry["notes"] = [f"{ep}: {n}" for n in comp.notes]
         results["endpoints"][ep] = entry
     if comparisons:
-        table = pd.concat([c.table.assign(endpoint=ep) for ep, c in comparisons.items()],
+        table = pd.concat([_journal_rows(ep, c) for ep, c in comparisons.items()],
                           ignore_index=True)
-        cols = ["endpoint"] + [c for c in table.columns if c != "endpoint"]
-        notes = sorted({n for c in comparisons.values() for n in c.notes})
+        notes = [n for ep in comparisons for n in results["endpoints"][ep]["notes"]]
         writer.section("Crude and adjusted comparison", writer.table(
-            "comparison", table[cols], "Crude and propensity-weighted comparison by endpoint",
-            notes))
+            "comparison", table, "Crude and propensity-weighted comparison by endpoint "
+            f"(risk at {study.horizon_days:g} days; full precision in results.json)", notes))
     bar.update(1)
     return {"tte": tte, "kms": kms, "comparisons": comparisons, "ps": ps,
             "treated": treated, "control": control, "cluster": cluster}
+
+
+def _ci(est: float, lo: float, hi: float, digits: int = 2) -> str:
+    if not np.isfinite(est):
+        return "not estimable"
+    hi_text = f"{hi:.{digits}f}" if np.isfinite(hi) else "inf"
+    return f"{est:.{digits}f} ({lo:.{digits}f}-{hi_text})"
+
+
+def _p(p: float) -> str:
+    from ..tables._tests import format_p
+
+    return format_p(p) if np.isfinite(p) else ""
+
+
+def _journal_rows(endpoint: str, comp) -> pd.DataFrame:
+    """The comparison as a reader wants it: counts, risks, HR (CI), p; one row per analysis."""
+    t = comp.table
+    pct = 100.0
+    rows = pd.DataFrame({
+        "endpoint": ENDPOINT_LABELS.get(endpoint, endpoint),
+        "analysis": t["analysis"],
+        "model": t["method"],
+        f"events/N {comp.treated}": [f"{e}/{n}" for e, n in zip(t.events_treated,
+                                                                  t.n_treated, strict=True)],
+        f"events/N {comp.control}": [f"{e}/{n}" for e, n in zip(t.events_control,
+                                                                  t.n_control, strict=True)],
+        "ESS": [f"{a:.1f} / {b:.1f}" for a, b in zip(t.ess_treated, t.ess_control, strict=True)],
+        f"risk {comp.treated} %": (pct * (1 - t.surv_treated)).round(1),
+        f"risk {comp.control} %": (pct * (1 - t.surv_control)).round(1),
+        "HR (95% CI)": [_ci(*v) for v in zip(t.hr, t.lower, t.upper, strict=True)],
+        "p": [_p(v) for v in t.p],
+        "log-rank p": [_p(v) for v in t.logrank_p],
+        "RMST diff, days (95% CI)": [_ci(*v, digits=1) for v in zip(t.rmst_diff, t.rmst_lower,
+                                                                    t.rmst_upper, strict=True)],
+        "E-value": t.e_value.round(2),
+    })
+    if "boot_lower" in t and t.boot_lower.notna().any():
+        rows["bootstrap 95% CI"] = [
+            "" if not np.isfinite(lo) else
+            (f"{lo:.2f}-{hi:.2f}" if np.isfinite(hi) else f"{lo:.2f}-inf (replicates "
+                                                           "without events)")
+            for lo, hi in zip(t.boot_lower.astype(float), t.boot_upper.astype(float), strict=True)]
+    return rows
 
 
 def _figures(writer: _Writer, study: Study, state: dict) -> None:
@@ -436,7 +540,6 @@ document.body.setAttribute('data-images-loaded',ok);});"""
 
 
 def _write_report(writer: _Writer, results: dict, state: dict) -> None:
-    _figures(writer, writer.study, state)
     arms = results["arms"]
     head = (f"<h1>{html.escape(writer.study.title)}</h1><p class='note'>{arms['treated']} vs "
             f"{arms['control']}; horizon {writer.study.horizon_days:g} days; level "

@@ -107,6 +107,7 @@ def read_study(path: str | Path | None) -> Study:
             else:
                 values[key] = value
     study = Study(**values, source=str(path))
+    problems += _value_problems(study, str(path))
     if study.level not in ("patient", "lesion"):
         problems.append(Problem("level must be 'patient' or 'lesion'", column="level",
                                 source=str(path)))
@@ -119,6 +120,38 @@ def read_study(path: str | Path | None) -> Study:
     if problems:
         raise InputError(problems)
     return study
+
+
+def _value_problems(study: Study, source: str) -> list[Problem]:
+    """Types and vocabularies of the values, all checked at once."""
+    from ..records import ENDPOINTS
+
+    problems = []
+    if not isinstance(study.horizon_days, (int, float)) or study.horizon_days <= 0:
+        problems.append(Problem("horizon_days must be a positive number of days",
+                                column="horizon_days", source=source))
+    endpoints = study.endpoints if isinstance(study.endpoints, list) else [study.endpoints]
+    unknown = [e for e in endpoints if e not in ENDPOINTS]
+    if unknown or not endpoints:
+        problems.append(Problem(f"unknown endpoints {unknown}; choose among "
+                                f"{sorted(ENDPOINTS)}", column="endpoints", source=source))
+    for name in ("arms", "covariates", "formats"):
+        value = getattr(study, name)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            problems.append(Problem("must be a list of names", column=name, source=source))
+    bad_formats = [f for f in study.formats if f not in ("pdf", "svg", "png", "tiff")] \
+        if isinstance(study.formats, list) else []
+    if bad_formats:
+        problems.append(Problem(f"unknown figure formats {bad_formats} (pdf, svg, png, tiff)",
+                                column="formats", source=source))
+    if not isinstance(study.bootstrap, int) or study.bootstrap < 0:
+        problems.append(Problem("bootstrap must be a whole number >= 0", column="bootstrap",
+                                source=source))
+    if not isinstance(study.exclusions, dict) or not all(
+            isinstance(v, str) for v in study.exclusions.values()):
+        problems.append(Problem("each exclusion is name = \"pandas query on patients\"",
+                                column="exclusions", source=source))
+    return problems
 
 
 def write_study_template(path: str | Path = "study.toml") -> Path:
