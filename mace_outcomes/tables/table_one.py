@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from itertools import combinations
 
 import numpy as np
@@ -148,7 +149,22 @@ def _binary_shown_level(levels: list):
 
 
 def _fmt_num(v: float, d: int) -> str:
-    return "" if not np.isfinite(v) else f"{v:.{d}f}"
+    """Round half up, as journals print (1.25 -> 1.3, not binary float's 1.2)."""
+    if not np.isfinite(v):
+        return ""
+    q = Decimal(1).scaleb(-d)
+    return str(Decimal(repr(float(v))).quantize(q, rounding=ROUND_HALF_UP))
+
+
+def _auto_digits(x: np.ndarray) -> int:
+    """Decimals for a variable: enough to show its spread (SD) to one significant digit,
+    and the data's own precision when it is finer (a 1.25 mm burr), between 1 and 3."""
+    x = x[np.isfinite(x)]
+    if len(x) < 2 or np.std(x) == 0:
+        return 1
+    spread = int(np.clip(-np.floor(np.log10(np.std(x, ddof=1))), 1, 3))
+    own = next((d for d in range(3) if np.allclose(x, np.round(x, d), atol=1e-9)), 3)
+    return max(spread, min(own, 2))
 
 
 def _pairwise_mean(values: list[float]) -> float:
@@ -172,7 +188,7 @@ def table_one(
     weighted_tests: bool = False,
     alpha_normal: float = 0.05,
     alpha_levene: float = 0.05,
-    digits: int | Mapping[str, int] = 1,
+    digits: int | str | Mapping[str, int] = "auto",
     pct_digits: int = 1,
     p_digits: int = 3,
     labels: Mapping[str, str] | None = None,
@@ -212,7 +228,9 @@ def table_one(
         always Welch.
     yates : Yates continuity correction of the 2 x 2 chi-square (off: Pearson, as SPSS's
         first line and the paper's methods).
-    digits : decimals of means/SDs/medians (one int or a dict per variable).
+    digits : decimals of means/SDs/medians: ``"auto"`` (enough for the SD's first
+        significant digit, or the data's own precision if finer, 1-3), one int, or a dict
+        per variable (others auto). Values are rounded half up.
     labels : display names for variables.
     seed : seed of the Monte-Carlo Fisher-Freeman-Halton test for very large tables.
 
@@ -292,7 +310,10 @@ def table_one(
         n["overall"] = float(w_all.sum()) if w_all is not None else len(df)
     weighted = w_all is not None
     two = len(arms) == 2
-    dig = (lambda v: digits.get(v, 1)) if isinstance(digits, Mapping) else (lambda v: digits)
+    def dig(var, x):
+        if isinstance(digits, Mapping):
+            return digits.get(var, _auto_digits(x))
+        return _auto_digits(x) if digits == "auto" else digits
     label = (lambda v: labels.get(v, v)) if labels else (lambda v: v)
 
     rows: list[dict] = []
@@ -405,7 +426,7 @@ def table_one(
             is_nonnormal = nonnormal
         else:
             is_nonnormal = var in set(nonnormal)
-        d = dig(var)
+        d = dig(var, x_all)
         summ = {}
         for a in list(arms) + (["overall"] if overall else []):
             x = x_all[ok] if a == "overall" else xs[a]
