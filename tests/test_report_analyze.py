@@ -15,7 +15,7 @@ import mace_outcomes as mo
 from mace_outcomes.cli import main
 
 SECTIONS = ["Patient flow", "Follow-up", "Table 1", "Tables 2-3", "Primary endpoint",
-            "Balance", "Table 4", "Crude and adjusted comparison", "Kaplan-Meier: mace",
+            "Balance", "Table 4a", "Table 4b", "Crude and adjusted comparison", "Kaplan-Meier: mace",
             "Kaplan-Meier: mace, weighted", "Forest plot", "Love plot", "Propensity overlap"]
 
 

@@ -652,6 +652,12 @@ estimand = "ATE"
 
 [figures]
 width = "single"
+
+[tables]
+# Table 4's lesion-level procedural outcomes (shown apart from Tables 2-3)
+procedural = ["procedure_success", "perforation", "slow_flow_no_reflow", "dissection",
+              "emergency_cabg", "longitudinal_stent_compression", "cardiac_tamponade",
+              "contrast_induced_nephropathy"]
 """
 
 

@@ -161,9 +161,16 @@ def _bundled_directory() -> Path:
 
 
 def _covariates(frame: pd.DataFrame, exclude=()) -> list[str]:
-    """Columns to describe: not ids or dates, and not constant (e.g. an exclusion flag)."""
+    """Columns to describe: not ids, dates or the ``exclude`` list."""
     return [c for c in frame.columns if c not in _ID_COLUMNS and c not in set(exclude)
-            and not c.endswith("_date") and frame[c].nunique(dropna=True) > 1]
+            and not c.endswith("_date")]
+
+
+def _exclusion_columns(study: Study, frame: pd.DataFrame) -> list[str]:
+    """Columns the exclusion criteria test: constant after exclusion, not worth a row."""
+    text = " ".join(study.exclusions.values())
+    return [c for c in frame.columns if c in text.replace("(", " ").replace(")", " ").split()
+            and c != "arm"]
 
 
 def _check_values(frame: pd.DataFrame, id_column: str, source: str) -> list[Problem]:
@@ -319,8 +326,9 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
     # -- Tables 1-3 -----------------------------------------------------------------------
     step("baseline tables")
     patients = cohort.patients
-    t1 = mo.table_one(patients, group="arm", variables=_covariates(patients), arms=[treated,
-                      control], title="Table 1. Baseline characteristics (patients)")
+    t1 = mo.table_one(patients, group="arm", variables=_covariates(
+        patients, exclude=_exclusion_columns(study, patients)), arms=[treated, control],
+        title="Table 1. Baseline characteristics (patients)")
     writer.section("Table 1", writer.table("table1_patients", t1.table, t1.title, result=t1))
     results["table1"] = t1.table
     lesions = None
@@ -334,12 +342,21 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
             lesions["stent_expansion"] = mo.stent_expansion(lesions)
         lesion_columns = [c for c in cohort.lesions.columns if c in lesions]
         lesion_columns += ["stent_expansion"] if "stent_expansion" in lesions else []
+        procedural = [c for c in study.procedural if c in lesions]
         t2 = mo.table_one(lesions, group="arm", variables=_covariates(
-            lesions[lesion_columns], exclude=("vessel",)) + ["vessel"], arms=[treated, control],
+            lesions[lesion_columns], exclude=["vessel", *procedural]) + ["vessel"],
+            arms=[treated, control],
             title="Tables 2-3. Lesion, procedural and imaging characteristics (lesions)")
         writer.section("Tables 2-3", writer.table("table2_3_lesions", t2.table, t2.title,
                                                   result=t2))
         results["table2_3"] = t2.table
+        if procedural:
+            t4 = mo.table_one(lesions, group="arm", variables=procedural,
+                              categorical=procedural, arms=[treated, control],
+                              title="Table 4a. Procedural outcomes (lesions)")
+            writer.section("Table 4a", writer.table("table4a_procedural", t4.table, t4.title,
+                                                    result=t4))
+            results["table4_procedural"] = t4.table
     bar.update(1)
 
     # -- primary endpoint (lesion level, clustered in patients) ---------------------------
@@ -404,8 +421,8 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
     step("endpoints")
     out_tab = mo.outcome_table(tte, group="arm", horizon=study.horizon_days,
                                arms=[treated, control], cluster=cluster,
-                               title="Table 4. Clinical outcomes")
-    writer.section("Table 4", writer.table("table4_outcomes", out_tab.table, out_tab.title,
+                               title="Table 4b. Clinical outcomes (patients)")
+    writer.section("Table 4b", writer.table("table4_outcomes", out_tab.table, out_tab.title,
                                            result=out_tab))
     results["table4"] = out_tab.table
     comparisons, kms = {}, {}

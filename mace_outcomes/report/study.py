@@ -42,6 +42,10 @@ estimand = "ATE"              # "ATE", "ATT" or "ATO" (overlap weights)
 bootstrap = 2000              # bootstrap replicates for the adjusted hazard ratio (0: none)
 seed = 2024
 
+[tables]
+# Lesion-level procedural outcomes (0/1 columns) shown in Table 4 rather than Tables 2-3.
+procedural = []
+
 [figures]
 width = "single"              # "single" (3.5 in) or "double" (7.2 in) journal column
 unit = "months"               # x-axis of Kaplan-Meier figures: "months" or "days"
@@ -71,6 +75,7 @@ class Study:
     unit: str = "months"
     formats: list = field(default_factory=lambda: ["pdf", "png"])
     dpi: int = 300
+    procedural: list = field(default_factory=list)
     source: str = "defaults"
 
 
@@ -79,6 +84,7 @@ _SECTIONS = {
               "primary_outcome"),
     "propensity": ("covariates", "estimand", "bootstrap", "seed"),
     "figures": ("width", "unit", "formats", "dpi"),
+    "tables": ("procedural",),
 }
 
 
@@ -135,7 +141,7 @@ def _value_problems(study: Study, source: str) -> list[Problem]:
     if unknown or not endpoints:
         problems.append(Problem(f"unknown endpoints {unknown}; choose among "
                                 f"{sorted(ENDPOINTS)}", column="endpoints", source=source))
-    for name in ("arms", "covariates", "formats"):
+    for name in ("arms", "covariates", "formats", "procedural"):
         value = getattr(study, name)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             problems.append(Problem("must be a list of names", column=name, source=source))
