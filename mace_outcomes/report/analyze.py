@@ -380,9 +380,9 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
                 parts.append(res.table.assign(outcome=flag))
                 notes.append(f"{flag}: {flags[flag].attrs['definition']}")
         rows = pd.concat(parts, ignore_index=True)
-        rows = rows[["outcome"] + [c for c in rows.columns if c != "outcome"]]
         writer.section("Primary endpoint", writer.table(
-            "primary_endpoint", rows.round(4), f"Primary endpoint: {outcome} "
+            "primary_endpoint", _outcome_rows(rows, treated, control), f"Primary endpoint: "
+            f"{outcome} "
             f"({prim.units}), {treated} vs {control}, lesions clustered in patients",
             notes + ["crude rows: the tables' test, ignoring clustering; regression, "
                      "weighted and AIPW rows: cluster-robust by patient"]))
@@ -451,6 +451,8 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
     if comparisons:
         table = pd.concat([_journal_rows(ep, c) for ep, c in comparisons.items()],
                           ignore_index=True)
+        if "bootstrap 95% CI" in table:  # bootstrapped for the first endpoint only
+            table["bootstrap 95% CI"] = table["bootstrap 95% CI"].fillna("")
         notes = [n for ep in comparisons for n in results["endpoints"][ep]["notes"]]
         writer.section("Crude and adjusted comparison", writer.table(
             "comparison", table, "Crude and propensity-weighted comparison by endpoint "
@@ -471,6 +473,24 @@ def _p(p: float) -> str:
     from ..tables._tests import format_p
 
     return format_p(p) if np.isfinite(p) else ""
+
+
+def _outcome_rows(rows: pd.DataFrame, treated, control) -> pd.DataFrame:
+    """compare_outcome rows for reading: values per arm, estimate (95% CI), p, method."""
+    binary = rows["measure"].str.contains("risk|odds")
+
+    def value(v, is_binary):
+        return "" if not np.isfinite(v) else (f"{100 * v:.1f}%" if is_binary else f"{v:.1f}")
+
+    return pd.DataFrame({
+        "outcome": rows["outcome"], "analysis": rows["analysis"], "measure": rows["measure"],
+        str(treated): [value(v, b) for v, b in zip(rows.value_treated, binary, strict=True)],
+        str(control): [value(v, b) for v, b in zip(rows.value_control, binary, strict=True)],
+        "estimate (95% CI)": [_ci(*v) for v in zip(rows.estimate, rows.lower, rows.upper,
+                                                   strict=True)],
+        "p": [_p(v) for v in rows.p],
+        "method": rows["method"].str.replace(r"; cluster-robust SE by \w+", "", regex=True),
+    })
 
 
 def _journal_rows(endpoint: str, comp) -> pd.DataFrame:
