@@ -15,8 +15,9 @@ import mace_outcomes as mo
 from mace_outcomes.cli import main
 
 SECTIONS = ["Patient flow", "Follow-up", "Table 1", "Tables 2-3", "Primary endpoint",
-            "Balance", "Table 4a", "Table 4b", "Crude and adjusted comparison", "Kaplan-Meier: mace",
-            "Kaplan-Meier: mace, weighted", "Forest plot", "Love plot", "Propensity overlap"]
+            "Balance", "Table 4a", "Table 4b", "Crude and adjusted comparison",
+            "Kaplan-Meier: mace", "Kaplan-Meier: mace, weighted", "Forest plot", "Love plot",
+            "Propensity overlap"]
 
 
 @pytest.fixture(scope="module")
