@@ -163,10 +163,37 @@ def tables(cohort, out: Path) -> dict:
 
 
 # =========================================================================== FIGURES
-# The figures part (Kaplan-Meier figures with risk tables, forest and love plots) is
-# added here by the plots room: def figures(cohort, out: Path) -> dict.
-def figures(cohort, out: Path) -> dict:  # placeholder until the plots room fills it in
-    return {}
+# The paper's outcome figure: 1-year cumulative incidence of MACE and of each component
+# by arm, with number-at-risk tables, and a forest plot of the crude hazard ratios.
+ENDPOINT_NAMES = {"mace": "MACE", "cardiac_death": "Cardiac death",
+                  "mi": "Myocardial infarction", "tvr": "Target-vessel revascularisation",
+                  "stent_thrombosis": "Stent thrombosis"}
+
+
+def figures(cohort, out: Path) -> dict:
+    """Kaplan-Meier panels (MACE and components) and a forest plot of crude HRs."""
+    from mace_outcomes.plots import plot_forest, plot_km_panels, save_figure
+
+    kms, tests, rows = {}, {}, []
+    for endpoint, name in ENDPOINT_NAMES.items():
+        tte = mo.time_to_event(cohort, endpoint, horizon=365)
+        kms[name] = mo.kaplan_meier(tte, group="arm")
+        tests[name] = mo.logrank(tte, group="arm")
+        comparison = mo.compare_arms(tte, treatment="arm", treated="OCT")
+        crude = comparison.table.iloc[0]
+        rows.append({"label": name, "hr": crude["hr"], "lower": crude["lower"],
+                     "upper": crude["upper"], "p": crude["p"]})
+    panels = plot_km_panels(kms, kind="event", percent=True, breaks=(0, 3, 6, 9, 12),
+                            tests=tests, order=["OCT", "IVUS"])
+    forest = plot_forest(pd.DataFrame(rows), favours=("favours OCT", "favours IVUS"),
+                         title="Crude hazard ratios, OCT vs IVUS (Firth where an arm has "
+                               "no events)")
+    written = {}
+    for name, fig in (("figure_outcomes", panels), ("figure_forest", forest)):
+        written[name] = save_figure(fig, out / f"{name}.pdf", dpi=600,
+                                    formats=("pdf", "png", "tiff"))
+    print("figures:", ", ".join(p.name for paths in written.values() for p in paths))
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
