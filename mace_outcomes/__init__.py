@@ -51,8 +51,8 @@ _ROOMS = {
     "cumulative_incidence": "survival.competing",
     "gray_test": "survival.competing",
     # regression
-    "cox": "cox.fit",
-    "fine_gray": "cox.fine_gray",
+    "cox": "regression.fit",
+    "fine_gray": "regression.fine_gray",
     # selection-bias adjustment
     "propensity": "weighting.propensity",
     "e_value": "weighting.evalue",

@@ -180,7 +180,7 @@ def test_no_warning_on_a_regular_fit(mgus2):
 
 
 def test_censoring_distribution_conventions():
-    from mace_outcomes.cox.fine_gray import censoring_km_left
+    from mace_outcomes.regression.fine_gray import censoring_km_left
 
     # times 0 0 2 2 2 5: censored at 0 (one of two), at 2 one failure + one censoring
     t = np.array([0.0, 0.0, 2.0, 2.0, 2.0, 5.0])

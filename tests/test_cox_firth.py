@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 import mace_outcomes as mo
-from mace_outcomes.cox import _kernels as K
-from mace_outcomes.cox.firth import firth_products, penalised_loglik
+from mace_outcomes.regression import _kernels as K
+from mace_outcomes.regression.firth import firth_products, penalised_loglik
 
 REF = Path(__file__).parent / "reference"
 FIRTH = json.loads((REF / "firth.json").read_text())

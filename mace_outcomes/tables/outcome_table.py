@@ -137,7 +137,7 @@ def _hr(d: pd.DataFrame, term_cols: list[str], weighted: bool, firth: bool | str
         n_event_by_arm: dict, arms: list, reference, conf_level: float,
         cluster: str | None) -> dict[str, dict]:
     """Cox (or Firth Cox) of the arm dummies; one entry per non-reference arm."""
-    from ..cox.fit import cox
+    from ..regression.fit import cox
 
     zero = [a for a in arms if n_event_by_arm[a] == 0]
     out = {}
@@ -216,7 +216,7 @@ def outcome_table(
     Notes
     -----
     Uses :func:`mace_outcomes.kaplan_meier` (Greenwood or, weighted, robust variance),
-    :func:`mace_outcomes.logrank` (weighted: Xie & Liu 2005) and :func:`mace_outcomes.cox`
+    :func:`mace_outcomes.logrank` (weighted: Xie & Liu 2005) and :func:`mace_outcomes.regression`
     (Efron ties; Firth: Heinze & Schemper 2001 with profile penalised-likelihood
     intervals).
 

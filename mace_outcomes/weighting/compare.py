@@ -238,7 +238,7 @@ def _cox_row(d, time, event, w_col, cluster, rare: bool, conf_level):
     likelihood carries the information of the effective sample, not of the sum of the
     weights; a global rescaling leaves the estimate unchanged.
     """
-    from ..cox.fit import cox
+    from ..regression.fit import cox
     if rare and w_col is not None:
         w = d[w_col].to_numpy(float)
         d = d.assign(**{w_col: w * (w.sum() / (w * w).sum())})

@@ -36,7 +36,7 @@ def estimate_one(tte: pd.DataFrame, covariates: list[str], treatment: str = "arm
                  treated=None, cluster: str | None = None, n_boot: int = 0,
                  seed: int | None = None, conf_level: float = 0.95) -> list[dict]:
     """Crude, IPTW-ATE and overlap HRs (robust CIs) and the IPTW bootstrap CI."""
-    from ..cox.fit import cox
+    from ..regression.fit import cox
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)

@@ -360,7 +360,7 @@ def fine_gray(df: pd.DataFrame, time: str = "time", status: str = "status",
     df : DataFrame, one row per subject.
     time : follow-up time column; status : 0 censored, 1, 2, ... cause of the event.
     covariates : columns; numeric / boolean as is, others dummy-coded against their
-        first level (as in :func:`mace_outcomes.cox`).
+        first level (as in :func:`mace_outcomes.regression`).
     cause : the cause of interest; every other non-zero status is a competing event.
     weights : optional positive case weights. Without them the model is cmprsk's
         ``crr``; with them it is R's ``finegray()`` + weighted ``coxph`` with Breslow

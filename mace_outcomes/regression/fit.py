@@ -6,7 +6,7 @@ strata, clusters, and the robust sandwich variance of Lin & Wei (1989) whenever
 weights or a cluster are given -- the variance R's ``coxph(..., robust=TRUE)``
 and ``cluster=`` report, with Efron ties treated exactly as R's score residuals.
 ``firth=True`` fits the Firth (1993) penalised partial likelihood of Heinze &
-Schemper (2001); see :mod:`mace_outcomes.cox.firth`.
+Schemper (2001); see :mod:`mace_outcomes.regression.firth`.
 
 Categorical covariates (string, object, boolean-free categorical columns) are
 coded as treatment dummies against the first level (the first sorted label, or
@@ -68,7 +68,7 @@ class CoxResult:
     def ph_test(self, transform: str = "km", terms: bool = True) -> pd.DataFrame:
         """Grambsch-Therneau test of proportional hazards (R's ``cox.zph``).
 
-        See :func:`mace_outcomes.cox.ph_test.ph_test`.
+        See :func:`mace_outcomes.regression.ph_test.ph_test`.
         """
         from .ph_test import ph_test
 
