@@ -15,25 +15,27 @@ Inference, as ``coxphf(..., pl=TRUE)``:
 * ``p``: the penalised likelihood-ratio test of ``b_j = 0``;
 * ``loglik``: penalised log-likelihood at 0 and at the estimate.
 
-With ``weights`` (e.g. IPTW; no package offers this yet) the weighted partial
-likelihood and its weighted information define ``l*``, so the point estimate is
-the weighted penalised estimate (integer weights = replicated rows). The weighted
-likelihood's curvature overstates the information of non-frequency weights (IPTW
-weights sum to about twice n), so:
+With ``weights`` (e.g. IPTW; no package offers this yet) the weights are first
+rescaled to sum to their Kish effective sample size ``(sum w)^2 / sum w^2``. Firth's
+penalty ``0.5 log|I|`` does not grow with the weights, so without a fixed scale the
+estimate would depend on it (IPTW weights sum to about 2n, stabilised ones to n); on
+the effective-sample scale the weighted likelihood carries the information of the
+sample the weights leave, and integer frequency weights with equal values behave as
+replicated rows of that size. Then ``l*`` is the weighted penalised likelihood and:
 
 * ``se`` is the robust sandwich ``D'D`` of Lin & Wei (1989) with dfbeta
   ``D = (w U) I^{-1}`` (score residuals of the partial likelihood at the penalised
   estimate; the penalty's O(1) share of the estimating function is ignored), summed
   within clusters when ``cluster`` is given -- floored, term by term, by the
-  model-based variance of the likelihood with the weights rescaled to mean 1,
-  because the sandwich collapses for a term near monotone likelihood (an arm with
-  almost no events leaves almost no score residuals) and would give falsely narrow
-  intervals exactly where Firth's method is needed;
-* ``lower``/``upper`` and ``p`` are still the profile penalised-likelihood limits and
-  the penalised LR test, but the likelihood-ratio statistic of term ``j`` is
-  multiplied by ``naive_var_j / var_j`` (``var_j = se_j^2``; a first-order Rao-Scott
-  correction), so the interval's width follows that variance while it keeps the
-  profile's asymmetry. ``naive_se`` is the weighted model-based SE.
+  model-based variance of the effective-sample likelihood, because the sandwich
+  collapses for a term near monotone likelihood (an arm with almost no events leaves
+  almost no score residuals) and would give falsely narrow intervals exactly where
+  Firth's method is needed; ``robust=False`` keeps the model-based variance alone;
+* ``lower``/``upper`` and ``p`` are the profile penalised-likelihood limits and the
+  penalised LR test, with the likelihood-ratio statistic of term ``j`` multiplied by
+  ``naive_var_j / var_j`` (``var_j = se_j^2``; a first-order Rao-Scott correction), so
+  the interval's width follows that variance while it keeps the profile's asymmetry.
+  ``naive_se`` is the model-based SE of the effective-sample likelihood.
 
 Unit weights give the unweighted (coxphf) point estimate and penalised likelihood;
 the intervals then differ only through the robust variance.
@@ -220,6 +222,13 @@ def firth_fit(*, x, w, lay, cluster, names, terms, robust, conf_level, n, n_even
     from .fit import CoxResult
 
     p = x.shape[1]
+    if weighted:
+        # Weights rescaled to sum to their Kish effective sample size: the penalised
+        # likelihood then carries the information of the effective sample, and, since
+        # Firth's penalty does not scale with the weights, the estimate no longer
+        # depends on their arbitrary scale (IPTW, stabilised IPTW and overlap weights
+        # of the same design give one answer). Unit weights are unchanged.
+        w = w * (w.sum() / np.dot(w, w))
     # coxphf works on covariates scaled to unit SD: its estimation path and its
     # reported log-likelihood (whose penalty then shifts by -sum(log sd)) follow.
     sd = x.std(axis=0, ddof=1)
@@ -239,8 +248,8 @@ def firth_fit(*, x, w, lay, cluster, names, terms, robust, conf_level, n, n_even
         rob = K.robust_variance(resid, w, naive_s, cluster)
         # the sandwich collapses for a term near monotone likelihood (an arm with
         # almost no events has almost no score residuals), so it is floored by the
-        # model-based variance of the likelihood with weights rescaled to mean 1
-        floor = np.diag(naive_s) * w.mean()
+        # model-based variance of the likelihood of the effective sample
+        floor = np.diag(naive_s)
         target = np.maximum(np.diag(rob), floor)
         adj = np.sqrt(target / np.diag(rob))
         var_s = rob * np.outer(adj, adj)

@@ -233,15 +233,12 @@ def _cox_row(d, time, event, w_col, cluster, rare: bool, conf_level):
 
     Rare path: the robust sandwich is degenerate when an arm has no events (it can give
     p ~ 0 from two events), so the weighted Firth fit is read with its model-based
-    profile penalised likelihood (limits and penalised likelihood-ratio p). Weights are
-    first rescaled to sum to their Kish effective sample size, so the weighted
-    likelihood carries the information of the effective sample, not of the sum of the
-    weights; a global rescaling leaves the estimate unchanged.
+    profile penalised likelihood (limits and penalised likelihood-ratio p); ``mo.cox``
+    puts the weights on the scale of their Kish effective sample size first (see
+    :mod:`mace_outcomes.regression.firth`).
     """
     from ..regression.fit import cox
-    if rare and w_col is not None:
-        w = d[w_col].to_numpy(float)
-        d = d.assign(**{w_col: w * (w.sum() / (w * w).sum())})
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", StatisticalWarning)
         fit = cox(d, time=time, event=event, covariates=[_ARM], weights=w_col,
