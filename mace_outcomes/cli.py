@@ -22,7 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     v = sub.add_parser("validate", help="check a cohort folder; print a summary or every problem")
-    v.add_argument("directory", type=Path, help="folder with patients / lesions / events tables")
+    v.add_argument("directory", type=Path, nargs="?", default=None,
+                   help="folder with patients / lesions / events tables (default: the "
+                        "bundled example cohort)")
 
     t = sub.add_parser("tte", help="write the time-to-event table of an endpoint")
     t.add_argument("directory", type=Path)
@@ -50,10 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "validate":
+            from .datasets import example_path
+            from .errors import ValidationError
             from .records import read_cohort
+            from .records.validate import covariate_problems
 
-            cohort = read_cohort(args.directory)
+            cohort = read_cohort(args.directory or example_path())
             cohort.check_arms()  # a two-arm study needs exactly two arms after exclusions
+            problems = covariate_problems(cohort)
+            if problems:
+                raise ValidationError(problems)
             print(cohort.summary())
         elif args.command == "tte":
             from .records import read_cohort, time_to_event, write_table

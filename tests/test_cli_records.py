@@ -65,3 +65,20 @@ def test_tte_applies_study_exclusions_before_the_arm_check(tmp_path, capsys):
     assert main(["tte", str(folder), "-o", str(out)]) == 1
     err = capsys.readouterr().err
     assert "exactly two arm labels" in err and "none (6)" in err
+
+
+def test_validate_reports_text_in_numeric_covariates_by_id(tmp_path, capsys):
+    import shutil
+
+    import mace_outcomes as mo
+
+    folder = tmp_path / "cohort"
+    shutil.copytree(mo.datasets.example_path(), folder)
+    patients = pd.read_csv(folder / "patients.csv")
+    patients["age_years"] = patients["age_years"].astype(object)
+    patients.loc[patients.patient_id == "P002", "age_years"] = "seventy"
+    patients.to_csv(folder / "patients.csv", index=False)
+    assert main(["validate", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert "P002" in err and "age_years" in err and "patients.csv" in err
+    assert main(["validate"]) == 0  # the bundled cohort

@@ -477,3 +477,34 @@ def followup_dates(patients: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame
     end = end.where(death.isna(), death)
     return pd.DataFrame({"end_date": end, "death_date": death,
                          "extended": (last_event > last).to_numpy()}, index=patients.index)
+
+
+_NOT_COVARIATES = {"patient_id", "lesion_id", "arm", "index_date", "last_contact_date",
+                   "synthetic", "vessel"}
+
+
+def covariate_problems(cohort) -> list[Problem]:
+    """Text in a mostly numeric covariate (``seventy``, ``>90``): every such cell, by id.
+
+    Not an error of the records themselves (a covariate may be text), so
+    :class:`~mace_outcomes.Cohort` accepts it; ``mace-outcomes validate`` and ``analyze``,
+    which describe and model the covariates, report it.
+    """
+    problems = []
+    tables = [(cohort.patients, "patient_id", cohort.source.get("patients", "patients"))]
+    if cohort.lesions is not None:
+        tables.append((cohort.lesions, "lesion_id", cohort.source.get("lesions", "lesions")))
+    for frame, id_column, source in tables:
+        for col in frame.columns:
+            values = frame[col]
+            if col in _NOT_COVARIATES or col.endswith("_date") or values.dtype != object:
+                continue
+            present = values.notna()
+            numbers = pd.to_numeric(values.where(present), errors="coerce")
+            bad = present & numbers.isna()
+            if bad.any() and numbers.notna().sum() >= bad.sum():
+                problems.append(Problem("non-numeric values in a numeric column (e.g. "
+                                        f"{values[bad].iloc[0]!r})", col,
+                                        tuple(frame.loc[bad, id_column]), source,
+                                        "correct them, or leave the cells empty if unknown"))
+    return problems

@@ -173,24 +173,6 @@ def _exclusion_columns(study: Study, frame: pd.DataFrame) -> list[str]:
             and c != "arm"]
 
 
-def _check_values(frame: pd.DataFrame, id_column: str, source: str) -> list[Problem]:
-    """Text in a mostly numeric column (``seventy``, ``>90``): every such cell, by id."""
-    problems = []
-    for col in _covariates(frame):
-        values = frame[col]
-        if values.dtype != object:
-            continue
-        present = values.notna()
-        numbers = pd.to_numeric(values.where(present), errors="coerce")
-        bad = present & numbers.isna()
-        if bad.any() and numbers.notna().sum() >= bad.sum():
-            problems.append(Problem("non-numeric values in a numeric column (e.g. "
-                                    f"{values[bad].iloc[0]!r})", col,
-                                    tuple(frame.loc[bad, id_column]), source,
-                                    "correct them, or leave the cells empty if unknown"))
-    return problems
-
-
 def _arms(cohort, study: Study) -> tuple:
     labels = sorted(pd.unique(cohort.patients["arm"]).tolist(), key=str)
     if study.arms:
@@ -293,6 +275,7 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
 
     from ..outcomes import DEFINITIONS as EXPANSION_DEFINITIONS
     from ..outcomes import expansion_thresholds, followup_summary
+    from ..records.validate import covariate_problems
 
     def step(name):
         bar.set_postfix_str(name)
@@ -303,9 +286,7 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
     for name, query in study.exclusions.items():
         cohort = cohort.exclude(name, query)
     treated, control = _arms(cohort, study)
-    problems = _check_values(cohort.patients, "patient_id", "patients")
-    if cohort.lesions is not None:
-        problems += _check_values(cohort.lesions, "lesion_id", "lesions")
+    problems = covariate_problems(cohort)
     if problems:
         raise InputError(problems)
     results["arms"] = {"treated": treated, "control": control}

@@ -181,9 +181,12 @@ class ExportMixin:
         frame, title, notes = self._display()
         return to_docx(frame, path, title, notes)
 
-    def to_csv(self, path: str | Path, tidy: bool = False) -> Path:
-        """Write the formatted table (``tidy=False``) or the tidy ``.table`` to CSV."""
+    def to_csv(self, path: str | Path | None = None, tidy: bool = False) -> Path | str:
+        """The formatted table (``tidy=False``) or the tidy ``.table`` as CSV: written to
+        ``path`` (returned), or returned as text when no path is given."""
         frame = self.table if tidy else self.formatted()  # type: ignore[attr-defined]
+        if path is None:
+            return frame.to_csv(index=False)
         return to_csv(frame, path)
 
     def _repr_html_(self) -> str:

@@ -213,7 +213,8 @@ class Comparison:
     def _footer(self) -> str:
         head = (f"treated = {self.treated!r} vs control = {self.control!r}; survival and risk at"
                 f" {self.horizon:g} days, RMST to {self.tau:g} days; hr: Cox (Efron ties), "
-                "robust SE when weighted or clustered")
+                "robust SE when weighted or clustered; Firth-penalised where an arm has no "
+                "events (column method says which)")
         return "\n".join([head] + [f"note: {n}" for n in self.notes])
 
     def __repr__(self) -> str:
