@@ -160,6 +160,26 @@ def _hazard_parts(n_risk, n_event):
     return np.cumsum(g), a
 
 
+def km_ij_influence(tab: RiskTable, event: np.ndarray, weights: np.ndarray | None,
+                    t0: float) -> tuple[float, np.ndarray]:
+    """``S(t0)`` and each subject's weighted influence ``w_i dS(t0)/dw_i`` on it.
+
+    The same derivative as :func:`km_ij_log_variance` (Therneau & Grambsch 2000, sec.
+    7.2) at one time: ``S(t0) [G(min(t0, T_i)) - delta_i 1{T_i <= t0} a(T_i)]``. Summed
+    within clusters, the influences give the robust covariance of curves whose clusters
+    hold subjects of several groups (e.g. one patient's lesions in both arms).
+    """
+    ev = np.asarray(event, dtype=float)
+    w = np.ones_like(ev) if weights is None else np.asarray(weights, dtype=float)
+    last = int(np.searchsorted(tab.time, t0, side="right")) - 1
+    if last < 0:
+        return 1.0, np.zeros_like(ev)
+    G, a = _hazard_parts(tab.n_risk, tab.n_event)
+    surv = float(km_surv(tab.n_risk, tab.n_event)[last])
+    j = tab.inverse
+    return surv, w * surv * (G[np.minimum(j, last)] - ev * (j <= last) * a[j])
+
+
 def ij_log_variance_binned(n_risk: np.ndarray, n_event: np.ndarray, w2_event: np.ndarray,
                            w2_censor: np.ndarray) -> np.ndarray:
     """Infinitesimal-jackknife variance of ``log S`` without clusters, from binned sums.

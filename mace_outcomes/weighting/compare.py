@@ -45,23 +45,25 @@ _W = "_weight"
 # -- risk difference machinery -----------------------------------------------------------
 
 def risk_contrast(s1: float, se1: float, s0: float, se0: float,
-                  conf_level: float = 0.95) -> dict[str, float]:
+                  conf_level: float = 0.95, cov: float = 0.0) -> dict[str, float]:
     """Risk difference and ratio at a horizon from two Kaplan-Meier estimates.
 
-    Risks ``r = 1 - S``; ``RD = r1 - r0`` with ``var = se1^2 + se0^2`` (independent arms);
-    ``log RR`` with delta-method ``var = se1^2/r1^2 + se0^2/r0^2``. Wald intervals; the p
+    Risks ``r = 1 - S``; ``RD = r1 - r0`` with ``var = se1^2 + se0^2 - 2 cov`` (``cov`` of
+    the two survival estimates: 0 for independent arms, see :func:`_cross_arm_cov`);
+    ``log RR`` with delta-method ``var = se1^2/r1^2 + se0^2/r0^2 - 2 cov/(r1 r0)``. Wald intervals; the p
     of the difference tests ``RD = 0``.
     """
     zq = stats.norm.ppf(0.5 + conf_level / 2)
     r1, r0 = 1.0 - s1, 1.0 - s0
-    se_rd = float(np.hypot(se1, se0))
+    se_rd = float(np.sqrt(max(se1 ** 2 + se0 ** 2 - 2.0 * cov, 0.0)))
     rd = r1 - r0
     out = {"risk_treated": r1, "risk_control": r0, "rd": rd, "rd_se": se_rd,
            "rd_lower": rd - zq * se_rd, "rd_upper": rd + zq * se_rd,
            "rd_p": float(2 * stats.norm.sf(abs(rd) / se_rd)) if se_rd > 0 else np.nan}
     if r1 > 0 and r0 > 0:
         rr = r1 / r0
-        se_log = float(np.sqrt((se1 / r1) ** 2 + (se0 / r0) ** 2))
+        se_log = float(np.sqrt(max((se1 / r1) ** 2 + (se0 / r0) ** 2
+                                   - 2.0 * cov / (r1 * r0), 0.0)))
         out.update(rr=rr, rr_lower=rr * np.exp(-zq * se_log), rr_upper=rr * np.exp(zq * se_log),
                    rr_p=float(2 * stats.norm.sf(abs(np.log(rr)) / se_log)) if se_log > 0
                    else np.nan)
@@ -118,6 +120,33 @@ class RiskDifference:
                 + frame_html("Contrast", self.table.set_index("contrast"), self._footer()))
 
 
+def _cross_arm_cov(d: pd.DataFrame, time: str, event: str, weights: str | None,
+                   cluster: str | None, horizon: float) -> float:
+    """Covariance of the two arms' survival at the horizon through shared clusters.
+
+    Zero unless a cluster (patient) holds subjects (lesions) of both arms; then the sum
+    over clusters of the product of the arms' cluster-summed IJ influences.
+    """
+    from ..survival._kernels import km_ij_influence, risk_table
+
+    if cluster is None:
+        return 0.0
+    codes = pd.factorize(d[cluster])[0]
+    z = d[_ARM].to_numpy()
+    if not np.intersect1d(codes[z == 1], codes[z == 0]).size:
+        return 0.0
+    t = d[time].to_numpy(float)
+    e = d[event].to_numpy(float)
+    w = None if weights is None else d[weights].to_numpy(float)
+    cols = []
+    for arm in (1, 0):
+        sel = z == arm
+        ws = None if w is None else w[sel]
+        _, infl = km_ij_influence(risk_table(t[sel], e[sel], ws), e[sel], ws, horizon)
+        cols.append(np.bincount(codes[sel], weights=infl, minlength=codes.max() + 1))
+    return float(cols[0] @ cols[1])
+
+
 def _km_at(d: pd.DataFrame, time: str, event: str, weights: str | None,
            cluster: str | None, horizon: float):
     from ..survival.kaplan_meier import kaplan_meier
@@ -163,7 +192,8 @@ def risk_difference(df: pd.DataFrame, treatment: str = "arm",
         w_col = weights
     at, _ = _km_at(d, time, event, w_col, cluster, horizon)
     rc = risk_contrast(at.loc[1, "surv"], at.loc[1, "std_err"], at.loc[0, "surv"],
-                       at.loc[0, "std_err"], conf_level)
+                       at.loc[0, "std_err"], conf_level,
+                       _cross_arm_cov(d, time, event, w_col, cluster, horizon))
     table = pd.DataFrame([
         {"contrast": "difference", "estimate": rc["rd"], "lower": rc["rd_lower"],
          "upper": rc["rd_upper"], "p": rc["rd_p"]},
@@ -269,7 +299,8 @@ def _analysis(d: pd.DataFrame, name: str, time: str, event: str, w_col: str | No
     at, _ = _km_at(d, time, event, w_col, cluster, horizon)
     row["surv_treated"], row["surv_control"] = at.loc[1, "surv"], at.loc[0, "surv"]
     rc = risk_contrast(at.loc[1, "surv"], at.loc[1, "std_err"], at.loc[0, "surv"],
-                       at.loc[0, "std_err"], conf_level)
+                       at.loc[0, "std_err"], conf_level,
+                       _cross_arm_cov(d, time, event, w_col, cluster, horizon))
     row.update({k: rc[k] for k in ("rd", "rd_lower", "rd_upper", "rr", "rr_lower",
                                    "rr_upper")})
     lr = logrank(d, time=time, event=event, group=_ARM, weights=w_col)
