@@ -531,7 +531,9 @@ def _rules(nonnormal, equal_var, yates, alpha_normal, alpha_levene, weighted, we
     if weighted:
         wname = weights if isinstance(weights, str) else "the weights given"
         text = (f"Weighted by {wname}: weighted means, SDs, quantiles, counts (sum of "
-                "weights) and percentages; SMD from weighted variances. ")
+                "weights) and percentages; SMD from weighted variances (as R's tableone "
+                "svyCreateTableOne; Propensity.balance() uses the unweighted pooled SD, as "
+                "cobalt, so the two can differ slightly). ")
         if weighted_tests:
             text += ("Design-based tests (weights as sampling weights, as R's survey): t test "
                      "of weighted means with sandwich variance (svyttest) for continuous rows"

@@ -50,8 +50,8 @@ def risk_contrast(s1: float, se1: float, s0: float, se0: float,
 
     Risks ``r = 1 - S``; ``RD = r1 - r0`` with ``var = se1^2 + se0^2 - 2 cov`` (``cov`` of
     the two survival estimates: 0 for independent arms, see :func:`_cross_arm_cov`);
-    ``log RR`` with delta-method ``var = se1^2/r1^2 + se0^2/r0^2 - 2 cov/(r1 r0)``. Wald intervals; the p
-    of the difference tests ``RD = 0``.
+    ``log RR`` with delta-method ``var = se1^2/r1^2 + se0^2/r0^2 - 2 cov/(r1 r0)``. Wald
+    intervals; the p of the difference tests ``RD = 0``.
     """
     zq = stats.norm.ppf(0.5 + conf_level / 2)
     r1, r0 = 1.0 - s1, 1.0 - s0
@@ -305,6 +305,9 @@ def _analysis(d: pd.DataFrame, name: str, time: str, event: str, w_col: str | No
                                    "rr_upper")})
     lr = logrank(d, time=time, event=event, group=_ARM, weights=w_col)
     row["logrank_p"] = lr.p_value
+    if cluster is not None:
+        notes.append(f"{name}: the log-rank p treats {cluster} clusters as independent "
+                     "units; the Cox p is cluster-robust")
     try:
         with np.errstate(all="ignore"):  # an arm without events has an RMTL of 0
             rm = rmst(d, time=time, event=event, group=_ARM, tau=tau, weights=w_col,
