@@ -9,7 +9,7 @@ escalated as a group.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -77,9 +77,3 @@ class ExtremeWeightWarning(StatisticalWarning):
 
 class SmallCountWarning(StatisticalWarning):
     """Expected counts under 5: asymptotic tests are unreliable."""
-
-
-def raise_if(problems: Sequence[Problem], error: type[InputError] = InputError) -> None:
-    """Raise ``error`` listing all ``problems`` if there are any."""
-    if problems:
-        raise error(list(problems))

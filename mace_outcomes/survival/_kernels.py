@@ -7,9 +7,9 @@ times without any sort) and risk sets are reverse cumulative sums. Other rooms
 
 Conventions
 -----------
-* ``event`` 0/1; ``weights`` positive (``None`` = 1). :func:`tie_starts` needs
-  ``time`` sorted ascending; :func:`risk_table` and the kernels built on it take
-  subjects in any order (whole-day times are binned without sorting).
+* ``event`` 0/1; ``weights`` positive (``None`` = 1). :func:`risk_table` and the
+  kernels built on it take subjects in any order (whole-day times are binned without
+  sorting).
 * A *distinct-time grid* is ``(utime, inverse)``: the distinct values of ``time``
   (ascending) and, per subject, the index of its time in ``utime``.
 * ``n_risk`` at a time ``t`` counts subjects with ``time >= t`` (censored at
@@ -34,7 +34,6 @@ from scipy.stats import norm
 
 __all__ = [
     "RiskTable",
-    "tie_starts",
     "time_grid",
     "risk_table",
     "km_surv",
@@ -45,7 +44,6 @@ __all__ = [
     "rmst_ij_influence",
     "confidence_band",
     "survfit_quantile",
-    "step_value",
 ]
 
 
@@ -56,25 +54,7 @@ class RiskTable(NamedTuple):
     n_risk: np.ndarray  # at risk just before each time
     n_event: np.ndarray  # events at each time
     n_censor: np.ndarray  # censored at each time
-    starts: np.ndarray | None  # start of each run of ties (input sorted by time only)
     inverse: np.ndarray  # for each subject (input order), the index of its distinct time
-
-
-def tie_starts(time: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct times of a sorted array, where each run of ties starts, and the run id.
-
-    Returns ``(utime, starts, inverse)`` with ``time == utime[inverse]``.
-    """
-    time = np.asarray(time, dtype=float)
-    if time.size == 0:
-        e = np.zeros(0, dtype=np.int64)
-        return time, e, e
-    new = np.empty(time.size, dtype=bool)
-    new[0] = True
-    np.not_equal(time[1:], time[:-1], out=new[1:])
-    starts = np.flatnonzero(new)
-    inverse = np.cumsum(new, dtype=np.int64) - 1
-    return time[starts], starts, inverse
 
 
 def _rev_cumsum(x: np.ndarray) -> np.ndarray:
@@ -117,8 +97,6 @@ def risk_table(time: np.ndarray, event: np.ndarray,
 
     ``n_risk[j] = sum of weights with time >= utime[j]``. The arrays may be in any
     order; ``inverse`` maps each subject (in the order given) to its distinct time.
-    ``starts`` (where each run of ties begins) is only meaningful for input sorted by
-    time and is ``None`` otherwise.
     """
     t = np.asarray(time, dtype=float)
     utime, inverse = time_grid(t)
@@ -128,10 +106,7 @@ def risk_table(time: np.ndarray, event: np.ndarray,
     n_event = np.bincount(inverse, weights=w * ev, minlength=m)
     n_censor = np.bincount(inverse, weights=w * (1.0 - ev), minlength=m)
     n_risk = _rev_cumsum(n_event + n_censor)
-    starts = None
-    if t.size and bool(np.all(t[1:] >= t[:-1])):
-        starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
-    return RiskTable(utime, n_risk, n_event, n_censor, starts, inverse)
+    return RiskTable(utime, n_risk, n_event, n_censor, inverse)
 
 
 def km_surv(n_risk: np.ndarray, n_event: np.ndarray) -> np.ndarray:
@@ -358,14 +333,4 @@ def survfit_quantile(time: np.ndarray, surv: np.ndarray, probs,
     if not np.isnan(y_last):
         last = np.abs(p - y_last) < tol
         out[last] = (x1[last] + xmax) / 2
-    return out
-
-
-def step_value(grid: np.ndarray, values: np.ndarray, at: np.ndarray, before) -> np.ndarray:
-    """Value at ``at`` of a right-continuous step function jumping at ``grid``.
-
-    ``before`` is the value before the first grid time.
-    """
-    idx = np.searchsorted(grid, at, side="right") - 1
-    out = np.where(idx >= 0, values[np.maximum(idx, 0)] if values.size else before, before)
     return out

@@ -33,7 +33,7 @@ from ._kernels import (
     time_grid,
 )
 
-__all__ = ["kaplan_meier", "KaplanMeier", "km_curve", "km_curves"]
+__all__ = ["kaplan_meier", "KaplanMeier", "km_curves"]
 
 CONF_TYPES = ("log-log", "log", "plain")
 
@@ -85,7 +85,7 @@ def km_curves(time: np.ndarray, event: np.ndarray, codes: np.ndarray | None = No
     for g in range(k):
         keep = raw_all[g] > 0
         tab = RiskTable(utime[keep], n_risk[g, keep], n_event[g, keep], n_censor[g, keep],
-                        None, np.zeros(0, dtype=np.int64))
+                        np.zeros(0, dtype=np.int64))
         surv = km_surv(tab.n_risk, tab.n_event)
         if robust:
             if cluster is None:
@@ -116,14 +116,6 @@ def km_curves(time: np.ndarray, event: np.ndarray, codes: np.ndarray | None = No
             cur["n_event_unweighted"] = raw_event[g, keep]
         out.append(cur)
     return out
-
-
-def km_curve(time: np.ndarray, event: np.ndarray, weights: np.ndarray | None = None,
-             cluster: np.ndarray | None = None, robust: bool = False,
-             conf_type: str = "log-log", conf_level: float = 0.95) -> dict[str, np.ndarray]:
-    """Kernel: one Kaplan-Meier curve (see :func:`km_curves`)."""
-    return km_curves(time, event, None, 1, weights, cluster, robust, conf_type,
-                     conf_level)[0]
 
 
 def _check_conf(conf_type: str, conf_level: float) -> None:
