@@ -42,7 +42,13 @@ from scipy import stats
 
 from .._display import frame_html, frame_text
 from ..errors import InputError, Problem
-from ..tables._tests import levene_mean, looks_nonnormal
+from ..tables._tests import (
+    expected_counts,
+    fisher_exact_rxc,
+    levene_mean,
+    looks_nonnormal,
+    pearson_chi2,
+)
 
 _COLUMNS = ["analysis", "measure", "estimate", "lower", "upper", "p", "method",
             "n_treated", "n_control", "value_treated", "value_control"]
@@ -313,12 +319,12 @@ def _crude_binary(y, t, z, add, notes):
     c, d = y[t == 0].sum(), (1 - y[t == 0]).sum()
     table = np.array([[a, b], [c, d]])
     r1, r0 = a / (a + b), c / (c + d)
-    expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / table.sum()
-    if (expected < 5).any() or (table.sum(0) == 0).any():
-        p = stats.fisher_exact(table).pvalue
+    # the tables' rule and kernels: Fisher when an expected count is under 5
+    if (expected_counts(table) < 5).any() or (table.sum(0) == 0).any():
+        p = fisher_exact_rxc(table)[0]
         method = "Fisher's exact test (expected count < 5)"
     else:
-        p = stats.chi2_contingency(table, correction=False).pvalue
+        p = pearson_chi2(table)[2]
         method = "Pearson chi-square"
     se_rd = np.sqrt(r1 * (1 - r1) / (a + b) + r0 * (1 - r0) / (c + d))
     est, lo, hi, _ = _wald(r1 - r0, se_rd, z)
