@@ -26,7 +26,8 @@ from ..errors import InputError, Problem
 from ._kernels import time_grid
 from .kaplan_meier import group_codes
 
-__all__ = ["logrank", "LogrankResult", "grho_kernel", "iptw_logrank_kernel"]
+__all__ = ["logrank", "LogrankResult", "grho_kernel", "iptw_logrank_kernel",
+           "robust_score_kernel"]
 
 
 def _by_time_group(inverse: np.ndarray, g: np.ndarray, k: int, values: np.ndarray,
@@ -108,6 +109,31 @@ def iptw_logrank_kernel(time: np.ndarray, event: np.ndarray, g: np.ndarray,
     return score, var, Dw.sum(axis=0), expected.sum(axis=0)
 
 
+def robust_score_kernel(time: np.ndarray, event: np.ndarray, z: np.ndarray,
+                        weights: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """Log-rank score ``U`` and each subject's weighted score residual (one stratum).
+
+    ``U = sum_j (d1_j - d_j Y1_j / Y_j)``, the Cox score at beta = 0 for a 0/1 ``z``
+    (Breslow ties). Subject i's residual is
+    ``delta_i (z_i - zbar(T_i)) - sum_{t_j <= T_i} (z_i - zbar_j) d_j / Y_j``; summed
+    within clusters and squared, they give the robust variance of ``U`` (Lin & Wei
+    1989), i.e. R's robust score test of ``coxph(..., cluster=)``.
+    """
+    ev = np.asarray(event, dtype=float)
+    zz = np.asarray(z, dtype=float)
+    w = np.ones_like(ev) if weights is None else np.asarray(weights, dtype=float)
+    utime, inv = time_grid(time)
+    m = utime.size
+    d = np.bincount(inv, weights=w * ev, minlength=m)
+    y = _rev_cumsum0(np.bincount(inv, weights=w, minlength=m))
+    y1 = _rev_cumsum0(np.bincount(inv, weights=w * zz, minlength=m))
+    zbar = y1 / y  # y > 0 at every time some subject has
+    hazard = d / y
+    a, b = np.cumsum(hazard), np.cumsum(zbar * hazard)
+    resid = ev * (zz - zbar[inv]) - (zz * a[inv] - b[inv])
+    return float(np.sum(w * resid)), w * resid
+
+
 @dataclass(frozen=True)
 class LogrankResult:
     """Result of :func:`logrank`.
@@ -171,7 +197,7 @@ def _chisq(obs: np.ndarray, exp: np.ndarray, var: np.ndarray) -> tuple[float, in
 
 def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
             group: str = "group", weights: str | None = None, rho: float = 0,
-            strata: str | None = None) -> LogrankResult:
+            strata: str | None = None, cluster: str | None = None) -> LogrankResult:
     """Compare survival between groups: G-rho log-rank family or the IPTW log-rank test.
 
     Parameters
@@ -185,6 +211,10 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
     rho : G-rho parameter (Harrington & Fleming 1982): 0 log-rank, 1 Peto-Peto, weighting
         each event time by ``S(t-)^rho`` of the pooled Kaplan-Meier curve (as R's survdiff).
     strata : optional column; observed, expected and variance are summed over strata.
+    cluster : optional column of cluster ids (e.g. ``patient_id`` at lesion level): the
+        robust log-rank score test, whose variance sums score residuals within clusters
+        (Lin & Wei 1989; R's robust score test of ``coxph(Surv ~ group + cluster(id),
+        ties = "breslow")``); two groups, rho = 0; with ``weights``, the weighted one.
 
     Returns
     -------
@@ -199,7 +229,7 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
     2.8191
     """
     arr = survival_arrays(df, time=time, event=event, group=group, weights=weights,
-                          strata=strata, min_groups=2)
+                          strata=strata, cluster=cluster, min_groups=2)
     levels = list(arr.group_levels)
     k = len(levels)
     problems = []
@@ -208,6 +238,9 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
                                 group))
     if weights is not None and rho != 0:
         problems.append(Problem("the IPTW log-rank test is defined for rho = 0", None))
+    if cluster is not None and (k != 2 or rho != 0):
+        problems.append(Problem("the clustered (robust) log-rank test compares two groups "
+                                "with rho = 0", cluster))
     if problems:
         raise InputError(problems)
     g_all = group_codes(arr)
@@ -247,8 +280,22 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
         stat, dfree = float(z * z), 1
         var = np.array([[wvar, -wvar], [-wvar, wvar]])
         method = "IPTW log-rank test (Xie & Liu 2005)"
+    if cluster is not None:
+        score, resid = 0.0, np.zeros(arr.time.size)
+        for idx in pieces:
+            u, r = robust_score_kernel(arr.time[idx], arr.event[idx], g_all[idx] == 1,
+                                       None if weights is None else arr.weights[idx])
+            score += u
+            resid[idx] = r
+        per_cluster = np.bincount(arr.cluster, weights=resid)
+        rvar = float(per_cluster @ per_cluster)
+        z = score / np.sqrt(rvar) if rvar > 0 else float("nan")
+        stat, dfree = float(z * z), 1
+        var = np.array([[rvar, -rvar], [-rvar, rvar]])
+        method = ("Robust log-rank score test, clustered by "
+                  f"{cluster} (Lin & Wei 1989)" + (", weighted" if weights is not None else ""))
     p = float(chi2.sf(stat, dfree)) if dfree > 0 else float("nan")
-    if weights is not None:
+    if weights is not None or cluster is not None:
         p = float(2 * norm.sf(abs(z)))
     return LogrankResult(statistic=float(stat), df=dfree, p_value=p, method=method,
                          weighted=weights is not None, table=table, z=z, rho=float(rho),
