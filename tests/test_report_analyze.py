@@ -176,3 +176,18 @@ def test_a_cohort_without_events_is_reported(tmp_path):
     res = mo.analyze(folder, out=tmp_path / "results", bootstrap=0, progress=False)
     assert res.results["endpoints"]["mace"]["events"] == 0
     assert "no mace events" in res.results["endpoints"]["mace"]["notes"][0]
+
+
+def test_lesion_level_study_is_clustered_by_patient(tmp_path):
+    folder = tmp_path / "cohort"
+    shutil.copytree(mo.datasets.example_path(), folder)
+    study = (folder / "study.toml").read_text().replace('level = "patient"', 'level = "lesion"')
+    (folder / "study.toml").write_text(study)
+    res = mo.analyze(folder, out=tmp_path / "results", bootstrap=0, progress=False).results
+    mace = res["endpoints"]["mace"]
+    assert mace["n"] == 84  # one row per lesion (paper: 33 + 51)
+    comp = pd.DataFrame(mace["comparison"]).set_index("analysis")
+    assert comp.loc["crude", "method"] == "Cox, robust SE"  # clustered by patient
+    tte = mo.time_to_event(mo.load_example(), "mace", horizon=365, level="lesion")
+    naive = mo.logrank(tte, group="arm").p_value
+    assert mace["logrank"]["p"] != pytest.approx(naive)  # the clustered test was used

@@ -412,7 +412,7 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
         d = tte[ep]
         n_events = int(d["event"].sum())
         km = mo.kaplan_meier(d, group="arm", cluster=cluster)
-        lr = mo.logrank(d, group="arm") if n_events else None
+        lr = mo.logrank(d, group="arm", cluster=cluster) if n_events else None
         kms[ep] = (km, lr)
         entry = {"n": len(d), "events": n_events, "km_at_horizon": km.at(study.horizon_days),
                  "logrank": ({"statistic": lr.statistic, "df": lr.df, "p": lr.p_value}
@@ -528,7 +528,7 @@ def _figures(writer: _Writer, study: Study, state: dict) -> None:
         ps = comp.propensity[row["analysis"]]
         d = state["tte"][ep].assign(_w=ps.weights.to_numpy())
         wkm = mo.kaplan_meier(d, group="arm", weights="_w", cluster=state["cluster"])
-        wlr = mo.logrank(d, group="arm", weights="_w")
+        wlr = mo.logrank(d, group="arm", weights="_w", cluster=state["cluster"])
         fig = wkm.plot(kind="event", unit=study.unit, width=study.width, test=wlr,
                        breaks=breaks, **_hr_args(row), labels=labels, order=order,
                        title=f"{name}, {row['analysis']}")

@@ -205,7 +205,8 @@ def outcome_table(
     censor_at_horizon : censor follow-up at the horizon for the HR and the log-rank test
         (so they describe the same period as the event counts).
     cluster : optional cluster column (lesion-level data, e.g. ``patient_id``): robust
-        (cluster) variance of the Kaplan-Meier estimates and the Cox model.
+        (cluster) variance of the Kaplan-Meier estimates and the Cox model, and the robust
+        (clustered) log-rank score test for two arms.
     conf_type, conf_level : of the Kaplan-Meier intervals (and the HR's level).
 
     Returns
@@ -326,10 +327,12 @@ def outcome_table(
         total_events = int(d["event"].sum())
         lr_p = lr_p_w = np.nan
         if total_events > 0:
-            lr_p = logrank(d, group="group").p_value
+            two = len(these) == 2  # the clustered and weighted tests compare two arms
+            lr_p = logrank(d, group="group",
+                           cluster=cluster if two else None).p_value
             if w is not None:
-                lr_p_w = (logrank(d, group="group", weights=_W).p_value if len(these) == 2
-                          else np.nan)
+                lr_p_w = (logrank(d, group="group", weights=_W, cluster=cluster).p_value
+                          if two else np.nan)
         crude = _hr(d, term_cols, False, firth, ev_by, these, ref, conf_level, cluster)
         adj = (_hr(d, term_cols, True, firth, ev_by, these, ref, conf_level, cluster)
                if w is not None else None)

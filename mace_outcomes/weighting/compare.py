@@ -303,11 +303,9 @@ def _analysis(d: pd.DataFrame, name: str, time: str, event: str, w_col: str | No
                        _cross_arm_cov(d, time, event, w_col, cluster, horizon))
     row.update({k: rc[k] for k in ("rd", "rd_lower", "rd_upper", "rr", "rr_lower",
                                    "rr_upper")})
-    lr = logrank(d, time=time, event=event, group=_ARM, weights=w_col)
+    # clustered data: the robust log-rank score test, as the Cox SE is cluster-robust
+    lr = logrank(d, time=time, event=event, group=_ARM, weights=w_col, cluster=cluster)
     row["logrank_p"] = lr.p_value
-    if cluster is not None:
-        notes.append(f"{name}: the log-rank p treats {cluster} clusters as independent "
-                     "units; the Cox p is cluster-robust")
     try:
         with np.errstate(all="ignore"):  # an arm without events has an RMTL of 0
             rm = rmst(d, time=time, event=event, group=_ARM, tau=tau, weights=w_col,
