@@ -70,10 +70,10 @@ def test_tte_applies_study_exclusions_before_the_arm_check(tmp_path, capsys):
 def test_validate_reports_text_in_numeric_covariates_by_id(tmp_path, capsys):
     import shutil
 
-    import mace_outcomes as mo
+    from mace_outcomes.datasets import example_path
 
     folder = tmp_path / "cohort"
-    shutil.copytree(mo.datasets.example_path(), folder)
+    shutil.copytree(example_path(), folder)
     patients = pd.read_csv(folder / "patients.csv")
     patients["age_years"] = patients["age_years"].astype(object)
     patients.loc[patients.patient_id == "P002", "age_years"] = "seventy"

@@ -13,6 +13,8 @@ from PIL import Image
 
 import mace_outcomes as mo
 from mace_outcomes.cli import main
+from mace_outcomes.datasets import example_path
+from mace_outcomes.report import read_study
 
 SECTIONS = ["Patient flow", "Follow-up", "Table 1", "Tables 2-3", "Primary endpoint",
             "Balance", "Table 4a", "Table 4b", "Crude and adjusted comparison",
@@ -110,7 +112,7 @@ def test_report_opens_in_headless_chromium(run, tmp_path):
 
 def test_bad_input_writes_nothing_and_exits_1(tmp_path, capsys):
     folder = tmp_path / "cohort"
-    shutil.copytree(mo.datasets.example_path(), folder)
+    shutil.copytree(example_path(), folder)
     events = pd.read_csv(folder / "events.csv")
     events.loc[0, "patient_id"] = "P999"  # a patient who does not exist
     events.loc[1, "event_date"] = "not a date"
@@ -127,7 +129,7 @@ def test_bad_input_writes_nothing_and_exits_1(tmp_path, capsys):
 def test_init_writes_a_template_analyze_accepts(tmp_path):
     path = tmp_path / "study.toml"
     assert main(["init", str(path)]) == 0
-    study = mo.report.read_study(path)
+    study = read_study(path)
     assert study.horizon_days == 365 and study.estimand == "ATE"
     assert np.isfinite(study.dpi)
 
@@ -140,7 +142,7 @@ def test_refuses_to_replace_a_folder_it_did_not_write(tmp_path, capsys):
     assert "not empty" in capsys.readouterr().err
     assert (out / "notes.txt").read_text() == "precious"
     folder = tmp_path / "cohort"
-    shutil.copytree(mo.datasets.example_path(), folder)
+    shutil.copytree(example_path(), folder)
     assert main(["analyze", str(folder), "--out", str(folder), "--quiet"]) == 1
     assert "overlaps the cohort folder" in capsys.readouterr().err
     assert (folder / "patients.csv").exists()
@@ -148,7 +150,7 @@ def test_refuses_to_replace_a_folder_it_did_not_write(tmp_path, capsys):
 
 def test_unknown_covariates_and_text_in_numbers_are_named(tmp_path, capsys):
     folder = tmp_path / "cohort"
-    shutil.copytree(mo.datasets.example_path(), folder)
+    shutil.copytree(example_path(), folder)
     study = (folder / "study.toml").read_text().replace('"renal_insufficiency"', '"renal"')
     (folder / "study.toml").write_text(study)
     patients = pd.read_csv(folder / "patients.csv")
@@ -162,7 +164,7 @@ def test_unknown_covariates_and_text_in_numbers_are_named(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "P002" in err and "age_years" in err and "P003" in err and "egfr" in err
     assert not out.exists()
-    patients = pd.read_csv(mo.datasets.example_path() / "patients.csv")
+    patients = pd.read_csv(example_path() / "patients.csv")
     patients.to_csv(folder / "patients.csv", index=False)
     assert main(["analyze", str(folder), "--out", str(out), "--quiet"]) == 1
     assert "['renal']" in capsys.readouterr().err
@@ -170,7 +172,7 @@ def test_unknown_covariates_and_text_in_numbers_are_named(tmp_path, capsys):
 
 def test_a_cohort_without_events_is_reported(tmp_path):
     folder = tmp_path / "cohort"
-    shutil.copytree(mo.datasets.example_path(), folder)
+    shutil.copytree(example_path(), folder)
     events = pd.read_csv(folder / "events.csv").iloc[:0]
     events.to_csv(folder / "events.csv", index=False)
     res = mo.analyze(folder, out=tmp_path / "results", bootstrap=0, progress=False)
@@ -180,7 +182,7 @@ def test_a_cohort_without_events_is_reported(tmp_path):
 
 def test_lesion_level_study_is_clustered_by_patient(tmp_path):
     folder = tmp_path / "cohort"
-    shutil.copytree(mo.datasets.example_path(), folder)
+    shutil.copytree(example_path(), folder)
     study = (folder / "study.toml").read_text().replace('level = "patient"', 'level = "lesion"')
     (folder / "study.toml").write_text(study)
     res = mo.analyze(folder, out=tmp_path / "results", bootstrap=0, progress=False).results
