@@ -303,24 +303,18 @@ def validate_records(
                                     _ids(e, bad, "event_id"), src["events"],
                                     f"use the ARC-2 names {', '.join(EVENT_TYPES)} or map "
                                     f"your codes with aliases="))
-    if "target_vessel" in e.columns:
-        e["target_vessel"] = normalise_vessels(e["target_vessel"])
-        bad = e["target_vessel"].notna() & ~e["target_vessel"].isin(VESSELS)
+    for column, normalise, allowed, reason in (
+            ("target_vessel", normalise_vessels, VESSELS, "unknown target vessel"),
+            ("st_certainty", normalise_certainty, ST_CERTAINTY,
+             "unknown stent-thrombosis certainty")):
+        if column not in e.columns:  # optional columns: absent means not recorded
+            e[column] = pd.Series(None, index=e.index, dtype=object)
+            continue
+        e[column] = normalise(e[column])
+        bad = e[column].notna() & ~e[column].isin(allowed)
         if bad.any():
-            problems.append(Problem("unknown target vessel", "target_vessel",
-                                    _ids(e, bad, "event_id"), src["events"],
-                                    f"use one of {', '.join(VESSELS)} or leave blank"))
-    else:
-        e["target_vessel"] = pd.Series(None, index=e.index, dtype=object)
-    if "st_certainty" in e.columns:
-        e["st_certainty"] = normalise_certainty(e["st_certainty"])
-        bad = e["st_certainty"].notna() & ~e["st_certainty"].isin(ST_CERTAINTY)
-        if bad.any():
-            problems.append(Problem("unknown stent-thrombosis certainty", "st_certainty",
-                                    _ids(e, bad, "event_id"), src["events"],
-                                    f"use one of {', '.join(ST_CERTAINTY)}"))
-    else:
-        e["st_certainty"] = pd.Series(None, index=e.index, dtype=object)
+            problems.append(Problem(reason, column, _ids(e, bad, "event_id"), src["events"],
+                                    f"use one of {', '.join(allowed)} or leave blank"))
     if has("events", "event_type"):
         no_cert = (e["event_type"] == "stent_thrombosis") & e["st_certainty"].isna()
         if no_cert.any():

@@ -39,13 +39,12 @@ def time_transform(time: np.ndarray, event: np.ndarray, transform: str = "km") -
         return stats.rankdata(time)
     if transform != "km":
         raise InputError(Problem(f"unknown transform {transform!r} (km, identity, rank, log)"))
-    ut, inv = np.unique(time, return_inverse=True)
-    n_event = np.bincount(inv, weights=event, minlength=len(ut))
-    n_at = np.bincount(inv, minlength=len(ut))
-    n_risk = len(time) - np.r_[0, np.cumsum(n_at)[:-1]]
-    surv = np.cumprod(1 - n_event / n_risk)
+    from ..survival._kernels import km_surv, risk_table
+
+    tab = risk_table(time, event)
+    surv = km_surv(tab.n_risk, tab.n_event)
     surv_left = np.r_[1.0, surv[:-1]]  # S(t-): left-continuous at each distinct time
-    return 1 - surv_left[inv]
+    return 1 - surv_left[tab.inverse]
 
 
 def zph_statistics(beta: np.ndarray, x: np.ndarray, w: np.ndarray, lay: K.Layout,
