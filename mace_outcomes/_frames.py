@@ -30,8 +30,23 @@ class SurvivalArrays:
     strata_levels: list | None = None
 
 
-def _rows(df: pd.DataFrame, mask: np.ndarray) -> tuple:
-    return tuple(df.index[np.asarray(mask, dtype=bool)].tolist())
+ID_COLUMNS = ("lesion_id", "patient_id")
+
+
+def row_ids(df: pd.DataFrame, mask) -> tuple:
+    """The ids a user knows the flagged rows by, for error messages.
+
+    ``lesion_id`` on a lesion-level frame, else ``patient_id``, else the index labels:
+    never internal positions of a frame the package built.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    for col in ID_COLUMNS:
+        if col in df.columns:
+            return tuple(df[col].to_numpy()[mask].tolist())
+    return tuple(df.index[mask].tolist())
+
+
+_rows = row_ids
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, list]:

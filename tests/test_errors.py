@@ -50,3 +50,20 @@ def test_weights_as_series_equal_weights_as_column():
         survival_arrays(df, time="time", event="event", weights=np.ones(3))
     with pytest.raises(mo.InputError, match="does not cover"):
         survival_arrays(df, time="time", event="event", weights=df["w"].iloc[:10])
+
+
+def test_problems_name_lesion_and_patient_ids_never_positions():
+    # a lesion-level frame reset to positions 0..n-1: errors must say which lesion
+    df = pd.DataFrame({"lesion_id": ["L7", "L8", "L9"], "patient_id": ["P1", "P1", "P2"],
+                       "time": [5.0, np.nan, 3.0], "event": [1, 0, 0],
+                       "age": [60.0, 70.0, np.nan], "arm": ["a", "b", "a"]})
+    with pytest.raises(mo.InputError) as info:
+        survival_arrays(df, time="time", event="event")
+    assert info.value.problems[0].rows == ("L8",)
+    with pytest.raises(mo.InputError) as info:
+        mo.cox(df.fillna({"time": 1.0}), time="time", event="event", covariates=["age"])
+    assert info.value.problems[0].rows == ("L9",)
+    patients = df.drop(columns="lesion_id")
+    with pytest.raises(mo.InputError) as info:
+        survival_arrays(patients, time="time", event="event")
+    assert info.value.problems[0].rows == ("P1",)

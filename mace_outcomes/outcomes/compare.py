@@ -41,6 +41,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from .._display import frame_html, frame_text
+from .._frames import row_ids
 from ..errors import InputError, Problem
 from ..tables._tests import (
     expected_counts,
@@ -220,7 +221,7 @@ def compare_outcome(
         if na.any():
             problems.append(Problem("missing values (complete data are required; impute or "
                                     "exclude these rows explicitly)", column=c,
-                                    rows=tuple(df.index[na])))
+                                    rows=row_ids(df, na)))
     levels = sorted(pd.unique(df[treatment].dropna()).tolist(), key=str)
     if len(levels) != 2:
         problems.append(Problem(f"needs exactly two arms, found {levels}", column=treatment))
@@ -236,7 +237,7 @@ def compare_outcome(
     y = pd.to_numeric(df[outcome], errors="coerce").to_numpy(float)
     if np.isnan(y).any():
         raise InputError(Problem("outcome must be numeric", column=outcome,
-                                 rows=tuple(df.index[np.isnan(y)])))
+                                 rows=row_ids(df, np.isnan(y))))
     if outcome_type == "auto":
         outcome_type = "binary" if np.isin(y, (0.0, 1.0)).all() else "continuous"
     units = units if units is not None else df[outcome].attrs.get(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._frames import row_ids
 from ..errors import InputError, Problem
 
 DEFINITIONS = {
@@ -90,7 +91,7 @@ def stent_expansion(
             bad = ~np.isfinite(v) | (v <= 0)
             reason = "area must be positive (missing, zero or negative found)"
         if bad.any():
-            problems.append(Problem(reason, column=c, rows=tuple(df.index[bad]),
+            problems.append(Problem(reason, column=c, rows=row_ids(df, bad),
                                     source="lesions"))
     if problems:
         raise InputError(problems)

@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import stats
 
 from .._display import frame_html, frame_text
-from .._frames import survival_arrays
+from .._frames import row_ids, survival_arrays
 from ..errors import InputError, MonotoneLikelihoodWarning, Problem
 from . import _kernels as K
 
@@ -116,14 +116,14 @@ def _design(df: pd.DataFrame, covariates: list[str], source: str):
         na = s.isna().to_numpy()
         if na.any():
             problems.append(Problem("missing covariate value (impute or drop these rows "
-                                    "explicitly)", c, tuple(df.index[na].tolist()), source))
+                                    "explicitly)", c, row_ids(df, na), source))
             continue
         if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
             v = s.to_numpy(dtype=float)
             if not np.all(np.isfinite(v)):
                 bad = ~np.isfinite(v)
                 problems.append(Problem("non-finite covariate value", c,
-                                        tuple(df.index[bad].tolist()), source))
+                                        row_ids(df, bad), source))
                 continue
             if np.ptp(v) == 0:
                 problems.append(Problem("covariate is constant: its coefficient is not "

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._display import frame_text
+from .._frames import row_ids
 from ..errors import InputError, MonotoneLikelihoodWarning, Problem
 from . import _tests as k
 from .export import ExportMixin
@@ -124,7 +125,7 @@ def _weights_for(df: pd.DataFrame, weights, name: str) -> np.ndarray | None:
         if w.isna().any():
             raise InputError(Problem("no weight for these rows (the weights Series is "
                                      "aligned with the frame by index)", "weights",
-                                     tuple(df.index[w.isna().to_numpy()].tolist()), name))
+                                     row_ids(df, w.isna().to_numpy()), name))
         return w.to_numpy(dtype=float)
     w = np.asarray(weights, dtype=float)
     if len(w) != len(df):

@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from .._display import frame_text
+from .._frames import row_ids
 from ..errors import InputError, Problem, SmallCountWarning
 from . import _tests as k
 from .export import ExportMixin
@@ -112,7 +113,7 @@ def _weights_array(df: pd.DataFrame, weights) -> np.ndarray | None:
     if bad.any():
         raise InputError(Problem("weights must be positive and finite (missing, zero or "
                                  "negative found)", weights if isinstance(weights, str)
-                                 else "weights", tuple(df.index[bad].tolist()), "df"))
+                                 else "weights", row_ids(df, bad), "df"))
     return arr
 
 
@@ -272,7 +273,7 @@ def table_one(
     na = df[group].isna().to_numpy()
     if na.any():
         problems.append(Problem("missing group label", group,
-                                tuple(df.index[na].tolist()), "df",
+                                row_ids(df, na), "df",
                                 "drop these rows or give them an arm"))
     w_all = _weights_array(df, weights)
     wcol = weights if isinstance(weights, str) else None
@@ -415,7 +416,7 @@ def table_one(
         if bad.any():
             raise InputError(Problem("non-numeric values in a continuous variable (list it in "
                                      "categorical= if it is a category)", var,
-                                     tuple(df.index[bad].tolist()), "df"))
+                                     row_ids(df, bad), "df"))
         x_all = x_all.to_numpy(dtype=float)
         ok = np.isfinite(x_all)
         xs = {a: x_all[masks[a] & ok] for a in arms}
