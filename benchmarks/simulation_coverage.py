@@ -31,14 +31,15 @@ import time
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-import mace_outcomes as mo  # noqa: E402
-from mace_outcomes.weighting.validation import (  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
+from simulation import (  # noqa: E402
     confounded_sample,
     registry_sample,
     simulation_study,
     summarise,
 )
+
+import mace_outcomes as mo  # noqa: E402
 
 
 def main(argv=None) -> pd.DataFrame:

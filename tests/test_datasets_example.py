@@ -338,7 +338,7 @@ def test_study_toml_follows_the_schema():
 @pytest.mark.slow
 def test_build_script_reproduces_data_folder(tmp_path):
     # data/ is exactly what the seeded build script writes (nothing edited by hand)
-    from mace_outcomes.datasets.build_example import write
+    from build_example import write
     write(tmp_path)
     for name in ("patients.csv", "lesions.csv", "events.csv", "study.toml", "README.md"):
         assert (tmp_path / name).read_text() == (DATA / name).read_text(), name

@@ -4,8 +4,7 @@ benchmarks/simulation_coverage.py; this is its small, fixed-seed version."""
 
 import numpy as np
 import pytest
-
-from mace_outcomes.weighting.validation import (
+from simulation import (
     confounded_sample,
     registry_sample,
     simulation_study,

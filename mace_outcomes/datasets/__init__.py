@@ -1,7 +1,7 @@
 """datasets room: the calibrated example cohort and the registry simulator.
 
 * :func:`load_example` -- the SYNTHETIC cohort in ``data/`` calibrated to the seed
-  study's published tables (built by :mod:`.build_example`);
+  study's published tables (built by the maintainer script ``tools/build_example.py``);
 * :func:`simulate_registry` -- event-level records of any size with confounding by
   indication and a known true treatment effect (``cohort.truth``).
 """

@@ -24,14 +24,14 @@ def example_path() -> Path:
         return source_tree
     raise FileNotFoundError(
         f"the example cohort was not found in {packaged} nor in {source_tree}; rebuild it with "
-        "`python -m mace_outcomes.datasets.build_example`"
+        "`python tools/build_example.py`"
     )
 
 
 def load_example(apply_exclusions: bool = True) -> Cohort:
     """Load the calibrated example cohort: SYNTHETIC data, no real patient behind any row.
 
-    A synthetic cohort built (seeded, ``python -m mace_outcomes.datasets.build_example``)
+    A synthetic cohort built (seeded, ``python tools/build_example.py``)
     to reproduce the published tables of a single-centre retrospective registry of OCT-
     versus IVUS-guided rotational atherectomy for calcified coronary lesions: 88 screened
     patients, 6 without intravascular imaging (``arm == 'none'``) and 3 with in-stent

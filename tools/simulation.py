@@ -25,9 +25,9 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ..errors import StatisticalWarning
-from .bootstrap import bootstrap
-from .propensity import propensity
+from mace_outcomes.errors import StatisticalWarning
+from mace_outcomes.weighting.bootstrap import bootstrap
+from mace_outcomes.weighting.propensity import propensity
 
 Simulator = Callable[[int], tuple[pd.DataFrame, float, list[str], str | None]]
 
@@ -36,7 +36,7 @@ def estimate_one(tte: pd.DataFrame, covariates: list[str], treatment: str = "arm
                  treated=None, cluster: str | None = None, n_boot: int = 0,
                  seed: int | None = None, conf_level: float = 0.95) -> list[dict]:
     """Crude, IPTW-ATE and overlap HRs (robust CIs) and the IPTW bootstrap CI."""
-    from ..regression.fit import cox
+    from mace_outcomes.regression.fit import cox
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)
@@ -134,8 +134,8 @@ def registry_sample(seed: int, n_patients: int = 2000, true_hr: float = 0.7,
     are the true confounders (plus the purely prognostic covariates, which improve
     precision without adding bias, when ``prognostic``).
     """
-    from ..datasets import simulate_registry
-    from ..records import time_to_event
+    from mace_outcomes.datasets import simulate_registry
+    from mace_outcomes.records import time_to_event
     cohort = simulate_registry(n_patients, seed=seed, true_hr=true_hr,
                                confounding=confounding, horizon=horizon)
     tte = time_to_event(cohort, endpoint="mace", horizon=horizon)
