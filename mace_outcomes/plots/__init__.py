@@ -15,8 +15,9 @@ writes PDF / SVG / PNG / TIFF with embedded fonts at 300-600 dpi.
 from .balance import plot_love, plot_overlap
 from .forest import plot_forest
 from .km import UNITS, at_risk_table, plot_cif, plot_km, plot_km_panels
+from .options import CurveOptions
 from .style import OKABE_ITO, WIDTHS, figure_style, format_p, save_figure
 
 __all__ = ["plot_km", "plot_cif", "plot_km_panels", "plot_forest", "plot_love",
            "plot_overlap", "save_figure", "at_risk_table", "figure_style", "format_p",
-           "OKABE_ITO", "WIDTHS", "UNITS"]
+           "OKABE_ITO", "WIDTHS", "UNITS", "CurveOptions"]

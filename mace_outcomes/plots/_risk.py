@@ -1,0 +1,107 @@
+"""The number-at-risk table under a survival figure (survminer's conventions)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, Problem
+from ._curves import label_for
+
+ROW_TITLES = {"n_risk": "Number at risk", "cum_events": "Cumulative events",
+              "cum_censored": "Cumulative censored"}
+
+
+def at_risk_table(table: pd.DataFrame, times_days: Sequence[float], groups: Sequence,
+                  counts: str = "weighted") -> pd.DataFrame:
+    """Numbers at risk, cumulative events and censorings at given times, per group.
+
+    ``table`` is a curve table with one row per distinct time (censoring times
+    included): group, time, n_risk, n_event (and n_censor; weighted curves also
+    n_risk_unweighted, n_event_unweighted). At a time ``t``: ``n_risk`` counts the
+    subjects still followed (time >= t), ``cum_events`` the events at times <= t and
+    ``cum_censored`` the censorings at times <= t -- survminer's convention.
+
+    ``counts="unweighted"`` reads the unweighted columns of a weighted curve; the
+    censorings are then the drop in the unweighted risk set not explained by events.
+    """
+    if counts not in ("weighted", "unweighted"):
+        raise InputError(Problem(f"counts must be 'weighted' or 'unweighted', not {counts!r}",
+                                 column="weighted_counts"))
+    t = np.asarray(times_days, dtype=float)
+    raw = counts == "unweighted" and "n_risk_unweighted" in table.columns
+    r_col = "n_risk_unweighted" if raw else "n_risk"
+    e_col = "n_event_unweighted" if raw else "n_event"
+    frames = []
+    for g in groups:
+        c = table[table["group"] == g].sort_values("time", kind="stable")
+        grid = c["time"].to_numpy(dtype=float)
+        n_risk = c[r_col].to_numpy(dtype=float)
+        n_event = c[e_col].to_numpy(dtype=float)
+        if "n_censor" in c.columns and not raw:
+            n_censor = c["n_censor"].to_numpy(dtype=float)
+        elif "n_event_any" in c.columns:
+            # competing-risk table: competing events also leave the risk set, and their
+            # unweighted count is not kept -- the unweighted censorings are unknown
+            n_censor = np.full(n_risk.size, np.nan)
+        else:
+            # whoever leaves the risk set without an event was censored
+            n_censor = n_risk - n_event - np.append(n_risk[1:], 0.0)
+        first_at_or_after = np.searchsorted(grid, t, side="left")
+        upto = np.searchsorted(grid, t, side="right")
+        frames.append(pd.DataFrame({
+            "group": [g] * t.size,
+            "time_days": t,
+            "n_risk": np.append(n_risk, 0.0)[first_at_or_after],
+            "cum_events": np.r_[0.0, np.cumsum(n_event)][upto],
+            "cum_censored": np.r_[0.0, np.cumsum(n_censor)][upto],
+        }))
+    out = pd.concat(frames, ignore_index=True)
+    out["counts"] = "unweighted" if (raw or "n_risk_unweighted" not in table.columns) \
+        else "weighted"
+    return out
+
+
+def check_rows(rows: Sequence[str]) -> list[str]:
+    rows = [rows] if isinstance(rows, str) else list(rows)
+    bad = [r for r in rows if r not in ROW_TITLES]
+    if bad:
+        raise InputError(Problem(f"unknown risk-table rows {bad}", column="risk_table_rows",
+                                 fix=f"choose from {list(ROW_TITLES)}"))
+    return rows
+
+
+def check_counts(weighted_counts: str) -> None:
+    if weighted_counts not in ("weighted", "unweighted", "both"):
+        raise InputError(Problem("weighted_counts must be 'weighted', 'unweighted' or 'both'",
+                                 column="weighted_counts"))
+
+
+def risk_tables(table, xb, unit_days, unit, groups, labels, weighted: bool,
+                 weighted_counts: str, rows: list[str]):
+    """The risk-table frame, the rows to draw and their titles (saying which counts)."""
+    if not weighted:
+        return (_risk_frame(table, xb, unit_days, unit, groups, labels, "weighted"), rows,
+                dict(ROW_TITLES))
+    if weighted_counts != "both":
+        risk = _risk_frame(table, xb, unit_days, unit, groups, labels, weighted_counts)
+        return risk, rows, {k: f"{v} ({weighted_counts})" for k, v in ROW_TITLES.items()}
+    risk = _risk_frame(table, xb, unit_days, unit, groups, labels, "weighted")
+    raw = _risk_frame(table, xb, unit_days, unit, groups, labels, "unweighted")
+    for col in ROW_TITLES:
+        risk[f"{col}_unweighted"] = raw[col].to_numpy()
+    titles = {k: f"{v} (weighted)" for k, v in ROW_TITLES.items()}
+    titles.update({f"{k}_unweighted": f"{v} (unweighted)" for k, v in ROW_TITLES.items()})
+    return risk, [r for row in rows for r in (row, f"{row}_unweighted")], titles
+
+
+def _risk_frame(table, xb, unit_days, unit, groups, labels, counts) -> pd.DataFrame:
+    # round the day equivalents so that 12 months * 365/12 is exactly day 365
+    times_days = np.round(xb * unit_days, 9)
+    risk = at_risk_table(table, times_days, groups, counts)
+    risk.insert(1, "label", [label_for(g, labels) for g in risk["group"]])
+    risk.insert(2, "time", np.tile(xb, len(groups)))
+    risk.attrs["unit"] = unit
+    return risk
