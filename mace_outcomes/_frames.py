@@ -185,6 +185,37 @@ def _weight_values(df: pd.DataFrame, weights) -> tuple[pd.Series, str]:
     return pd.Series(values, index=df.index), "weights"
 
 
+def arm_order(labels, treated=None, reference=None, source: str = "data",
+              column: str | None = None) -> list:
+    """The arms in the package's one order: treated first, the reference (comparator) last.
+
+    One rule for every HR, difference, table and figure: the reference arm is the first
+    label in sorted order, as R's factor levels make it (``IVUS`` for IVUS/OCT, ``0`` for
+    0/1, ``False`` for booleans), unless ``reference`` (or, with two arms, ``treated``)
+    names it; the study file's ``arms = [treated, reference]`` passes both. Estimates
+    then read *treated vs reference* (R's ``armOCT``).
+
+    >>> arm_order(["OCT", "IVUS", "OCT"]), arm_order([0, 1]), arm_order("abc", treated="a")
+    (['OCT', 'IVUS'], [1, 0], ['a', 'c', 'b'])
+    """
+    levels = sorted(pd.unique(pd.Series(list(labels), dtype=object)).tolist(), key=_sort_key)
+    problems = [Problem(f"{role}={value!r} is not one of the arms {levels}", column,
+                        source=source)
+                for role, value in (("treated", treated), ("reference", reference))
+                if value is not None and value not in levels]
+    if treated is not None and treated == reference:
+        problems.append(Problem(f"treated and reference are the same arm {treated!r}",
+                                column, source=source))
+    if problems:
+        raise InputError(problems)
+    if reference is None:
+        reference = next(v for v in levels if v != treated)
+    rest = [v for v in levels if v != reference]
+    if treated is not None:
+        rest = [treated] + [v for v in rest if v != treated]
+    return rest + [reference]
+
+
 def _sort_key(v):
     # Sort mixed labels deterministically (numbers before strings).
     return (0, v, "") if isinstance(v, (int, float, np.number)) else (1, 0, str(v))

@@ -41,7 +41,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from .._display import frame_html, frame_text
-from .._frames import row_ids
+from .._frames import arm_order, row_ids
 from ..errors import InputError, Problem
 from ..tables._tests import (
     expected_counts,
@@ -222,17 +222,12 @@ def compare_outcome(
             problems.append(Problem("missing values (complete data are required; impute or "
                                     "exclude these rows explicitly)", column=c,
                                     rows=row_ids(df, na)))
-    levels = sorted(pd.unique(df[treatment].dropna()).tolist(), key=str)
+    levels = pd.unique(df[treatment].dropna()).tolist()
     if len(levels) != 2:
         problems.append(Problem(f"needs exactly two arms, found {levels}", column=treatment))
     if problems:
         raise InputError(problems)
-    if treated is None:
-        treated = 1 if set(levels) == {0, 1} else levels[-1]
-    if treated not in levels:
-        raise InputError(Problem(f"treated arm '{treated}' not among {levels}",
-                                 column=treatment))
-    control = levels[0] if levels[1] == treated else levels[1]
+    treated, control = arm_order(levels, treated, column=treatment)
     t = (df[treatment] == treated).to_numpy(np.int64)
     y = pd.to_numeric(df[outcome], errors="coerce").to_numpy(float)
     if np.isnan(y).any():

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from .._format import format_ratio, p_phrase
 from ..errors import InputError, Problem
-from .style import format_p, format_ratio
 
 
 def test_text(test, weighted_curves: bool, test_label: str | None) -> str:
@@ -34,8 +34,7 @@ def test_text(test, weighted_curves: bool, test_label: str | None) -> str:
                 "unweighted log-rank test"))
     if test_label is None:
         test_label = "IPTW log-rank" if test_weighted else "Log-rank"
-    text = format_p(float(p))
-    return f"{test_label} p {'<' if text.startswith('<') else '='} {text.lstrip('<')}"
+    return f"{test_label} {p_phrase(float(p))}"
 
 
 def _hr_values(hr, hr_term: str | None, group: str | None) -> tuple[float, float, float, float]:

@@ -26,6 +26,7 @@ from pathlib import Path
 import matplotlib
 from matplotlib.figure import Figure
 
+from .._format import format_p, format_ratio  # noqa: F401 (re-exported)
 from ..errors import InputError, Problem
 
 # Okabe & Ito (2008): black first is dropped so two-arm figures get the two most
@@ -171,32 +172,6 @@ def new_figure(width: str | float, height: float) -> Figure:
     # small outer pad: journals crop to the artwork; constrained layout keeps labels inside.
     fig.get_layout_engine().set(w_pad=2 / 72, h_pad=2 / 72, wspace=0.02, hspace=0.02)
     return fig
-
-
-def format_p(p: float, digits: int = 3) -> str:
-    """A p-value as journals print it: ``<0.001``, else ``digits`` decimals."""
-    if p is None or p != p:
-        return "NA"
-    if p < 10 ** -digits:
-        return f"<{10 ** -digits:.{digits}f}"
-    if p > 0.99:
-        return ">0.99"
-    return f"{p:.{digits}f}"
-
-
-def format_ratio(v: float) -> str:
-    """A hazard ratio or limit with the precision it deserves: 0.59, 12.3, 616, <0.01."""
-    if v != v:
-        return "NA"
-    if v == float("inf"):
-        return "\u221e"
-    if v >= 99.95:
-        return f"{v:.0f}"
-    if v >= 9.995:
-        return f"{v:.1f}"
-    if v >= 0.005:
-        return f"{v:.2f}"
-    return "<0.01"
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 600,

@@ -11,26 +11,14 @@ import math
 import numpy as np
 from scipy import special, stats
 
+from .._format import format_p  # noqa: F401 (the one p-value formatter)
+
 # Above this many enumerated tables the exact Fisher-Freeman-Halton test falls back to
 # Monte-Carlo sampling of tables with the observed margins (seeded, stated in the output).
 EXACT_TABLE_LIMIT = 2_000_000
 
 
 # --------------------------------------------------------------------------- formatting
-def format_p(p: float, digits: int = 3) -> str:
-    """Format a p-value as journals print it: ``<0.001``, else ``digits`` decimals.
-
-    >>> format_p(0.00042), format_p(0.0516), format_p(1.0), format_p(float("nan"))
-    ('<0.001', '0.052', '1.000', '')
-    """
-    if p is None or not np.isfinite(p):
-        return ""
-    floor = 10.0 ** (-digits)
-    if p < floor:
-        return f"<{floor:.{digits}f}"
-    return f"{p:.{digits}f}"
-
-
 # ----------------------------------------------------------------------- contingency
 def expected_counts(table: np.ndarray) -> np.ndarray:
     """Expected cell counts under independence: row total x column total / N."""

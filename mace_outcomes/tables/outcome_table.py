@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from .._display import frame_text
-from .._frames import row_ids
+from .._format import format_ci
+from .._frames import arm_order, row_ids
 from ..errors import InputError, MonotoneLikelihoodWarning, Problem
 from . import _tests as k
 from .export import ExportMixin
@@ -79,16 +80,16 @@ class OutcomeTable(ExportMixin):
                 row[f"{a}, n (%)"] = (f"{int(r[f'n_event_{a}'])}/{int(r[f'n_{a}'])} "
                                       f"({r[f'percent_{a}']:.{dig}f}%)")
             for a in self.arms:
-                row[f"{a}, KM % (95% CI)"] = _ci(r[f"km_{a}"], r[f"km_lower_{a}"],
+                row[f"{a}, KM % (95% CI)"] = format_ci(r[f"km_{a}"], r[f"km_lower_{a}"],
                                                  r[f"km_upper_{a}"], dig)
-            row["HR (95% CI)"] = _ci(r["hr"], r["lower"], r["upper"], 2)
+            row["HR (95% CI)"] = format_ci(r["hr"], r["lower"], r["upper"], 2)
             row["p"] = k.format_p(r["p"])
             row["Log-rank p"] = k.format_p(r["logrank_p"])
             if self.weighted:
                 for a in self.arms:
-                    row[f"{a}, adjusted KM %"] = _ci(r[f"km_adj_{a}"], r[f"km_adj_lower_{a}"],
+                    row[f"{a}, adjusted KM %"] = format_ci(r[f"km_adj_{a}"], r[f"km_adj_lower_{a}"],
                                                      r[f"km_adj_upper_{a}"], dig)
-                row["Adjusted HR (95% CI)"] = _ci(r["hr_adj"], r["lower_adj"],
+                row["Adjusted HR (95% CI)"] = format_ci(r["hr_adj"], r["lower_adj"],
                                                   r["upper_adj"], 2)
                 row["Adjusted p"] = k.format_p(r["p_adj"])
                 row["IPTW log-rank p"] = k.format_p(r["logrank_p_adj"])
@@ -101,16 +102,6 @@ class OutcomeTable(ExportMixin):
     def __repr__(self) -> str:
         return frame_text(f"{self.title} at {self.horizon:g} days",
                           self.formatted().set_index("Endpoint"), "\n".join(self.notes))
-
-
-def _ci(est: float, lo: float, hi: float, d: int) -> str:
-    if not np.isfinite(est):
-        return "NA"
-    if not (np.isfinite(lo) or np.isfinite(hi)):
-        return f"{est:.{d}f}"  # e.g. no events: no interval on the log-log scale
-    lo_s = f"{lo:.{d}f}" if np.isfinite(lo) else "NA"
-    hi_s = f"{hi:.{d}f}" if np.isfinite(hi) else "NA"
-    return f"{est:.{d}f} ({lo_s}-{hi_s})"
 
 
 def _weights_for(df: pd.DataFrame, weights, name: str) -> np.ndarray | None:
@@ -179,6 +170,7 @@ def outcome_table(
     event: str = "event",
     arms: Sequence | None = None,
     reference=None,
+    treated=None,
     firth: bool | str = "auto",
     censor_at_horizon: bool = True,
     cluster: str | None = None,
@@ -198,9 +190,11 @@ def outcome_table(
     weights : IPTW weights (column name in every frame, a Series aligned by index, or an
         array for a single frame): adds the weighted KM, the IPTW log-rank test and the
         weighted Cox HR with robust variance (the adjusted columns).
-    arms : the arms in column order (default: sorted labels).
-    reference : the comparator arm of the HR (default: the last of ``arms``; the HR is
-        each other arm versus it).
+    arms : the arms in column order, the reference (comparator) last; the HR is each
+        other arm versus it. Default: the package's one rule
+        (:func:`mace_outcomes._frames.arm_order`): ``treated`` first, the reference
+        (the first label in sorted order, as R's factor levels, unless named) last.
+    treated, reference : name the treated and the reference arm instead of ``arms``.
     firth : ``"auto"`` (Firth-penalised Cox when an arm has no events by the horizon,
         otherwise ordinary Cox), ``True`` or ``False``.
     censor_at_horizon : censor follow-up at the horizon for the HR and the log-rank test
@@ -258,8 +252,9 @@ def outcome_table(
 
         survival_arrays(df, time=time, event=event, group=group, min_groups=2,
                         source=str(name))
-        labels = sorted(pd.unique(df[group]).tolist(), key=str)
-        these = list(arms) if arms is not None else labels
+        labels = pd.unique(df[group]).tolist()
+        these = list(arms) if arms is not None else arm_order(labels, treated, reference,
+                                                              str(name), group)
         extra = set(labels) - set(these)
         if extra:
             raise InputError(Problem(f"labels {sorted(extra, key=str)} are not among arms "

@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from .._display import frame_html, frame_text
+from .._frames import arm_order, row_ids
 from ..errors import ExtremeWeightWarning, InputError, Problem, SeparationWarning
 from .logistic import logistic_irls, separation
 from .weights import (
@@ -189,8 +190,9 @@ def treatment_indicator(df: pd.DataFrame, treatment: str, treated=None,
                         source: str = "data") -> tuple[np.ndarray, object, object]:
     """0/1 treatment indicator, treated label and control label.
 
-    Unless ``treated`` is given, the treated arm is the *last* label in sorted order:
-    1 for 0/1 coding, True for booleans, "OCT" for ("IVUS", "OCT").
+    The package's one rule (:func:`mace_outcomes._frames.arm_order`): unless ``treated``
+    is given, the reference arm is the first label in sorted order and the treated arm
+    the other: 1 for 0/1 coding, True for booleans, "OCT" for ("IVUS", "OCT").
     """
     if treatment not in df.columns:
         raise InputError(Problem(f"column not found (columns are {list(df.columns)})",
@@ -199,18 +201,13 @@ def treatment_indicator(df: pd.DataFrame, treatment: str, treated=None,
     na = col.isna().to_numpy()
     if na.any():
         raise InputError(Problem("missing treatment label", treatment,
-                                 tuple(df.index[na]), source,
+                                 row_ids(df, na), source,
                                  fix="remove or impute these rows before weighting"))
-    levels = sorted(pd.unique(col).tolist(), key=lambda v: (isinstance(v, str), v))
+    levels = arm_order(col, treated, source=source, column=treatment)
     if len(levels) != 2:
         raise InputError(Problem(f"a treatment needs exactly 2 arms, found {levels}",
                                  treatment, (), source))
-    if treated is None:
-        treated = levels[1]
-    elif treated not in levels:
-        raise InputError(Problem(f"treated={treated!r} is not one of {levels}", treatment,
-                                 (), source))
-    control = levels[0] if treated == levels[1] else levels[1]
+    treated, control = levels
     return (col == treated).to_numpy().astype(np.int64), treated, control
 
 
