@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import math
 
+#: The package's one month: 365/12 days, so that 12 months is exactly the 365-day horizon
+#: registries censor at (with 365.25/12 a 12-month risk-table column under a 365-day
+#: horizon would count nobody). Used for figures, follow-up summaries and simulation.
+DAYS_PER_MONTH = 365.0 / 12.0
+
 DASH = "\u2013"  # en dash between interval limits
 INFINITY = "\u221e"
 

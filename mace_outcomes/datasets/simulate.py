@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._format import DAYS_PER_MONTH
 from ..records import Cohort
 
 VESSELS = np.array(["LM", "LAD", "LCX", "RCA"], dtype=object)
@@ -25,7 +26,6 @@ PS_COEF = np.array([-1.0, -1.3, -0.8, -0.6])
 OUTCOME_COEF = np.array([0.7, 0.6, 0.4, 0.3])
 AGE_COEF, DIABETES_COEF, LOW_EF_COEF = 0.25, 0.3, 0.4
 WEIBULL_SHAPE = 0.6  # falling hazard: stent thrombosis and early deaths cluster early
-DAYS_PER_MONTH = 365.25 / 12
 # type of the first MACE event: cardiac death, MI, TVR (a share of them TLR), definite
 # stent thrombosis (recorded with an MI on the same day)
 FIRST_MACE_P = np.array([0.20, 0.30, 0.38, 0.12])

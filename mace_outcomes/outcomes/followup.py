@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .._display import frame_html, frame_text
-
-DAYS_PER_MONTH = 365.25 / 12
+from .._format import DAYS_PER_MONTH
 
 
 @dataclass(frozen=True)

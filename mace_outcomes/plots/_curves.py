@@ -12,13 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._format import DAYS_PER_MONTH
 from ..errors import InputError, Problem
 from .style import palette_for
 
-#: days per display unit. A month is 365/12 days so that 12 months is exactly the
-#: 365-day horizon most registries censor at (with 365.25/12 the 12-month column of the
-#: risk table would count those followed 365.25 days: nobody, under a 365-day horizon).
-UNITS: dict[str, float] = {"days": 1.0, "weeks": 7.0, "months": 365.0 / 12.0,
+#: days per display unit; the month is the package's one month (365/12 days).
+UNITS: dict[str, float] = {"days": 1.0, "weeks": 7.0, "months": DAYS_PER_MONTH,
                            "years": 365.0}
 
 
