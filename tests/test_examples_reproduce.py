@@ -3,11 +3,13 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "reproduce_paper.py"
 
 
+@pytest.mark.slow
 def test_reproduce_paper_end_to_end(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("reproduce_paper", EXAMPLE)
     module = importlib.util.module_from_spec(spec)

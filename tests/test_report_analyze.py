@@ -180,6 +180,7 @@ def test_a_cohort_without_events_is_reported(tmp_path):
     assert "no mace events" in res.results["endpoints"]["mace"]["notes"][0]
 
 
+@pytest.mark.slow
 def test_lesion_level_study_is_clustered_by_patient(tmp_path):
     folder = tmp_path / "cohort"
     shutil.copytree(example_path(), folder)
