@@ -7,12 +7,13 @@ column, the offending row labels and the reason. Nothing is dropped silently.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, Problem
+from .errors import ExtremeWeightWarning, InputError, Problem
 
 
 @dataclass(frozen=True)
@@ -219,3 +220,48 @@ def arm_order(labels, treated=None, reference=None, source: str = "data",
 def _sort_key(v):
     # Sort mixed labels deterministically (numbers before strings).
     return (0, v, "") if isinstance(v, (int, float, np.number)) else (1, 0, str(v))
+
+
+# A subject whose weight exceeds this multiple of the mean weight of its arm dominates a
+# weighted analysis; the one rule of propensity() and of every estimator given weights.
+EXTREME_RELATIVE_WEIGHT = 10.0
+
+
+def relative_weights(w: np.ndarray, groupings=()) -> np.ndarray:
+    """Each weight over the mean weight of its cell: the smallest such ratio over the
+    groupings given (arrays of labels, e.g. the arm), else over the whole sample.
+
+    Missing (NaN) weights, e.g. trimmed rows, take no part and get 0. With the arm
+    among the groupings a weight is flagged only when it is extreme within its arm,
+    so weights that balance unequal arms (IPTW) are not mistaken for extreme ones.
+    """
+    w = np.asarray(w, dtype=float)
+    ok = np.isfinite(w)
+    wz = np.where(ok, w, 0.0)
+    rel = np.full(w.shape, np.inf)
+    for g in list(groupings) or [np.zeros(w.shape, np.int64)]:  # loop over groupings only
+        g = np.asarray(g)
+        # small non-negative integer codes (the arm as 0/1) need no hashing
+        codes = (g.astype(np.int64) if g.dtype.kind in "bi" and g.size and g.min() >= 0
+                 and g.max() < 2 * g.size else pd.factorize(g)[0])
+        means = (np.bincount(codes, weights=wz)
+                 / np.maximum(np.bincount(codes, weights=ok.astype(float)), 1))
+        rel = np.minimum(rel, wz / np.where(means[codes] > 0, means[codes], 1.0))
+    return np.where(ok, rel, 0.0)
+
+
+def warn_extreme_weights(df: pd.DataFrame, w: np.ndarray, groupings=(), cell: str = "arm",
+                         stacklevel: int = 3) -> str | None:
+    """Warn (:class:`~mace_outcomes.errors.ExtremeWeightWarning`) when a weight is over
+    :data:`EXTREME_RELATIVE_WEIGHT` times the mean of its ``cell`` (see
+    :func:`relative_weights`), naming the rows by :func:`row_ids`; return the message."""
+    rel = relative_weights(w, groupings)
+    big = rel > EXTREME_RELATIVE_WEIGHT
+    if not big.any():
+        return None
+    msg = (f"extreme weights: {int(big.sum())} weight(s) over {EXTREME_RELATIVE_WEIGHT:g} "
+           f"times the mean weight of their {cell}, the largest {rel.max():.3g} times "
+           f"(rows {list(row_ids(df, big)[:20])}); these subjects dominate the weighted "
+           "estimate: check the weights, or truncate them or use overlap weights")
+    warnings.warn(msg, ExtremeWeightWarning, stacklevel=stacklevel)
+    return msg

@@ -187,8 +187,8 @@ def loglik_score_info(beta: np.ndarray, x: np.ndarray, z: np.ndarray, w: np.ndar
     wd = np.add.reduceat(w[lay.ev], lay.gstart) if len(lay.ev) else np.zeros(0)
     tg, f = lay.term_group, lay.term_f
     mw = (wd / lay.d)[tg] * lay.term_mult
-    den = S[tg, 0] - f * E[tg, 0]
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf of an overflowed step
+        den = S[tg, 0] - f * E[tg, 0]
         loglik = float(np.einsum("i,i->", w[lay.ev], eta[lay.ev])
                        - np.einsum("t,t->", mw, np.log(den)))
     if not np.isfinite(loglik):
@@ -203,6 +203,47 @@ def loglik_score_info(beta: np.ndarray, x: np.ndarray, z: np.ndarray, w: np.ndar
     s2 = a @ S[:, 1 + p:] - b @ E[:, 1 + p:]
     imat = _unpack(s2, p) - np.einsum("t,ti,tj->ij", mw, m1, m1)
     return loglik, score, imat
+
+
+def aliased_columns(x: np.ndarray, strata: np.ndarray | None = None,
+                    tol: float = 1e-11) -> tuple[np.ndarray, np.ndarray]:
+    """Columns of the design that are exact linear combinations of earlier ones.
+
+    Columns are centred within strata first (the partial likelihood ignores a shift of
+    a covariate within a stratum, so a column constant within strata is aliased with
+    them). On their correlation matrix, column ``j`` is aliased when the share of its
+    variance left after regression on the earlier non-aliased columns (a Cholesky
+    pivot, ``1 - R^2``) is under ``tol`` -- R's rule, where the Cholesky decomposition of
+    the information, taken in column order, meets a pivot under ``toler.chol`` and the
+    later column's coefficient is ``NA``.
+
+    Returns the boolean mask of aliased columns and, per column, the coefficients of
+    its combination of the others (zero rows for non-aliased columns).
+    """
+    n, p = x.shape
+    if strata is None:
+        xc = x - x.mean(axis=0)
+    else:
+        codes = np.asarray(strata)
+        cnt = np.bincount(codes)
+        means = np.stack([np.bincount(codes, weights=x[:, j]) / cnt for j in range(p)], 1)
+        xc = x - means[codes]
+    gram = xc.T @ xc  # one pass over the rows; the rest works on p x p
+    ss = np.diag(gram).copy()
+    scale = np.sqrt(np.where(ss > 0, ss, 1.0))
+    corr = gram / np.outer(scale, scale)
+    # a column whose centred values vanish (against its raw size) is aliased outright
+    alias = ss <= (tol * n) * np.maximum(np.abs(x).max(axis=0), 1e-300) ** 2
+    combo = np.zeros((p, p))
+    for j in range(p):  # a loop over columns only
+        kept = np.flatnonzero(~alias[:j])
+        if alias[j] or not len(kept):
+            continue
+        c = np.linalg.solve(corr[np.ix_(kept, kept)], corr[kept, j])
+        if corr[j, j] - corr[kept, j] @ c <= tol:
+            alias[j] = True
+            combo[j, kept] = c * scale[j] / scale[kept]
+    return alias, combo
 
 
 def solve_sym(a: np.ndarray, b: np.ndarray) -> np.ndarray:

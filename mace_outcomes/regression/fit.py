@@ -17,7 +17,7 @@ them: column name followed by the level, e.g. ``armOCT``.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -25,8 +25,8 @@ import pandas as pd
 from scipy import stats
 
 from .._display import frame_html, frame_text
-from .._frames import row_ids, survival_arrays
-from ..errors import InputError, MonotoneLikelihoodWarning, Problem
+from .._frames import row_ids, survival_arrays, warn_extreme_weights
+from ..errors import InputError, MonotoneLikelihoodWarning, Problem, StatisticalWarning
 from . import _kernels as K
 
 __all__ = ["cox", "CoxResult"]
@@ -203,12 +203,23 @@ def cox(
     * Tests: likelihood ratio ``2 (l(b) - l(0))``; Wald ``b' V^{-1} b`` with the
       variance used for ``se``; score ``U(0)' I(0)^{-1} U(0)`` (the log-rank test for
       a single binary covariate).
-    * Monotone likelihood (a coefficient that diverges, e.g. an arm with no events)
-      is detected as R does (the Newton step stays large relative to the coefficient
-      after the likelihood has converged): a :class:`MonotoneLikelihoodWarning`
-      names the term, the term's coef is reported as +/-inf with se inf and
-      p / lower / upper NaN (no finite Wald result exists), and ``firth=True`` is the
-      remedy.
+    * Monotone likelihood (a coefficient that diverges: an arm with no events, or every
+      event of one arm after the other arm left follow-up): when R's check fires (the
+      Newton step still large beside the coefficient once the log-likelihood has
+      converged), Newton-Raphson goes on until the log-likelihood stops rising in
+      floating point; a finite maximum is then reached (as with one huge weight, whose
+      log-likelihood of -1e6 stops R's relative criterion early: that estimate is
+      reported, R's to its tighter ``eps``), while a diverging coefficient still moves
+      by steps of order one. A :class:`MonotoneLikelihoodWarning` names such a term,
+      its coef is reported as +/-inf with se inf and p / lower / upper NaN (no finite
+      Wald result exists), and ``firth=True`` is the remedy.
+    * Aliased covariates (a column that is an exact linear combination of earlier ones,
+      within strata) are detected on the design before fitting: as R's ``NA``, their
+      row of ``summary`` is NaN, a :class:`StatisticalWarning` names them and the
+      combination, and the other terms are fitted as if they were absent.
+    * Weights over 10 times the mean weight of every two-level covariate level (the
+      arm) and stratum they belong to raise an
+      :class:`~mace_outcomes.errors.ExtremeWeightWarning` (the rule of ``propensity``).
 
     Examples
     --------
@@ -237,11 +248,25 @@ def cox(
         raise InputError(Problem(f"conf_level must be in (0, 1), not {conf_level}"))
     arr = survival_arrays(df, time=time, event=event, weights=weights, cluster=cluster,
                           strata=strata, source="df")
-    xraw, names, terms = _design(df, covariates, "df")
-    if xraw.shape[1] == 0:
+    xall, names_all, terms = _design(df, covariates, "df")
+    if xall.shape[1] == 0:
         raise InputError(Problem("give at least one covariate"))
     if arr.event.sum() == 0:
         raise InputError(Problem("no events: a Cox model cannot be fitted", column=event))
+    msgs: list[str] = []
+    if arr.weights is not None:
+        # the arm is not known here: a weight is extreme when it is extreme within every
+        # two-level covariate (the arm among them) and stratum it belongs to
+        lo, hi = xall.min(axis=0), xall.max(axis=0)
+        cells = [xall[:, j] == hi[j] for j in range(xall.shape[1])  # two-level columns
+                 if np.all((xall[:, j] == lo[j]) | (xall[:, j] == hi[j]))]
+        cells += [arr.strata] if arr.strata is not None else []
+        msg = warn_extreme_weights(df, arr.weights, cells, cell="covariate level or stratum")
+        if msg:
+            msgs.append(msg)
+    keep = _drop_aliased(xall, names_all, arr.strata, msgs, event)
+    xraw = xall[:, keep]
+    names = [n for n, k in zip(names_all, keep, strict=True) if k]
     if firth:
         ties = "breslow"  # coxphf's partial likelihood
     if robust is None:
@@ -253,17 +278,98 @@ def cox(
     x = (xraw - center)[lay.order]
     w = w_orig[lay.order]
     cl = arr.cluster[lay.order] if arr.cluster is not None else None
-    z = K.design_products(x)
     state = dict(x=x, w=w, layout=lay, time=arr.time[lay.order], event=arr.event[lay.order],
                  strata=None if arr.strata is None else arr.strata[lay.order], cluster=cl,
                  names=names)
+    kept_terms = {t: [c for c in cols if c in names] for t, cols in terms.items()}
+    kept_terms = {t: cols for t, cols in kept_terms.items() if cols}
     if firth:
         from .firth import firth_fit
 
-        return firth_fit(x=x, w=w, lay=lay, cluster=cl, names=names, terms=terms,
-                         robust=robust, conf_level=conf_level, n=len(arr.time),
-                         n_event=int(arr.event.sum()), state=state,
-                         weighted=weights is not None)
+        fit = firth_fit(x=x, w=w, lay=lay, cluster=cl, names=names, terms=kept_terms,
+                        robust=robust, conf_level=conf_level, n=len(arr.time),
+                        n_event=int(arr.event.sum()), state=state,
+                        weighted=weights is not None)
+    else:
+        fit = _fit_ml(x, w, lay, cl, names, kept_terms, robust, conf_level, state,
+                      n=len(arr.time), n_event=int(arr.event.sum()), ties=ties,
+                      variance_kind=None if not robust else
+                      ("robust (cluster sandwich)" if cluster is not None else
+                       "robust sandwich"))
+    return _with_aliased(fit, names_all, msgs)
+
+
+def _drop_aliased(x: np.ndarray, names: list[str], strata, msgs: list[str],
+                  event: str) -> np.ndarray:
+    """Mask of the design columns to fit: aliased ones (exact linear combinations of
+    earlier columns, within strata) are left out, as R's ``coxph`` reports them ``NA``."""
+    alias, combo = K.aliased_columns(x, strata)
+    if alias.all():
+        raise InputError(Problem("every covariate is constant within strata: nothing to fit",
+                                 column=event))
+    for j in np.flatnonzero(alias):
+        used = np.flatnonzero(np.abs(combo[j]) > 1e-8 * max(np.abs(combo[j]).max(), 1e-300))
+        what = " ".join(f"{'-' if combo[j, k] < 0 else '+'} {abs(combo[j, k]):.4g} x "
+                        f"'{names[k]}'" for k in used).lstrip("+ ").replace("- ", "-", 1)
+        what = (what + " (plus a constant)" if len(used)
+                else "the strata (it is constant within each stratum)")
+        msg = (f"aliased covariate: '{names[j]}' is an exact linear combination of {what}; "
+               "its coefficient is not identifiable and is reported as NaN (R's NA), the "
+               "other terms are fitted without it. Drop or redefine the column.")
+        msgs.append(msg)
+        warnings.warn(msg, StatisticalWarning, stacklevel=3)
+    return ~alias
+
+
+def _with_aliased(fit: CoxResult, names_all: list[str], msgs: list[str]) -> CoxResult:
+    """Put the aliased terms back as NaN rows (in design order) and the messages of
+    the checks made before fitting into ``warnings``."""
+    summary = fit.summary.reindex(pd.Index(names_all, name="term"))
+    vcov = fit.vcov.reindex(index=names_all, columns=names_all) if fit.vcov is not None \
+        else None
+    return replace(fit, summary=summary, vcov=vcov, warnings=msgs + list(fit.warnings))
+
+
+def _divergence(fun, beta, ll, u, imat, iters, x, w):
+    """Iterate past R's stopping rule when it leaves a large step, then judge divergence.
+
+    R's rule ``|1 - l_old/l_new| <= 1e-9`` is relative to the size of the log-likelihood,
+    which the weights set (one weight of 1e5 makes it -1e6): it can stop where the
+    Newton step is still large beside the coefficient, and reading that step as
+    divergence (as R's "Loglik converged before variable" check does) mistakes scale
+    for divergence. So, if the step is suspect, Newton-Raphson (with step-halving)
+    goes on until the log-likelihood stops rising in floating point. A finite maximum
+    is then reached quadratically (step ~ 0); under monotone likelihood the
+    coefficient keeps moving by a step of order one while the likelihood is flat: that
+    coefficient diverges.
+
+    Returns ``(beta, loglik, score, info, iterations, infinite)``.
+    """
+    def suspect(b, uu, im):
+        step = K.solve_sym(im, uu)
+        bad = ~np.isfinite(step)
+        return bad | ((np.abs(step) > 1e-9) & (np.abs(step) > np.sqrt(1e-9) * np.abs(b)))
+
+    if not suspect(beta, u, imat).any():
+        return beta, ll, u, imat, iters, np.zeros(len(beta), bool)
+    beta, ll, u, imat, more, _ = K.newton_raphson(fun, beta, eps=1e-15, max_iter=100,
+                                                  first=(ll, u, imat))
+    iters += more
+    step = K.solve_sym(imat, u)
+    infinite = ~np.isfinite(step) | (np.abs(step) > 1e-4 * np.maximum(1.0, np.abs(beta)))
+    # a coefficient far out on a flat likelihood diverges too (belt and braces)
+    var0 = K.inverse_sym(imat)
+    sd_x = np.sqrt(np.maximum(np.einsum("ij,ij,i->j", x, x, w) / w.sum(), 1e-300))
+    with np.errstate(invalid="ignore"):
+        infinite |= (np.abs(beta) * sd_x > 12) & (np.sqrt(np.abs(np.diag(var0)))
+                                                  > 1e3 * np.abs(beta))
+    return beta, ll, u, imat, iters, infinite
+
+
+def _fit_ml(x, w, lay, cl, names, terms, robust, conf_level, state, *, n, n_event, ties,
+            variance_kind):
+    """Maximum partial-likelihood fit on sorted, centred, full-rank arrays."""
+    z = K.design_products(x)
 
     def fun(b):
         return K.loglik_score_info(b, x, z, w, lay)
@@ -275,25 +381,19 @@ def cox(
     msgs: list[str] = []
     if not converged:
         msgs.append(f"Newton-Raphson did not converge in {iters} iterations")
-        warnings.warn(msgs[-1], RuntimeWarning, stacklevel=2)
-    # R's check for a diverging coefficient: a Newton step still large at convergence
-    step = K.solve_sym(imat, u)
-    infinite = (np.abs(step) > 1e-9) & (np.abs(step) > np.sqrt(1e-9) * np.abs(beta))
-    # a coefficient far out on a flat likelihood diverges too (belt and braces)
-    var0 = K.inverse_sym(imat)
-    sd_x = np.sqrt(np.maximum(np.einsum("ij,ij,i->j", x, x, w) / w.sum(), 1e-300))
-    infinite |= (np.abs(beta) * sd_x > 12) & (np.sqrt(np.abs(np.diag(var0))) > 1e3 * np.abs(
-        beta))
+        warnings.warn(msgs[-1], RuntimeWarning, stacklevel=3)
+    beta, ll, u, imat, iters, infinite = _divergence(fun, beta, ll, u, imat, iters, x, w)
     naive = K.inverse_sym(imat)
     if robust:
         resid = K.score_residuals(beta, x, w, lay)
         var = K.robust_variance(resid, w, naive, cl)
-        variance = "robust (cluster sandwich)" if cluster is not None else "robust sandwich"
+        variance = variance_kind
     else:
         var = naive
         variance = "model-based"
-    se = np.sqrt(np.diag(var))
-    naive_se = np.sqrt(np.diag(naive))
+    with np.errstate(invalid="ignore"):  # a diverging term's vanishing information
+        se = np.sqrt(np.diag(var))
+        naive_se = np.sqrt(np.diag(naive))
     zq = stats.norm.ppf(0.5 + conf_level / 2)
     coef = beta.copy()
     zstat = coef / se
@@ -303,12 +403,13 @@ def cox(
         upper = np.exp(coef + zq * se)
     for j in np.flatnonzero(infinite):
         msg = (f"monotone likelihood: the coefficient of '{names[j]}' diverges to "
-               f"{'-' if beta[j] < 0 else '+'}inf (e.g. a level with no events); no finite "
-               f"Wald estimate, SE or interval exists (reported as inf/NaN). "
+               f"{'-' if beta[j] < 0 else '+'}inf (e.g. a level with no events, or every "
+               f"event of one level after the other level left follow-up); no finite Wald "
+               f"estimate, SE or interval exists (reported as inf/NaN). "
                f"Use firth=True for a finite penalised estimate with profile-likelihood "
                f"limits.")
         msgs.append(msg)
-        warnings.warn(msg, MonotoneLikelihoodWarning, stacklevel=2)
+        warnings.warn(msg, MonotoneLikelihoodWarning, stacklevel=3)
         coef[j] = np.sign(beta[j]) * np.inf
         se[j] = np.inf
         naive_se[j] = np.inf
@@ -317,17 +418,14 @@ def cox(
                             "upper": upper, "p": pval, "z": zstat, "naive_se": naive_se},
                            index=pd.Index(names, name="term"))
     lr = 2 * (ll - ll0)
-    if infinite.any():
-        wald = np.nan
-    else:
-        wald = float(beta @ K.solve_sym(var, beta))
+    wald = np.nan if infinite.any() else float(beta @ K.solve_sym(var, beta))
     score = float(u0 @ K.solve_sym(i0, u0))
     tests = pd.DataFrame({"test": ["likelihood_ratio", "wald", "score"],
                           "statistic": [lr, wald, score], "df": [p, p, p]})
     tests["p"] = stats.chi2.sf(tests["statistic"], tests["df"])
     state.update(beta=beta, imat=imat)
-    return CoxResult(summary=summary, loglik=(ll0, ll), tests=tests, n=len(arr.time),
-                     n_event=int(arr.event.sum()), ties=ties, robust=bool(robust), firth=False,
-                     warnings=msgs, conf_level=conf_level, variance=variance, iterations=iters,
+    return CoxResult(summary=summary, loglik=(ll0, ll), tests=tests, n=n, n_event=n_event,
+                     ties=ties, robust=bool(robust), firth=False, warnings=msgs,
+                     conf_level=conf_level, variance=variance, iterations=iters,
                      vcov=pd.DataFrame(var, index=names, columns=names), terms=terms,
                      _state=state)

@@ -44,6 +44,13 @@ __all__ = [
     "rmst_ij_influence",
     "confidence_band",
     "survfit_quantile",
+    "StrataGrid",
+    "strata_grid",
+    "seg_cumsum",
+    "seg_rev_cumsum",
+    "seg_shift",
+    "seg_cumprod",
+    "segments",
 ]
 
 
@@ -89,6 +96,103 @@ def time_grid(time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     inverse = np.empty(t.size, dtype=np.int64)
     inverse[order] = np.cumsum(new, dtype=np.int64) - 1
     return srt[new], inverse
+
+
+class StrataGrid(NamedTuple):
+    """Cells (stratum, distinct time), ordered by stratum then time.
+
+    Every cumulative quantity of a risk-set kernel runs along the cells and restarts at
+    each stratum's first cell, so all strata are handled in one pass (the ``seg_*``
+    helpers). Without strata there is one segment and the cells are the distinct times.
+    """
+
+    time: np.ndarray  # time of each cell
+    stratum: np.ndarray  # stratum code of each cell (0 without strata)
+    inverse: np.ndarray  # for each subject (input order), the index of its cell
+    starts: np.ndarray  # index of the first cell of each stratum present
+    seg: np.ndarray  # for each cell, the index of its stratum among those present
+
+
+def segments(stratum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First index of each run of equal codes and, per element, the index of its run."""
+    new = np.empty(stratum.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(stratum[1:], stratum[:-1], out=new[1:])
+    return np.flatnonzero(new), np.cumsum(new, dtype=np.int64) - 1
+
+
+def strata_grid(time: np.ndarray, strata: np.ndarray | None = None) -> StrataGrid:
+    """The (stratum, distinct time) cells of subjects given in any order.
+
+    ``strata`` are integer codes (``None``: one stratum). The cell key
+    ``stratum * n_times + time index`` is binned without a sort when its span is modest
+    (as :func:`time_grid` does for days) and sorted once otherwise.
+    """
+    utime, inv = time_grid(time)
+    if strata is None or utime.size == 0:
+        zero = np.zeros(utime.size, dtype=np.int64)
+        return StrataGrid(utime, zero, inv, np.zeros(min(utime.size, 1), dtype=np.int64),
+                          zero)
+    s = np.asarray(strata, dtype=np.int64)
+    s = s - s.min()
+    m = utime.size
+    key = s * m + inv
+    span = int(key.max()) + 1
+    if span <= 8 * key.size + (1 << 22):  # at most ~40 bytes a subject: no sort
+        present = np.zeros(span, dtype=bool)
+        present[key] = True
+        ukey = np.flatnonzero(present)
+        rank = np.cumsum(present, dtype=np.int32 if span < 2**31 else np.int64)
+        cell = rank[key].astype(np.int64) - 1
+    else:
+        ukey, cell = np.unique(key, return_inverse=True)
+    stratum = ukey // m
+    starts, seg = segments(stratum)
+    return StrataGrid(utime[ukey % m], stratum, cell.reshape(-1), starts, seg)
+
+
+def seg_cumsum(x: np.ndarray, starts: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """Cumulative sum along axis 0 restarting at each segment start."""
+    c = np.cumsum(x, axis=0)
+    if starts.size <= 1:
+        return c
+    return c - (c[starts] - x[starts])[seg]
+
+
+def seg_rev_cumsum(x: np.ndarray, starts: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """Sum from each row to the end of its segment (axis 0): risk sets within strata."""
+    r = np.cumsum(x[::-1], axis=0)[::-1]
+    if starts.size <= 1:
+        return r
+    after = np.zeros((starts.size,) + x.shape[1:], dtype=r.dtype)
+    after[:-1] = r[starts[1:]]  # what the later strata add
+    return r - after[seg]
+
+
+def seg_shift(x: np.ndarray, starts: np.ndarray, first: float) -> np.ndarray:
+    """``x`` one row later along axis 0 within each segment; ``first`` at each start."""
+    out = np.empty_like(x)
+    out[1:] = x[:-1]
+    out[starts] = first
+    return out
+
+
+def seg_cumprod(x: np.ndarray, starts: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """Cumulative product along axis 0 restarting at each segment start.
+
+    Several segments: ``exp`` of the segmented sum of ``log |x|``, with zeros and signs
+    counted separately, so a stratum whose curve reaches 0 does not touch the others.
+    """
+    if starts.size <= 1:
+        return np.cumprod(x, axis=0)
+    zero = x == 0
+    with np.errstate(divide="ignore"):
+        logs = np.log(np.abs(np.where(zero, 1.0, x)))
+    out = np.exp(seg_cumsum(logs, starts, seg))
+    out[seg_cumsum(zero.astype(np.int64), starts, seg) > 0] = 0.0
+    neg = seg_cumsum((x < 0).astype(np.int64), starts, seg) % 2 == 1
+    out[neg] = -out[neg]
+    return out
 
 
 def risk_table(time: np.ndarray, event: np.ndarray,

@@ -26,6 +26,7 @@ from scipy import stats
 from .._display import frame_html, frame_text
 from .._frames import survival_arrays
 from ..errors import InputError, Problem
+from ._kernels import seg_cumprod, seg_cumsum, seg_rev_cumsum, seg_shift, segments, strata_grid
 
 __all__ = ["cumulative_incidence", "gray_test", "CumulativeIncidence", "GrayTest",
            "aalen_johansen_kernel", "cuminc_delta_variance", "gray_kernel"]
@@ -180,15 +181,17 @@ def cuminc_delta_variance(n_risk: np.ndarray, n_event: np.ndarray, surv: np.ndar
 
 
 def gray_kernel(time: np.ndarray, mark: np.ndarray, group: np.ndarray, n_groups: int,
-                rho: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                rho: float = 0.0, strata: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Gray's score and its covariance for comparing cumulative incidence across groups.
 
     Parameters
     ----------
-    time : sorted times.
+    time : times (any order).
     mark : 0 censored, 1 the cause of interest, 2 any other cause.
     group : integer codes 0..n_groups-1.
     rho : power of the weight (1 - F(t-))^rho.
+    strata : optional integer codes; score and covariance are summed over strata.
 
     Returns
     -------
@@ -200,38 +203,43 @@ def gray_kernel(time: np.ndarray, mark: np.ndarray, group: np.ndarray, n_groups:
     Gray (1988), as implemented in cmprsk's ``crstm``: the score compares each group's
     subdistribution hazard with the pooled one, weighted by (1 - F(t-))^rho, and the
     variance follows Gray's asymptotic expression. Every quantity is a cumulative sum over
-    the distinct event times of per-group arrays (times x groups x groups).
+    the distinct event times of per-group arrays (times x groups x groups). With strata,
+    the times are (stratum, time) cells, the cumulative sums restart at each stratum
+    and the per-stratum score and variance are summed, as cmprsk's ``cuminc(strata=)``.
     """
     ng, ng1 = n_groups, n_groups - 1
-    utime, inv = _distinct(time)
-    m = utime.size
-    cell = inv * ng + group
+    grid = strata_grid(time, strata)
+    m = grid.time.size
+    cell = grid.inverse * ng + group
     cnt = lambda sel: np.bincount(cell, weights=sel.astype(float),  # noqa: E731
                                   minlength=m * ng).reshape(m, ng)
-    tot = cnt(np.ones(time.size, dtype=bool))
+    tot = cnt(np.ones(np.size(time), dtype=bool))
     d1 = cnt(mark == 1)
     d2 = cnt(mark == 2)
-    rs = np.cumsum(tot[::-1], axis=0)[::-1]
+    rs = seg_rev_cumsum(tot, grid.starts, grid.seg)
     keep = (d1 + d2).sum(axis=1) > 0
-    if not keep.any():  # a stratum without events adds nothing
+    if not keep.any():  # no events: nothing to add
         return np.zeros(ng1), np.zeros((ng1, ng1))
     rs, d1, d2 = rs[keep], d1[keep], d2[keep]
+    starts, seg = segments(grid.stratum[keep])  # strata without events drop out
+    cum = lambda x: seg_cumsum(x, starts, seg)  # noqa: E731
     live = rs > 0
-    skm = np.cumprod(np.where(live, 1.0 - _safe_div(d1 + d2, rs), 1.0), axis=0)
-    skmm = _shift(skm, 1.0)
-    f1 = np.cumsum(np.where(live, skmm * _safe_div(d1, rs), 0.0), axis=0)
-    f1m = _shift(f1, 0.0)
+    skm = seg_cumprod(np.where(live, 1.0 - _safe_div(d1 + d2, rs), 1.0), starts, seg)
+    skmm = seg_shift(skm, starts, 1.0)
+    f1 = cum(np.where(live, skmm * _safe_div(d1, rs), 0.0))
+    f1m = seg_shift(f1, starts, 0.0)
     t1 = np.where(live, _safe_div(rs, skmm), 0.0)
     tr = t1.sum(axis=1)
     tq = (t1 * (1.0 - f1m)).sum(axis=1)
     nd1 = d1.sum(axis=1)
     nd2 = d2.sum(axis=1)
-    f = np.cumsum(nd1 / tr)
-    fm = _shift(f, 0.0)
+    f = cum(nd1 / tr)
+    fm = seg_shift(f, starts, 0.0)
     fb = (1.0 - fm) ** rho
     a = fb[:, None, None] * (np.einsum("ti,ij->tij", t1, np.eye(ng))
                              - t1[:, :, None] * t1[:, None, :] / tr[:, None, None])
-    c = np.cumsum(a * (nd1 / (tr * (1.0 - fm)))[:, None, None], axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # F(t-) = 1: undefined, NaN
+        c = cum(a * (nd1 / (tr * (1.0 - fm)))[:, None, None])
     s = (fb[:, None] * (d1 - nd1[:, None] * t1 * (1.0 - f1m) / tq[:, None])).sum(axis=0)
 
     # cause-of-interest part (times with nd1 > 0, groups at risk)
@@ -241,9 +249,9 @@ def gray_kernel(time: np.ndarray, mark: np.ndarray, group: np.ndarray, n_groups:
                                                         tr[:, None] * skmm - 1.0), 1.0)
     t3 = np.where(on, t5 * skmm * _safe_div(nd1[:, None] * np.ones(ng), tr[:, None] * rs),
                   0.0)
-    v3 = (t4 * t4 * t3).sum(axis=0)
+    v3 = t4 * t4 * t3  # per cell; summed within strata below
     tt1 = a[:, :ng1, :] - t4[:, None, :] * c[:, :ng1, :]  # (t, i, k)
-    v2 = np.einsum("tik,tk->ik", tt1, t4 * t3)
+    v2 = tt1 * (t4 * t3)[:, None, :]
     v = np.einsum("tik,tjk,tk->ij", tt1, tt1, t3)
 
     # competing-cause part (groups with failures from other causes and S > 0)
@@ -251,13 +259,14 @@ def gray_kernel(time: np.ndarray, mark: np.ndarray, group: np.ndarray, n_groups:
     t4b = np.where(on2, _safe_div((1.0 - f)[:, None] * np.ones(ng), skm), 0.0)
     t5b = np.where(d2 > 1, 1.0 - _safe_div(d2 - 1.0, rs - 1.0), 1.0)
     t3b = np.where(on2, t5b * skmm ** 2 * _safe_div(d2, rs ** 2), 0.0)
-    v3 = v3 + (t4b * t4b * t3b).sum(axis=0)
+    v3 = np.add.reduceat(v3 + t4b * t4b * t3b, starts, axis=0)  # (strata, k)
     tt1b = t4b[:, None, :] * c[:, :ng1, :]
-    v2 = v2 - np.einsum("tik,tk->ik", tt1b, t4b * t3b)
+    v2 = np.add.reduceat(v2 - tt1b * (t4b * t3b)[:, None, :], starts, axis=0)  # (strata, i, k)
     v = v + np.einsum("tik,tjk,tk->ij", tt1b, tt1b, t3b)
 
-    cf = c[-1, :ng1, :]
-    v = v + (cf * v3) @ cf.T + cf @ v2.T + v2 @ cf.T
+    cf = c[np.r_[starts[1:], c.shape[0]] - 1, :ng1, :]  # each stratum's last cell
+    cross = np.einsum("sik,sjk->ij", cf, v2)
+    v = v + np.einsum("sik,sk,sjk->ij", cf, v3, cf) + cross + cross.T
     return s[:ng1], v
 
 
@@ -517,7 +526,9 @@ def gray_test(df: pd.DataFrame, time: str = "time", status: str = "status",
     time, status : follow-up time and status (0 censored, 1, 2, ... causes).
     group : column of group labels (at least 2 groups).
     cause : the cause reported in ``statistic`` / ``p_value``; ``.table`` has every cause.
-    strata : optional column; scores and variances are summed over strata.
+    strata : optional column; scores and variances are summed over strata (cmprsk's
+        ``cuminc(strata=)``). Where a stratum's variance is undefined (F(t-) = 1 with
+        subjects still at risk; cmprsk stops there) the statistic is NaN.
     rho : power of the weight (1 - F(t-))^rho (0 by default, as cmprsk).
 
     Returns
@@ -548,20 +559,12 @@ def gray_test(df: pd.DataFrame, time: str = "time", status: str = "status",
     if cause not in causes:
         raise InputError(Problem(f"no events of cause {cause} (causes present: {causes})",
                                  column=status))
-    st = np.zeros(arr.time.size, dtype=np.int64) if arr.strata is None else arr.strata
-    order = np.lexsort((arr.time, st))
-    t, ev, gc, st = arr.time[order], arr.event[order], gcode[order], st[order]
-    bounds = np.flatnonzero(np.diff(st)) + 1
+    ev = arr.event
     rows = []
-    for c in causes:
+    for c in causes:  # one kernel call per cause covers every stratum
         mark = np.where(ev == 0, 0, np.where(ev == c, 1, 2))
-        s_tot = np.zeros(ng - 1)
-        v_tot = np.zeros((ng - 1, ng - 1))
-        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, t.size], strict=True):  # loop over strata
-            s, v = gray_kernel(t[lo:hi], mark[lo:hi], gc[lo:hi], ng, rho)
-            s_tot += s
-            v_tot += v
-        if np.linalg.matrix_rank(v_tot) == ng - 1:
+        s_tot, v_tot = gray_kernel(arr.time, mark, gcode, ng, rho, arr.strata)
+        if np.all(np.isfinite(v_tot)) and np.linalg.matrix_rank(v_tot) == ng - 1:
             stat = float(s_tot @ np.linalg.solve(v_tot, s_tot))
         else:
             stat = np.nan

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .._display import frame_html, frame_text
-from .._frames import SurvivalArrays, survival_arrays
+from .._frames import SurvivalArrays, survival_arrays, warn_extreme_weights
 from ..errors import InputError, Problem
 from ._kernels import (
     RiskTable,
@@ -318,6 +318,8 @@ def kaplan_meier(df: pd.DataFrame, time: str = "time", event: str = "event",
     _check_conf(conf_type, conf_level)
     arr = survival_arrays(df, time=time, event=event, group=group, weights=weights,
                           cluster=cluster)
+    if arr.weights is not None:
+        warn_extreme_weights(df, arr.weights, [] if arr.group is None else [arr.group])
     if robust is None:
         robust = weights is not None or cluster is not None
     if arr.group is None:

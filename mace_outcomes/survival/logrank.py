@@ -21,9 +21,9 @@ import pandas as pd
 from scipy.stats import chi2, norm
 
 from .._display import frame_html, frame_text
-from .._frames import survival_arrays
+from .._frames import survival_arrays, warn_extreme_weights
 from ..errors import InputError, Problem
-from ._kernels import time_grid
+from ._kernels import StrataGrid, seg_cumprod, seg_cumsum, seg_rev_cumsum, seg_shift, strata_grid
 from .kaplan_meier import group_codes
 
 __all__ = ["logrank", "LogrankResult", "grho_kernel", "iptw_logrank_kernel",
@@ -37,33 +37,37 @@ def _by_time_group(inverse: np.ndarray, g: np.ndarray, k: int, values: np.ndarra
         n_times, k)
 
 
-def _rev_cumsum0(x: np.ndarray) -> np.ndarray:
-    return np.cumsum(x[::-1], axis=0)[::-1]
+def _at_risk(grid: StrataGrid, g: np.ndarray, k: int, values: np.ndarray) -> np.ndarray:
+    """(cells, k) sums of ``values`` over subjects still at risk, within each stratum."""
+    by_cell = _by_time_group(grid.inverse, g, k, values, grid.time.size)
+    return seg_rev_cumsum(by_cell, grid.starts, grid.seg)
 
 
 def grho_kernel(time: np.ndarray, event: np.ndarray, g: np.ndarray, k: int,
-                rho: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """G-rho observed, expected and covariance for one stratum (subjects in any order).
+                rho: float = 0.0, strata: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """G-rho observed, expected and covariance summed over strata (subjects in any order).
 
     At each event time ``t`` with ``d`` events among ``n`` at risk (``n_g`` in group g)
     and weight ``u = S(t-)^rho`` (pooled left-continuous Kaplan-Meier):
     ``O_g += u d_g``, ``E_g += u d n_g / n`` and
     ``V_gh += u^2 d (n - d) / (n - 1) * (n_g / n) (1{g=h} - n_h / n)``
-    (Harrington & Fleming 1982; R's ``survdiff``).
+    (Harrington & Fleming 1982; R's ``survdiff``). With ``strata`` (integer codes) the
+    times are cells (stratum, time): risk sets and the Kaplan-Meier weight are computed
+    within each stratum and the sums run over all cells, i.e. over strata.
     """
-    utime, inverse = time_grid(time)
-    n_times = utime.size
+    grid = strata_grid(time, strata)
     ev = np.asarray(event, dtype=float)
-    D = _by_time_group(inverse, g, k, ev, n_times)
-    N = _rev_cumsum0(_by_time_group(inverse, g, k, np.ones_like(ev), n_times))
+    D = _by_time_group(grid.inverse, g, k, ev, grid.time.size)
+    N = _at_risk(grid, g, k, np.ones_like(ev))
     d, n = D.sum(axis=1), N.sum(axis=1)
     if rho != 0:
         with np.errstate(divide="ignore", invalid="ignore"):
             step = np.where(d > 0, 1.0 - d / n, 1.0)
-        s_left = np.r_[1.0, np.cumprod(step)[:-1]]
+        s_left = seg_shift(seg_cumprod(step, grid.starts, grid.seg), grid.starts, 1.0)
         u = s_left ** rho
     else:
-        u = np.ones(n_times)
+        u = np.ones(grid.time.size)
     keep = d > 0
     D, N, d, n, u = D[keep], N[keep], d[keep], n[keep], u[keep]
     obs = u @ D
@@ -76,8 +80,9 @@ def grho_kernel(time: np.ndarray, event: np.ndarray, g: np.ndarray, k: int,
 
 
 def iptw_logrank_kernel(time: np.ndarray, event: np.ndarray, g: np.ndarray,
-                        weights: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """Xie & Liu (2005) IPTW log-rank score and variance for one stratum (any order).
+                        weights: np.ndarray, strata: np.ndarray | None = None
+                        ) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Xie & Liu (2005) IPTW log-rank score and variance summed over strata (any order).
 
     With weighted numbers at risk ``Y_g`` and of events ``d^w_g`` (group 1 = the second
     level), the score is ``U = sum_t [d^w_1 - Y_1 d^w / Y]`` and its variance
@@ -85,18 +90,18 @@ def iptw_logrank_kernel(time: np.ndarray, event: np.ndarray, g: np.ndarray,
     squared weights at risk and ``d, n`` are the unweighted counts. With all weights 1
     this is the ordinary log-rank score and variance.
 
-    Returns ``(U, var, observed, expected)`` (the last two weighted, per group).
+    Returns ``(U, var, observed, expected)`` (the last two weighted, per group). With
+    ``strata``, risk sets are taken within strata and the sums run over all strata.
     """
-    utime, inverse = time_grid(time)
-    n_times = utime.size
+    grid = strata_grid(time, strata)
+    n_cells = grid.time.size
     ev = np.asarray(event, dtype=float)
     w = np.asarray(weights, dtype=float)
-    ones = np.ones_like(ev)
-    D = _by_time_group(inverse, g, 2, ev, n_times)
-    N = _rev_cumsum0(_by_time_group(inverse, g, 2, ones, n_times))
-    Dw = _by_time_group(inverse, g, 2, w * ev, n_times)
-    Y = _rev_cumsum0(_by_time_group(inverse, g, 2, w, n_times))
-    Q = _rev_cumsum0(_by_time_group(inverse, g, 2, w * w, n_times))
+    D = _by_time_group(grid.inverse, g, 2, ev, n_cells)
+    N = _at_risk(grid, g, 2, np.ones_like(ev))
+    Dw = _by_time_group(grid.inverse, g, 2, w * ev, n_cells)
+    Y = _at_risk(grid, g, 2, w)
+    Q = _at_risk(grid, g, 2, w * w)
     d, n = D.sum(axis=1), N.sum(axis=1)
     keep = d > 0
     D, N, Dw, Y, Q, d, n = D[keep], N[keep], Dw[keep], Y[keep], Q[keep], d[keep], n[keep]
@@ -110,26 +115,29 @@ def iptw_logrank_kernel(time: np.ndarray, event: np.ndarray, g: np.ndarray,
 
 
 def robust_score_kernel(time: np.ndarray, event: np.ndarray, z: np.ndarray,
-                        weights: np.ndarray | None = None) -> tuple[float, np.ndarray]:
-    """Log-rank score ``U`` and each subject's weighted score residual (one stratum).
+                        weights: np.ndarray | None = None, strata: np.ndarray | None = None
+                        ) -> tuple[float, np.ndarray]:
+    """Log-rank score ``U`` and each subject's weighted score residual (within strata).
 
     ``U = sum_j (d1_j - d_j Y1_j / Y_j)``, the Cox score at beta = 0 for a 0/1 ``z``
     (Breslow ties). Subject i's residual is
     ``delta_i (z_i - zbar(T_i)) - sum_{t_j <= T_i} (z_i - zbar_j) d_j / Y_j``; summed
     within clusters and squared, they give the robust variance of ``U`` (Lin & Wei
-    1989), i.e. R's robust score test of ``coxph(..., cluster=)``.
+    1989), i.e. R's robust score test of ``coxph(..., cluster=)``. With ``strata`` the
+    risk sets and the sums over earlier times stay within each subject's stratum.
     """
     ev = np.asarray(event, dtype=float)
     zz = np.asarray(z, dtype=float)
     w = np.ones_like(ev) if weights is None else np.asarray(weights, dtype=float)
-    utime, inv = time_grid(time)
-    m = utime.size
+    grid = strata_grid(time, strata)
+    inv, m = grid.inverse, grid.time.size
     d = np.bincount(inv, weights=w * ev, minlength=m)
-    y = _rev_cumsum0(np.bincount(inv, weights=w, minlength=m))
-    y1 = _rev_cumsum0(np.bincount(inv, weights=w * zz, minlength=m))
-    zbar = y1 / y  # y > 0 at every time some subject has
+    y = seg_rev_cumsum(np.bincount(inv, weights=w, minlength=m), grid.starts, grid.seg)
+    y1 = seg_rev_cumsum(np.bincount(inv, weights=w * zz, minlength=m), grid.starts, grid.seg)
+    zbar = y1 / y  # y > 0 at every cell some subject has
     hazard = d / y
-    a, b = np.cumsum(hazard), np.cumsum(zbar * hazard)
+    a = seg_cumsum(hazard, grid.starts, grid.seg)
+    b = seg_cumsum(zbar * hazard, grid.starts, grid.seg)
     resid = ev * (zz - zbar[inv]) - (zz * a[inv] - b[inv])
     return float(np.sum(w * resid)), w * resid
 
@@ -210,7 +218,10 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
         log-rank test. Stratified, the scores and variances are summed over strata.
     rho : G-rho parameter (Harrington & Fleming 1982): 0 log-rank, 1 Peto-Peto, weighting
         each event time by ``S(t-)^rho`` of the pooled Kaplan-Meier curve (as R's survdiff).
-    strata : optional column; observed, expected and variance are summed over strata.
+    strata : optional column; observed, expected and variance are summed over strata
+        (risk sets and the rho > 0 Kaplan-Meier weight are taken within each stratum).
+        A missing stratum label is an ``InputError`` naming the rows (R's survdiff
+        drops such rows silently): drop or label them first.
     cluster : optional column of cluster ids (e.g. ``patient_id`` at lesion level): the
         robust log-rank score test, whose variance sums score residuals within clusters
         (Lin & Wei 1989; R's robust score test of ``coxph(Surv ~ group + cluster(id),
@@ -230,6 +241,8 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
     """
     arr = survival_arrays(df, time=time, event=event, group=group, weights=weights,
                           strata=strata, cluster=cluster, min_groups=2)
+    if arr.weights is not None:
+        warn_extreme_weights(df, arr.weights, [arr.group])
     levels = list(arr.group_levels)
     k = len(levels)
     problems = []
@@ -244,28 +257,12 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
     if problems:
         raise InputError(problems)
     g_all = group_codes(arr)
-    # The kernels bin subjects by time, so no sort is needed.
-    if arr.strata is None:
-        pieces = [np.arange(arr.time.size)]
+    # One pass over all strata: the kernels bin subjects by (stratum, time) cells.
+    if weights is None:
+        obs, exp, var = grho_kernel(arr.time, arr.event, g_all, k, rho, arr.strata)
     else:
-        pieces = [np.flatnonzero(arr.strata == s) for s in np.unique(arr.strata)]
-    obs = np.zeros(k)
-    exp = np.zeros(k)
-    var = np.zeros((k, k))
-    score = wvar = 0.0
-    for idx in pieces:
-        t, e, g = arr.time[idx], arr.event[idx], g_all[idx]
-        if weights is None:
-            o, x, v = grho_kernel(t, e, g, k, rho)
-            obs += o
-            exp += x
-            var += v
-        else:
-            u, vv, o, x = iptw_logrank_kernel(t, e, g, arr.weights[idx])
-            score += u
-            wvar += vv
-            obs += o
-            exp += x
+        score, wvar, obs, exp = iptw_logrank_kernel(arr.time, arr.event, g_all, arr.weights,
+                                                    arr.strata)
     counts = np.bincount(g_all, minlength=k)
     table = pd.DataFrame({"group": levels, "n": counts, "observed": obs, "expected": exp})
     if weights is None:
@@ -281,12 +278,9 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
         var = np.array([[wvar, -wvar], [-wvar, wvar]])
         method = "IPTW log-rank test (Xie & Liu 2005)"
     if cluster is not None:
-        score, resid = 0.0, np.zeros(arr.time.size)
-        for idx in pieces:
-            u, r = robust_score_kernel(arr.time[idx], arr.event[idx], g_all[idx] == 1,
-                                       None if weights is None else arr.weights[idx])
-            score += u
-            resid[idx] = r
+        score, resid = robust_score_kernel(arr.time, arr.event, g_all == 1,
+                                           None if weights is None else arr.weights,
+                                           arr.strata)
         per_cluster = np.bincount(arr.cluster, weights=resid)
         rvar = float(per_cluster @ per_cluster)
         z = score / np.sqrt(rvar) if rvar > 0 else float("nan")

@@ -31,17 +31,19 @@ class EventTimeLayout:
     is_event_time: np.ndarray  # distinct times with at least one event in the data
     z_sorted: np.ndarray
     e_sorted: np.ndarray
+    presorted: bool = False  # rows already in time order: no replicate needs a gather
 
 
 def layout(time: np.ndarray, event: np.ndarray, z: np.ndarray) -> EventTimeLayout:
     """Sort once; every replicate reuses the groups of tied times."""
-    order = np.argsort(time, kind="stable")
+    presorted = bool(np.all(time[1:] >= time[:-1]))
+    order = np.arange(len(time)) if presorted else np.argsort(time, kind="stable")
     ts = time[order]
     starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1]])
     utimes = ts[starts]
     ev = np.add.reduceat(event[order].astype(float), starts) > 0
     return EventTimeLayout(order, starts, utimes, ev, z[order].astype(bool),
-                           event[order].astype(bool))
+                           event[order].astype(bool), presorted)
 
 
 def arm_sums(lay: EventTimeLayout, W: np.ndarray, F: np.ndarray) -> dict[str, np.ndarray]:
@@ -50,7 +52,7 @@ def arm_sums(lay: EventTimeLayout, W: np.ndarray, F: np.ndarray) -> dict[str, np
     ``W`` (B x n) are case weights, ``F`` (B x n) frequencies (counts of the tied events
     for Efron's rule). Returned arrays are (B x T) over the event times ``times``.
     """
-    Ws, Fs = W[:, lay.order], F[:, lay.order]
+    Ws, Fs = (W, F) if lay.presorted else (W[:, lay.order], F[:, lay.order])
     z, e = lay.z_sorted, lay.e_sorted
     out = {}
     for name, arm in (("1", z), ("0", ~z)):
@@ -111,8 +113,13 @@ def cox_binary(s: dict[str, np.ndarray], max_iter: int = 30, tol: float = 1e-9,
                 break
             new_b = np.where(worse, (b + new_b) / 2, new_b)
             new_ll, new_score, new_info = parts(new_b)
+        # converged replicates stay put, so a replicate's estimate does not depend on
+        # which others share its block
+        new_b = np.where(converged, b, new_b)
         done = np.abs(new_b - b) < tol
-        b, ll, score, info = new_b, new_ll, new_score, new_info
+        b = new_b
+        ll, score, info = (np.where(converged, old, new) for old, new in
+                           ((ll, new_ll), (score, new_score), (info, new_info)))
         converged |= done
         if converged.all():
             break

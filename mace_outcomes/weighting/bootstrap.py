@@ -6,11 +6,16 @@ the IPTW hazard ratio), then refits the weighted Cox model and the weighted Kapl
 curves. At lesion level, whole patients are resampled (``cluster="patient_id"``) so the
 correlation between a patient's lesions is kept. Percentile intervals.
 
-Speed: resampling is encoded as frequency weights, so all replicates of a chunk are fitted
+Speed: resampling is encoded as frequency weights, so all replicates of a block are fitted
 together by the batched kernels of :mod:`mace_outcomes.weighting.logistic` (propensity)
-and :mod:`mace_outcomes.weighting.batch` (Cox, Kaplan-Meier, RMST); chunks run in
-parallel with joblib. The resampling counts are drawn up front from one seeded generator,
-so the result does not depend on ``n_jobs`` or the chunking.
+and :mod:`mace_outcomes.weighting.batch` (Cox, Kaplan-Meier, RMST); blocks run in
+parallel with joblib.
+
+Memory: no array spans all replicates x rows (at 10^5 patients x 2,000 replicates such
+arrays take 13 GB). Blocks of replicates are drawn and fitted one after another, each
+sized so that its working arrays fit ``memory_gb``. Replicate ``b`` draws its counts from
+its own child of ``SeedSequence(seed)``, so the result for a seed does not depend on
+``n_jobs``, the block size or the memory budget.
 
 References
 ----------
@@ -28,7 +33,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 from .._display import frame_html, frame_text
 from .._frames import survival_arrays
@@ -38,6 +42,12 @@ from .logistic import logistic_irls
 from .propensity import design_matrix, propensity, treatment_indicator
 
 STATISTICS = ("hr", "risk_difference", "risk_ratio", "rmst_diff")
+# Replicates x rows float arrays alive at once while a block is fitted (counts, the
+# propensity IRLS and its log-likelihood temporaries, scores, weights): tracemalloc
+# measured 9 per replicate (10^5 rows, blocks of 20); 16 leaves room.
+ROW_ARRAYS = 16
+# Replicates x event times x tied events arrays of the Efron Cox kernel.
+TIE_ARRAYS = 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,15 +127,61 @@ def _weights_batch(ps: np.ndarray, z: np.ndarray, F: np.ndarray, estimand: str |
     return F * w
 
 
-def _chunk(F: np.ndarray, Xc: np.ndarray | None, z: np.ndarray, lay, settings: dict) -> dict:
-    """Fit every replicate of one chunk (frequency weights ``F``, B x n)."""
+def draw_counts(seeds: list[np.random.SeedSequence], n_units: int) -> np.ndarray:
+    """Bootstrap counts (len(seeds) x n_units): replicate ``b`` resamples ``n_units``
+    units with replacement using the generator of ``seeds[b]`` alone (a uniform
+    multinomial, drawn as the tally of ``n_units`` uniform picks)."""
+    out = np.empty((len(seeds), n_units), dtype=np.int32)
+    for b, ss in enumerate(seeds):  # one draw per replicate, never per subject
+        picks = np.random.default_rng(ss).integers(0, n_units, size=n_units)
+        out[b] = np.bincount(picks, minlength=n_units)
+    return out
+
+
+def replicate_bytes(n_rows: int, n_coef: int, n_event_times: int, max_ties: int,
+                    firth: bool = False) -> float:
+    """Working memory (bytes) of one replicate in a block: ``ROW_ARRAYS`` (plus, for
+    Firth, one per coefficient) float arrays over the rows and ``TIE_ARRAYS`` over event
+    times x tied events (Efron's rule), with room for the ties a resample adds."""
+    ties = max_ties + 4.0 * np.sqrt(max_ties) + 4.0
+    rows = ROW_ARRAYS + (n_coef if firth else 0)
+    return 8.0 * (rows * n_rows + TIE_ARRAYS * n_event_times * ties)
+
+
+def block_plan(n_boot: int, per_replicate: float, memory_gb: float, n_jobs: int,
+               chunk_size: int | None) -> int:
+    """Replicates per block: within ``memory_gb`` across the ``n_jobs`` blocks fitted at
+    once (and at most ``chunk_size``); refuses when a single replicate does not fit."""
+    budget = memory_gb * 1e9 / max(n_jobs, 1)
+    if per_replicate > budget:
+        need = per_replicate * max(n_jobs, 1) / 1e9
+        raise InputError(Problem(
+            f"one bootstrap replicate needs about {per_replicate / 1e9:.2f} GB of working "
+            f"memory ({need:.2f} GB with n_jobs={n_jobs}), more than memory_gb={memory_gb:g}",
+            fix=f"raise memory_gb to at least {need:.2f}, lower n_jobs, or bootstrap a "
+                "random subsample of the cohort"))
+    fits = int(budget // per_replicate)
+    if chunk_size:
+        return max(1, min(chunk_size, fits, n_boot))
+    # enough blocks to keep every worker busy, few enough to amortise the overhead
+    spread = max(50, int(np.ceil(n_boot / (2 * max(n_jobs, 1)))))
+    return max(1, min(fits, spread, 500, n_boot))
+
+
+def _chunk(seeds: list, units: np.ndarray, n_units: int, Xc: np.ndarray | None,
+           z: np.ndarray, lay, settings: dict) -> dict:
+    """Draw and fit every replicate of one block; only per-replicate numbers leave."""
+    F = draw_counts(seeds, n_units)[:, units].astype(float)
     if Xc is None:
         ps = np.full(F.shape, 0.5)
         converged = np.ones(F.shape[0], dtype=bool)
     else:
-        fit = logistic_irls(Xc, z, F, firth=settings["firth"], max_iter=50)
-        ps = expit(fit["beta"] @ Xc.T)
+        # replicate precision far beyond the bootstrap's own spread: decrement 1e-12
+        fit = logistic_irls(Xc, z, F, firth=settings["firth"], max_iter=50, tol=1e-12,
+                            beta0=settings["beta0"], inference=False)
+        ps = fit.pop("fitted")
         converged = fit["converged"]
+        del fit
     W = _weights_batch(ps, z, F, settings["estimand"], settings["stabilize"],
                        settings["trim"], settings["truncate"])
     s = arm_sums(lay, W, F)
@@ -149,8 +205,8 @@ def bootstrap(df: pd.DataFrame, treatment: str, covariates: list[str] | None = N
               horizon: float = 365, tau: float | None = None, n_boot: int = 2000,
               conf_level: float = 0.95, seed: int | None = None, n_jobs: int = 1,
               progress: bool = True, chunk_size: int | None = None,
-              statistic: Callable[[pd.DataFrame], float | dict] | None = None
-              ) -> BootstrapResult:
+              statistic: Callable[[pd.DataFrame], float | dict] | None = None,
+              memory_gb: float = 1.0) -> BootstrapResult:
     """Bootstrap percentile intervals for the weighted two-arm comparison.
 
     Each replicate resamples rows (or whole clusters), refits the propensity model,
@@ -170,6 +226,10 @@ def bootstrap(df: pd.DataFrame, treatment: str, covariates: list[str] | None = N
     statistic : optional function of a resampled DataFrame returning a number or a dict
         of numbers; replaces the built-in statistics (slower: one call per replicate;
         a resampled cluster's ids are made unique with a ``#k`` suffix).
+    memory_gb : working-memory budget of the replicate blocks fitted at once (default
+        1 GB): blocks are sized to it, and a cohort so large that one replicate does not
+        fit is refused with an estimate of the memory needed. chunk_size caps the block.
+        Results for a seed are the same for any budget, block size or ``n_jobs``.
 
     Examples
     --------
@@ -190,6 +250,8 @@ def bootstrap(df: pd.DataFrame, treatment: str, covariates: list[str] | None = N
         raise InputError(Problem(f"n_boot must be a positive integer, got {n_boot}"))
     if not 0 < conf_level < 1:
         raise InputError(Problem(f"conf_level must be in (0, 1), got {conf_level}"))
+    if not memory_gb > 0:
+        raise InputError(Problem(f"memory_gb must be positive, got {memory_gb}"))
     tau = horizon if tau is None else tau
     if estimand is not None:
         ps_full = propensity(df, treatment, covariates, formula=formula, estimand=estimand,
@@ -201,36 +263,45 @@ def bootstrap(df: pd.DataFrame, treatment: str, covariates: list[str] | None = N
         X = design_matrix(df, covariates, formula).to_numpy(float)
         Xc = np.column_stack([np.ones(len(z)), X])
         w_full = ps_full.weights.fillna(0.0).to_numpy()
+        # every replicate's Newton iterations start from the full-data estimate
+        beta0 = ps_full.coef["coef"].to_numpy()
     else:
         z, treated_label, control_label = treatment_indicator(df, treatment, treated)
-        Xc, w_full = None, np.ones(len(df))
+        Xc, w_full, beta0 = None, np.ones(len(df)), None
 
     units = arrays.cluster if cluster is not None else np.arange(len(df))
     n_units = int(units.max()) + 1
-    rng = np.random.default_rng(seed)
-    counts = rng.multinomial(n_units, np.full(n_units, 1.0 / n_units), size=n_boot)
+    seeds = np.random.SeedSequence(seed).spawn(n_boot)
     lay = layout(arrays.time, arrays.event, z)
     settings = {"estimand": estimand, "stabilize": stabilize, "trim": trim,
-                "truncate": truncate, "firth": firth, "horizon": horizon, "tau": tau}
+                "truncate": truncate, "firth": firth, "horizon": horizon, "tau": tau,
+                "beta0": beta0 if beta0 is not None and np.isfinite(beta0).all() else None}
 
     ones = np.ones((1, len(df)))
     full = _chunk_fixed(w_full[None, :], ones, lay, settings)
     est = {k: float(v[0]) for k, v in _statistics(full).items()}
 
     if statistic is not None:
-        reps = _generic(df, statistic, counts, units, cluster, n_jobs, progress)
+        reps = _generic(df, statistic, seeds, n_units, units, cluster, n_jobs, progress)
         est = _as_dict(statistic(df))
     else:
-        if chunk_size is None:
-            chunk_size = int(np.clip(np.ceil(n_boot / max(2 * max(n_jobs, 1), 1)), 50, 500))
-        chunks = [counts[i:i + chunk_size] for i in range(0, n_boot, chunk_size)]
-        # Threads: the chunks spend their time in numpy, which releases the GIL, and
-        # threads avoid starting and feeding worker processes (seconds on 2 cores).
-        par = Parallel(n_jobs=n_jobs, return_as="generator", prefer="threads")
-        gen = par(delayed(_chunk)(c[:, units].astype(float), Xc, z, lay, settings)
-                  for c in chunks)
-        parts = list(tqdm(gen, total=len(chunks), disable=not progress,
-                          desc="bootstrap", unit="chunk"))
+        size = block_plan(n_boot, replicate_bytes(
+            len(df), Xc.shape[1] if Xc is not None else 1, int(lay.is_event_time.sum()),
+            _max_ties(lay), firth), memory_gb, n_jobs, chunk_size)
+        blocks = [seeds[i:i + size] for i in range(0, n_boot, size)]
+        # rows in time order once, so that no replicate gathers its weights into it
+        o = lay.order
+        sorted_lay = layout(arrays.time[o], arrays.event[o], z[o])
+        Xs = None if Xc is None else np.ascontiguousarray(Xc[o])
+        # Threads: the blocks spend their time in numpy, which releases the GIL, and
+        # threads avoid starting and feeding worker processes (seconds on 2 cores). Each
+        # block draws its own counts, so only the blocks being fitted hold memory.
+        par = Parallel(n_jobs=n_jobs, return_as="generator", prefer="threads",
+                       pre_dispatch="n_jobs")
+        gen = par(delayed(_chunk)(b, units[o], n_units, Xs, z[o], sorted_lay, settings)
+                  for b in blocks)
+        parts = list(tqdm(gen, total=len(blocks), disable=not progress,
+                          desc="bootstrap", unit="block"))
         merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         reps = pd.DataFrame(_statistics(merged))
         reps["ps_converged"] = merged["ps_converged"]
@@ -271,6 +342,12 @@ def bootstrap(df: pd.DataFrame, treatment: str, covariates: list[str] | None = N
                            control=control_label, notes=notes)
 
 
+def _max_ties(lay) -> int:
+    """Most events at one time in the data (the Efron kernel's third dimension)."""
+    counts = np.add.reduceat(lay.e_sorted.astype(np.int64), lay.starts)
+    return int(counts.max()) if counts.size else 0
+
+
 def _chunk_fixed(W: np.ndarray, F: np.ndarray, lay, settings: dict) -> dict:
     """The full-data estimate with the weights of the main analysis."""
     s = arm_sums(lay, W, F)
@@ -295,14 +372,16 @@ def _resample(df: pd.DataFrame, count: np.ndarray, units: np.ndarray,
     return out
 
 
-def _one(df, statistic, count, units, cluster):
+def _one(df, statistic, seed, n_units, units, cluster):
+    count = draw_counts([seed], n_units)[0]
     return _as_dict(statistic(_resample(df, count, units, cluster)))
 
 
-def _generic(df, statistic, counts, units, cluster, n_jobs, progress) -> pd.DataFrame:
+def _generic(df, statistic, seeds, n_units, units, cluster, n_jobs,
+             progress) -> pd.DataFrame:
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
     par = Parallel(n_jobs=n_jobs, return_as="generator")
-    gen = par(delayed(_one)(df, statistic, c, units, cluster) for c in counts)
-    return pd.DataFrame(list(tqdm(gen, total=len(counts), disable=not progress,
+    gen = par(delayed(_one)(df, statistic, s, n_units, units, cluster) for s in seeds)
+    return pd.DataFrame(list(tqdm(gen, total=len(seeds), disable=not progress,
                                   desc="bootstrap", unit="replicate")))

@@ -10,7 +10,9 @@ Where an arm has no events, the Cox maximum-likelihood estimate is infinite (mon
 likelihood) and its Wald test meaningless: the weighted Firth-penalised Cox model
 (Heinze & Schemper 2001) with profile-likelihood limits is used instead, together with
 Fisher's exact test of the proportions with an event by the horizon, and the row's
-``method`` and the notes say so.
+``method`` and the notes say so. The same Firth model replaces a Cox fit whose
+likelihood is monotone although both arms have events (``mo.cox`` detects the diverging
+coefficient), with a :class:`~mace_outcomes.errors.MonotoneLikelihoodWarning`.
 
 References
 ----------
@@ -34,7 +36,7 @@ from scipy import stats
 
 from .._display import frame_html, frame_text
 from .._frames import survival_arrays
-from ..errors import InputError, StatisticalWarning
+from ..errors import InputError, MonotoneLikelihoodWarning, StatisticalWarning
 from .evalue import RARE_THRESHOLD, e_value
 from .propensity import Propensity, propensity, treatment_indicator
 
@@ -244,7 +246,7 @@ class Comparison:
         head = (f"treated = {self.treated!r} vs control = {self.control!r}; survival and risk at"
                 f" {self.horizon:g} days, RMST to {self.tau:g} days; hr: Cox (Efron ties), "
                 "robust SE when weighted or clustered; Firth-penalised where an arm has no "
-                "events (column method says which)")
+                "events or the likelihood is monotone (column method says which)")
         return "\n".join([head] + [f"note: {n}" for n in self.notes])
 
     def __repr__(self) -> str:
@@ -259,41 +261,62 @@ class Comparison:
                           self._footer().replace("\n", "<br>"), digits=3)
 
 
-def _cox_row(d, time, event, w_col, cluster, rare: bool, conf_level):
-    """Cox HR for the arm indicator; Firth-penalised when an arm has no events.
+def _cox_row(d, time, event, w_col, cluster, rare: bool, conf_level, term: str = "arm"):
+    """Cox HR for the arm indicator; Firth-penalised when its likelihood is monotone.
 
-    Rare path: the robust sandwich is degenerate when an arm has no events (it can give
-    p ~ 0 from two events), so the weighted Firth fit is read with its model-based
-    profile penalised likelihood (limits and penalised likelihood-ratio p); ``mo.cox``
-    puts the weights on the scale of their Kish effective sample size first (see
-    :mod:`mace_outcomes.regression.firth`).
+    Rare path (an arm has no events), and the monotone likelihood ``mo.cox`` detects
+    when both arms have events (e.g. every event of one arm after the other arm left
+    follow-up): the maximum-likelihood HR is 0 or infinite and the robust sandwich is
+    degenerate, so the weighted Firth fit is read with its model-based profile
+    penalised likelihood (limits and penalised likelihood-ratio p); ``mo.cox`` puts the
+    weights on the scale of their Kish effective sample size first (see
+    :mod:`mace_outcomes.regression.firth`). ``term`` names the arm in the warning.
     """
     from ..regression.fit import cox
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", StatisticalWarning)
-        fit = cox(d, time=time, event=event, covariates=[_ARM], weights=w_col,
-                  cluster=None if rare else cluster, firth=rare, conf_level=conf_level,
-                  robust=False if rare else None)
+    def fit_with(firth: bool):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", StatisticalWarning)
+            fit = cox(d, time=time, event=event, covariates=[_ARM], weights=w_col,
+                      cluster=None if firth else cluster, firth=firth,
+                      conf_level=conf_level, robust=False if firth else None)
+        return fit, [w for w in caught if issubclass(w.category, StatisticalWarning)]
+
+    fit, caught = fit_with(rare)
+    monotone = not rare and any(issubclass(w.category, MonotoneLikelihoodWarning)
+                                for w in caught)
+    msgs = [str(w.message) for w in caught
+            if not (monotone and issubclass(w.category, MonotoneLikelihoodWarning))]
+    if monotone:
+        hr = fit.summary.loc[_ARM, "hr"]
+        msg = (f"monotone likelihood: the Cox hazard ratio of {term} is "
+               f"{'0' if hr == 0 else 'infinite'} although both arms have events (e.g. every "
+               "event of one arm after the other arm left follow-up); the row "
+               "uses the Firth penalised Cox model with profile-likelihood limits instead")
+        warnings.warn(msg, MonotoneLikelihoodWarning, stacklevel=4)
+        msgs.append(msg)
+        fit, caught = fit_with(True)
+        msgs += [str(w.message) for w in caught]
     row = fit.summary.loc[_ARM]
-    if rare:
+    if rare or monotone:
         method = "Firth penalised Cox, profile-likelihood CI and LR p"
+        if monotone:
+            method += " (monotone likelihood)"
         if w_col is not None:
             method += " (weights scaled to the effective sample size)"
     else:
         method = "Cox" + (", robust SE" if (w_col is not None or cluster is not None) else "")
-    msgs = [str(w.message) for w in caught if issubclass(w.category, StatisticalWarning)]
     return {"hr": row["hr"], "lower": row["lower"], "upper": row["upper"], "p": row["p"],
             "method": method}, msgs
 
 
 def _analysis(d: pd.DataFrame, name: str, time: str, event: str, w_col: str | None,
               cluster: str | None, horizon: float, tau: float, conf_level: float,
-              rare: bool, rare_outcome: bool, notes: list) -> dict:
+              rare: bool, rare_outcome: bool, notes: list, term: str = "arm") -> dict:
     from ..survival.logrank import logrank
     from ..survival.rmst import rmst
     row: dict = {"analysis": name}
-    cox_part, msgs = _cox_row(d, time, event, w_col, cluster, rare, conf_level)
+    cox_part, msgs = _cox_row(d, time, event, w_col, cluster, rare, conf_level, term)
     row.update(cox_part)
     notes.extend(f"{name}: {m}" for m in msgs)
     at, _ = _km_at(d, time, event, w_col, cluster, horizon)
@@ -363,8 +386,11 @@ def compare_arms(tte: pd.DataFrame, treatment: str = "arm",
     -----
     An arm without events switches the row to the weighted Firth Cox model and adds
     Fisher's exact test of the proportions with an event by ``horizon``; the ``method``
-    column and ``notes`` say so. E-values use the rare-outcome HR conversion when the
-    crude risk by ``horizon`` is under 15% (VanderWeele & Ding 2017).
+    column and ``notes`` say so. A Cox likelihood that is monotone although both arms
+    have events (every event of one arm after the other arm left follow-up) switches
+    that row to the Firth model too, with a ``MonotoneLikelihoodWarning``. E-values use
+    the rare-outcome HR conversion when the crude risk by ``horizon`` is under 15%
+    (VanderWeele & Ding 2017).
 
     Examples
     --------
@@ -439,7 +465,8 @@ def compare_arms(tte: pd.DataFrame, treatment: str = "arm",
             props[name] = ps
             notes.extend(f"{name}: {m}" for m in ps.warnings)
         row = _analysis(dd, name, time, event, w_col, cluster, horizon, tau, conf_level,
-                        rare, rare_outcome, notes)
+                        rare, rare_outcome, notes,
+                        term=f"'{treatment}' ({t_label!r} vs {c_label!r})")
         row.update(counts)
         row["ess_treated"], row["ess_control"] = ess
         row["exact_p"] = exact["exact_p"] if rare else np.nan

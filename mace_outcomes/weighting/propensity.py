@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.special import expit
 
 from .._display import frame_html, frame_text
-from .._frames import arm_order, row_ids
+from .._frames import EXTREME_RELATIVE_WEIGHT, arm_order, relative_weights, row_ids
 from ..errors import ExtremeWeightWarning, InputError, Problem, SeparationWarning
-from .logistic import logistic_irls, separation
+from ._separation import describe
+from .logistic import logistic_irls, separated_rows
 from .weights import (
     ESTIMANDS,
     balance_kernel,
@@ -41,8 +43,6 @@ from .weights import (
 
 # Positivity: scores this close to 0 or 1 give weights above 40 under the ATE.
 POSITIVITY_BOUNDS = (0.025, 0.975)
-# A subject carrying more than 10 times the mean weight of its arm dominates it.
-EXTREME_RELATIVE_WEIGHT = 10.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,7 +60,10 @@ class Propensity:
     ess : dict arm label -> Kish effective sample size of ``weights``.
     all_weights : DataFrame of the four weight types (weights_ate,
         weights_ate_stabilized, weights_att, weights_ato), before trimming / truncation.
-    kept : boolean Series, False for rows removed by trimming.
+    kept : boolean Series, False for rows removed by trimming (or whose weight is exactly
+        0, as overlap and ATT weights are for a score of exactly 0 or 1).
+    separated_rows : boolean Series, True for the rows whose arm the covariates predict
+        with certainty (separation; the maximum-likelihood scores are 0 or 1).
     """
 
     scores: pd.Series
@@ -83,6 +86,7 @@ class Propensity:
     separation: bool = False
     method: str = "logistic regression (maximum likelihood, statsmodels)"
     warnings: list = field(default_factory=list)
+    separated_rows: pd.Series | None = None
 
     # -- diagnostics -------------------------------------------------------------------
     def balance(self, weights: pd.Series | np.ndarray | None = None, threshold: float = 0.1,
@@ -260,7 +264,9 @@ def design_matrix(df: pd.DataFrame, covariates=None, formula: str | None = None,
 def fit_logistic(X: np.ndarray, z: np.ndarray, names: list[str], firth: bool = False):
     """Propensity model fit: statsmodels Logit, or Firth's penalised IRLS.
 
-    Returns (coef table, fitted scores, separated flag, method text).
+    Returns (coef table, fitted scores, separation, method text), ``separation`` being
+    None or (mask of the rows whose arm the covariates predict with certainty, the
+    separating direction).
     """
     Xc = np.column_stack([np.ones(len(z)), X])
     names = ["(Intercept)"] + list(names)
@@ -274,7 +280,7 @@ def fit_logistic(X: np.ndarray, z: np.ndarray, names: list[str], firth: bool = F
         raise InputError(Problem(f"the covariates are collinear (rank {rank} < "
                                  f"{Xc.shape[1]} columns {names}); drop a redundant one"))
     if firth:
-        separated = separation(Xc, z) is not None
+        separated = _separation(Xc, z)
         fit = logistic_irls(Xc, z, firth=True)
         beta, cov = fit["beta"], fit["cov"]
         se = np.sqrt(np.diag(cov))
@@ -290,19 +296,58 @@ def fit_logistic(X: np.ndarray, z: np.ndarray, names: list[str], firth: bool = F
         beta = np.asarray(res.params)
         with np.errstate(invalid="ignore"):
             se = np.sqrt(np.diag(np.asarray(res.cov_params())))
-        scores = np.asarray(res.predict(Xc))
+        scores = expit(Xc @ beta)  # statsmodels' own predict overflows under separation
         method = "logistic regression (maximum likelihood, statsmodels)"
         # Separation drives some fitted scores to 0 or 1 and the fit off convergence;
         # only then is the linear programme needed to confirm it.
         suspicious = (not res.mle_retvals.get("converged", True)
                       or np.minimum(scores, 1 - scores).min() < 1e-6
                       or not np.isfinite(se).all())
-        separated = suspicious and separation(Xc, z) is not None
-    zval = beta / se
+        separated = _separation(Xc, z) if suspicious else None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zval = beta / se
     coef = pd.DataFrame({"coef": beta, "se": se, "z": zval,
                          "p": 2 * stats.norm.sf(np.abs(zval))}, index=pd.Index(names,
                                                                               name="term"))
     return coef, scores, separated, method
+
+
+def _separation(Xc: np.ndarray, z: np.ndarray):
+    mask, direction = separated_rows(Xc, z)
+    return (mask, direction) if mask.any() else None
+
+
+def _separation_message(X: pd.DataFrame, z, mask, direction, labels, firth: bool,
+                        df: pd.DataFrame, source: str):
+    """Complete separation: the InputError to raise (with or without Firth: penalised
+    scores stay near 0 / 1, so the weights stay near 1 and balance nothing). Quasi-complete
+    separation: the SeparationWarning text."""
+    how = describe(X, z, mask, direction, labels)
+    if mask.all():
+        cols = [c for c, _ in how if c is not None]
+        drop = f", or drop {' / '.join(cols)} if it is not a confounder" if cols else ""
+        return InputError([Problem(
+            f"complete separation: {text}: the arms do not overlap, so they cannot be "
+            "compared by weighting (the propensity scores are 0 or 1 -- near them with "
+            "firth=True -- and every weight would be about 1: no adjustment, not balance)",
+            column=col, source=source,
+            fix=f"restrict the cohort to patients eligible for both arms{drop}; with no "
+                "overlap only a model that extrapolates (outcome regression) can compare them")
+            for col, text in how])
+    said = "; ".join(text for _, text in how)
+    rows = list(row_ids(df, mask)[:20])
+    k = int(mask.sum())
+    if firth:
+        return (f"quasi-complete separation in the propensity model ({said}): {k} "
+                f"patient(s) (rows {rows}) have no counterpart in the other arm; Firth's "
+                "penalised likelihood keeps their scores finite, but their weights rest on "
+                "the model's extrapolation")
+    return (f"quasi-complete separation in the propensity model ({said}): {k} patient(s) "
+            f"(rows {rows}) have no counterpart in the other arm, so maximum likelihood puts "
+            "their scores at 0 or 1: their ATE weight is 1 (each stands only for itself and "
+            "the ATE extrapolates for them; that is not balance), their ATT / overlap weight "
+            "0 (they take no part) -- restrict the cohort to patients eligible for both arms "
+            "or refit with firth=True")
 
 
 # -- public function ---------------------------------------------------------------------
@@ -336,11 +381,23 @@ def propensity(df: pd.DataFrame, treatment: str, covariates: list[str] | None = 
     Propensity
         ``.scores``, ``.weights``, ``.balance()``, ``.ess``, ``.overlap()``, ``.coef``.
 
+    Raises
+    ------
+    InputError
+        Complete separation: a covariate or a combination predicts every patient's arm,
+        e.g. every patient with ``any_left_main = 1`` is IVUS and every other one OCT.
+        The arms do not overlap and weighting cannot compare them: scores at 0 / 1 (near
+        them under Firth) make every weight about 1, a false picture of balance.
+
     Warns
     -----
     SeparationWarning
-        The covariates separate the arms (the maximum-likelihood estimate does not exist);
-        use ``firth=True``.
+        Quasi-complete separation: the covariates predict the arm of some patients with
+        certainty; the message names the covariate, how it separates and the patients
+        (``separated_rows``). Their maximum-likelihood scores are 0 or 1, so their ATE
+        weight is 1 (each stands only for itself: the ATE extrapolates for them) and
+        their ATT / overlap weight 0 (they take no part). Use ``firth=True`` or restrict
+        the cohort.
     ExtremeWeightWarning
         Scores outside 0.025-0.975 or a subject with over 10 times its arm's mean weight.
 
@@ -370,13 +427,13 @@ def propensity(df: pd.DataFrame, treatment: str, covariates: list[str] | None = 
         raise InputError(Problem("stabilize=True applies to the ATE weights only"))
     z, treated, control = treatment_indicator(df, treatment, treated, source)
     X = design_matrix(df, covariates, formula, source)
-    coef, ps, separated, method = fit_logistic(X.to_numpy(float), z, list(X.columns), firth)
+    coef, ps, sep, method = fit_logistic(X.to_numpy(float), z, list(X.columns), firth)
     msgs = []
+    separated = sep is not None
     if separated:
-        msg = ("the propensity covariates separate the arms (quasi-complete separation): "
-               "maximum-likelihood coefficients are infinite and scores reach 0 or 1"
-               + ("; Firth's penalised likelihood keeps them finite" if firth else
-                  "; refit with firth=True"))
+        msg = _separation_message(X, z, *sep, (control, treated), firth, df, source)
+        if isinstance(msg, InputError):
+            raise msg
         msgs.append(msg)
         warnings.warn(msg, SeparationWarning, stacklevel=2)
 
@@ -388,19 +445,26 @@ def propensity(df: pd.DataFrame, treatment: str, covariates: list[str] | None = 
     if trim is not None and (keep.sum() == 0 or len(set(z[keep])) < 2):
         raise InputError(Problem(f"trim={trim} leaves fewer than two arms"))
     w = iptw_weights(ps, z, estimand, stabilize)
+    # A score of exactly 0 or 1 (separation) gives an ATT / overlap weight of exactly 0:
+    # such a row takes no part, so it leaves like a trimmed one rather than reaching a
+    # weighted fit as an invalid weight. Positivity is judged before it leaves.
+    trimmed_only = keep.copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        keep = keep & np.isfinite(w) & (w > 0)
+    if len(set(z[keep])) < 2:
+        raise InputError(Problem("no patient of one arm keeps a positive weight",
+                                 source=source, fix="refit with firth=True"))
     w_kept, cap = truncate_weights(w[keep], truncate)
     w_final = np.full(len(w), np.nan)
     w_final[keep] = w_kept
 
     t = z.astype(bool)
     ess = {treated: kish_ess(w_final[keep & t]), control: kish_ess(w_final[keep & ~t])}
-    out_of_bounds = ((ps < POSITIVITY_BOUNDS[0]) | (ps > POSITIVITY_BOUNDS[1])) & keep
-    rel = np.zeros(len(w))
-    for m in (keep & t, keep & ~t):
-        if m.any():
-            rel[m] = w_final[m] / w_final[m].mean()
+    out_of_bounds = (((ps < POSITIVITY_BOUNDS[0]) | (ps > POSITIVITY_BOUNDS[1]))
+                     & trimmed_only)
+    rel = relative_weights(w_final, [t])  # the package's one rule (NaN: trimmed rows)
     if out_of_bounds.any() or (rel > EXTREME_RELATIVE_WEIGHT).any():
-        rows = tuple(df.index[out_of_bounds | (rel > EXTREME_RELATIVE_WEIGHT)][:20])
+        rows = row_ids(df, out_of_bounds | (rel > EXTREME_RELATIVE_WEIGHT))[:20]
         msg = (f"positivity: {int(out_of_bounds.sum())} score(s) outside "
                f"{POSITIVITY_BOUNDS[0]}-{POSITIVITY_BOUNDS[1]}, largest weight "
                f"{rel.max():.1f} x its arm's mean (rows {list(rows)}); consider overlap "
@@ -415,4 +479,6 @@ def propensity(df: pd.DataFrame, treatment: str, covariates: list[str] | None = 
         ess=ess, all_weights=all_w, kept=pd.Series(keep, index=df.index, name="kept"),
         design=X.set_axis(df.index), z=pd.Series(z, index=df.index, name=treatment),
         stabilize=stabilize, trim=trim, truncate=truncate, truncation_cap=cap, firth=firth,
-        separation=separated, method=method, warnings=msgs)
+        separation=separated, method=method, warnings=msgs,
+        separated_rows=pd.Series(sep[0] if separated else np.zeros(len(z), bool),
+                                 index=df.index, name="separated"))

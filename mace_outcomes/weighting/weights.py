@@ -33,6 +33,13 @@ def iptw_weights(ps: np.ndarray, z: np.ndarray, estimand: str = "ATE",
     """
     ps = np.asarray(ps, dtype=float)
     t = np.asarray(z).astype(bool)
+    # np.where evaluates both arms' formulas: a score of exactly 0 or 1 (separation)
+    # divides by zero in the branch that is not taken
+    with np.errstate(divide="ignore"):
+        return _iptw(ps, t, estimand, stabilize)
+
+
+def _iptw(ps: np.ndarray, t: np.ndarray, estimand: str, stabilize: bool) -> np.ndarray:
     if estimand == "ATE":
         w = np.where(t, 1.0 / ps, 1.0 / (1.0 - ps))
         if stabilize:
