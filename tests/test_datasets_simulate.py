@@ -48,7 +48,8 @@ def test_sizes_and_structure():
     # events name lesions of their own patient, lie inside follow-up, one death at most
     owner = le.set_index("lesion_id")["patient_id"]
     with_lesion = e.dropna(subset=["lesion_id"])
-    assert (owner.loc[with_lesion["lesion_id"].astype(int)].to_numpy()
+    # ids are text in a cohort (as when read from files)
+    assert (owner.loc[with_lesion["lesion_id"]].to_numpy()
             == with_lesion["patient_id"].to_numpy()).all()
     pe = e.merge(p[["patient_id", "index_date", "last_contact_date"]], on="patient_id")
     assert (pe["event_date"] >= pe["index_date"]).all()

@@ -108,11 +108,12 @@ def test_time_to_event_agrees_with_the_events_table(records, endpoint, horizon):
     p, le, e = records
     cohort = mo.Cohort(patients=p, events=e, lesions=le, warn=False)
     tte = mo.time_to_event(cohort, endpoint, horizon=horizon, require_two_arms=False)
-    assert tte["patient_id"].tolist() == p["patient_id"].tolist()  # one row per patient
+    # one row per patient; integer ids come back as text, as when read from a file
+    assert tte["patient_id"].tolist() == [str(i) for i in p["patient_id"]]
     truth = _oracle(p, e, endpoint, horizon)
     h = np.inf if horizon is None else horizon
     for row in tte.itertuples():
-        event, time, status, fu = truth[row.patient_id]
+        event, time, status, fu = truth[int(row.patient_id)]
         assert 0 <= row.time <= min(h, fu)
         assert (row.event, row.time, row.status) == (event, time, status)
 
@@ -122,13 +123,13 @@ def test_time_to_event_agrees_with_the_events_table(records, endpoint, horizon):
         assert les["lesion_id"].tolist() == le["lesion_id"].tolist()  # one row per lesion
         by_pat = tte.set_index("patient_id")
         pat_time = les["patient_id"].map(by_pat["time"])
-        fu = les["patient_id"].map({k: v[3] for k, v in truth.items()})
+        fu = les["patient_id"].map({str(k): v[3] for k, v in truth.items()})
         assert (les["time"] >= 0).all() and (les["time"] <= np.minimum(fu, h)).all()
         # A lesion's endpoint never precedes its patient's; every patient event reaches at
         # least one of the patient's lesions, at the same time.
         assert (les["time"] >= pat_time).all()
         first = les[les.event == 1].groupby("patient_id")["time"].min()
-        has_lesions = by_pat.index.isin(le["patient_id"])
+        has_lesions = by_pat.index.isin(le["patient_id"].astype(str))
         pat_events = by_pat[(by_pat.event == 1) & has_lesions]
         assert first.index.sort_values().tolist() == pat_events.index.sort_values().tolist()
         assert np.allclose(first.loc[pat_events.index], pat_events["time"])

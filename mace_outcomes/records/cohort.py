@@ -18,6 +18,7 @@ import pandas as pd
 
 from .._display import frame_html, frame_text
 from ..errors import InputError, Problem, ValidationError
+from .expr import evaluate
 from .io import read_study, read_table, read_tables
 from .validate import arm_problems, followup_dates, validate_records
 
@@ -51,8 +52,9 @@ class Cohort:
 
     Attributes
     ----------
-    patients, events, lesions : the kept records (normalised: ids of one type, dates
-        parsed, ARC-2 event names).
+    patients, events, lesions : the kept records (normalised: ids as text -- ``7`` and
+        ``7.0`` become ``"7"``, as when read from a file --, dates parsed, ARC-2 event
+        names).
     attrition : DataFrame accounting for every input row (see :attr:`attrition`).
     excluded : DataFrame with one row per excluded patient, lesion or event and the
         criterion that excluded it.
@@ -135,10 +137,14 @@ class Cohort:
         name : the criterion as it should appear in the flow diagram
             (e.g. ``"in-stent restenosis"``).
         mask : which patients to exclude: a boolean Series / array aligned with
-            ``patients``, or a pandas query string on ``patients``
-            (e.g. ``"in_stent_restenosis == 1"``). Their lesions and events go with them.
-            In a query a missing value compares False, so ``"x == 1"`` keeps patients
-            with ``x`` missing; a boolean mask with missing values is refused.
+            ``patients``, or an expression on ``patients`` (e.g.
+            ``"in_stent_restenosis == 1"``). Their lesions and events go with them.
+            An expression is parsed by :mod:`.expr`, never run as Python: column names
+            (`` `name with spaces` ``), literals, ``== != < <= > >=`` (chained too),
+            ``and or not`` (or ``& | ~``), ``x in [...]``, ``x not in [...]``,
+            ``isna(x)``, ``notna(x)``. A missing value compares False (``!=``: True),
+            so ``"x == 1"`` keeps patients with ``x`` missing; a boolean mask with
+            missing values is refused.
 
         Returns
         -------
@@ -146,12 +152,13 @@ class Cohort:
         """
         p = self.patients
         if isinstance(mask, str):
-            try:
-                hit = p.eval(mask)
-            except Exception as err:  # pandas' message names the bad term
-                raise InputError(Problem(f"exclusion '{name}': cannot evaluate query "
-                                         f"{mask!r} on patients ({err})", source="patients",
-                                         fix=f"columns are {list(p.columns)}")) from err
+            # name the study file when the criterion is one of its [exclusions]
+            listed = (self.study or {}).get("exclusions")
+            from_study = isinstance(listed, dict) and listed.get(name) == mask
+            origin = Path(self.source.get("origin", ""))
+            source = (f"{origin / 'study.toml'} (on patients)"
+                      if from_study and origin.is_dir() else "patients")
+            hit = evaluate(mask, p, name=name, source=source)
         else:
             hit = mask
         if isinstance(hit, pd.Series):
@@ -321,11 +328,13 @@ def read_cohort(
     The folder holds ``patients.*``, ``events.*`` and optionally ``lesions.*`` as
     ``.csv``, ``.parquet``, ``.xlsx`` or ``.sav`` (SPSS value labels become
     categories), and optionally ``study.toml``. When ``study.toml`` has an
-    ``[exclusions]`` table (name = pandas query on patients), the exclusions are
-    applied in the file's order and recorded in ``cohort.attrition``. Event-code
-    aliases come from ``aliases`` if given, else from an ``[aliases]`` table of
-    ``study.toml`` (code = "ARC-2 type"), else from ``aliases.csv`` in the folder
-    (columns ``code``, ``event_type``).
+    ``[exclusions]`` table (name = an expression on patients, e.g.
+    ``"in-stent restenosis" = "in_stent_restenosis == 1"``; see
+    :meth:`Cohort.exclude` for the language, which is parsed, never run as Python),
+    the exclusions are applied in the file's order and recorded in
+    ``cohort.attrition``. Event-code aliases come from ``aliases`` if given, else
+    from an ``[aliases]`` table of ``study.toml`` (code = "ARC-2 type"), else from
+    ``aliases.csv`` in the folder (columns ``code``, ``event_type``).
 
     Parameters
     ----------

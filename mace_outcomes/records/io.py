@@ -6,16 +6,27 @@ workbook with sheets named ``patients``, ``lesions`` and ``events`` works too.
 
 SPSS value labels become pandas categories (the labels, not the numeric codes), so
 an ``arm`` coded 1/2 with labels OCT/IVUS reads as OCT/IVUS.
+
+Reading never changes the data silently: id columns are text in every format
+(``001``, ``1E3``, ``NA`` stay as written; a whole number from Excel, SPSS or Parquet
+becomes its digits), a column name given twice is an error, and in CSV / TSV files
+rows merged by a stray double quote are an error naming the file's line numbers
+(:mod:`.rows`).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem
+from .rows import check_line_structure
+from .schema import ID_COLUMNS, ids_as_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,7 +41,7 @@ TABLES = ("patients", "lesions", "events")
 
 
 def read_table(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
-    """Read one table by its extension.
+    """Read one table by its extension, refusing anything that would change the data.
 
     Parameters
     ----------
@@ -39,20 +50,27 @@ def read_table(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame with the file's columns. SPSS value labels become categories.
+    DataFrame with the file's columns. SPSS value labels become categories. Id columns
+    (``patient_id``, ``lesion_id``, ``event_id``) are text whatever the format: ``001``,
+    ``1E3`` and ``NA`` are ids as written; a whole number from a spreadsheet, an SPSS
+    or a Parquet file becomes its digits (``7``, not ``7.0``).
+
+    Raises
+    ------
+    InputError
+        a column name given twice; in a CSV / TSV file, rows merged by a stray quote
+        (named by their line numbers); an id that is a fractional number.
     """
     path = Path(path)
     ext = path.suffix.lower()
     try:
-        if ext == ".csv":
-            return pd.read_csv(path)
-        if ext == ".tsv":
-            return pd.read_csv(path, sep="\t")
-        if ext in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        if ext in (".xlsx", ".xls"):
-            return pd.read_excel(path, sheet_name=sheet if sheet is not None else 0)
-        if ext in (".sav", ".zsav"):
+        if ext in (".csv", ".tsv"):
+            df = _read_delimited(path, "," if ext == ".csv" else "\t")
+        elif ext in (".parquet", ".pq"):
+            df = pd.read_parquet(path)
+        elif ext in (".xlsx", ".xls"):
+            df = _read_excel(path, sheet if sheet is not None else 0)
+        elif ext in (".sav", ".zsav"):
             try:
                 import pyreadstat
             except ImportError as err:  # pragma: no cover - optional dependency
@@ -62,13 +80,81 @@ def read_table(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
             df, _ = pyreadstat.read_sav(str(path), apply_value_formats=True,
                                         formats_as_category=True,
                                         dates_as_pandas_datetime=True)
-            return df
+        else:
+            df = None
     except InputError:
         raise
     except Exception as err:  # the reader's own message says what is wrong with the file
-        raise InputError(Problem(f"could not read the file: {err}", source=path.name)) from err
-    raise InputError(Problem(f"unsupported file type '{ext}'", source=path.name,
-                             fix=f"use one of {', '.join(READABLE)}"))
+        fix = ("a double quote opens a cell that is never closed: remove the stray quote"
+               if "EOF inside string" in str(err) else None)
+        raise InputError(Problem(f"could not read the file: {err}", source=path.name,
+                                 fix=fix)) from err
+    if df is None:
+        raise InputError(Problem(f"unsupported file type '{ext}'", source=path.name,
+                                 fix=f"use one of {', '.join(READABLE)}"))
+    source = path.name if sheet is None else f"{path.name}[{sheet}]"
+    _check_header([str(c) for c in df.columns], source)
+    return _ids_as_text(df, source)
+
+
+#: pandas' default missing-value markers, applied to every column but the ids.
+_NA_MARKERS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
+               "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a",
+               "nan", "null")
+
+
+def _check_header(names: list[str], source: str) -> None:
+    """A column name given twice (after stripping spaces) is an error, not ``name.1``."""
+    stripped = pd.Index([n.strip() for n in names])
+    twice = stripped[stripped.duplicated()].unique().tolist()
+    if twice:
+        raise InputError([Problem(f"column name appears {int((stripped == c).sum())} times "
+                                  f"in the header", c, (), source,
+                                  "rename or remove the extra column(s)") for c in twice])
+
+
+def _na_settings(names: list[str]) -> dict:
+    """Read id columns verbatim ("NA" is an id), every other column as pandas does."""
+    ids = [n for n in names if n.strip() in ID_COLUMNS]
+    return {"dtype": {n: object for n in ids}, "keep_default_na": False,
+            "na_values": {n: list(_NA_MARKERS) for n in names if n not in ids}}
+
+
+def _ids_as_text(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    problems = []
+    for col in df.columns:
+        if str(col).strip() not in ID_COLUMNS:
+            continue
+        text, bad = ids_as_text(df[col])
+        if bad.any():
+            examples = ", ".join(map(repr, pd.unique(df[col][bad])[:3].tolist()))
+            problems.append(Problem(f"ids must be text or whole numbers (e.g. {examples}; "
+                                    f"rows counted from 1 = first data row)", str(col),
+                                    tuple((np.flatnonzero(bad) + 1).tolist()), source,
+                                    "store ids as text, e.g. P001"))
+        df[col] = text
+    if problems:
+        raise InputError(problems)
+    return df
+
+
+def _read_excel(path: Path, sheet: str | int) -> pd.DataFrame:
+    header = pd.read_excel(path, sheet_name=sheet, header=None, nrows=1)
+    names = [str(v) for v in header.iloc[0].tolist()] if len(header) else []
+    source = f"{path.name}[{sheet}]" if isinstance(sheet, str) else path.name
+    _check_header(names, source)
+    return pd.read_excel(path, sheet_name=sheet, **_na_settings(names))
+
+
+def _read_delimited(path: Path, sep: str) -> pd.DataFrame:
+    data = path.read_bytes()
+    text = data.decode("utf-8-sig", errors="replace")
+    header = next((row for row in csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+                   if any(cell.strip() for cell in row)), [])
+    _check_header(header, path.name)
+    df = pd.read_csv(io.BytesIO(data), sep=sep, **_na_settings(header))
+    check_line_structure(df, data, sep, path.name)
+    return df
 
 
 def find_tables(directory: str | Path) -> dict[str, Path]:
@@ -144,7 +230,10 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     Parameters
     ----------
     df : the table (e.g. the output of :func:`time_to_event`).
-    path : ``.csv``, ``.tsv``, ``.parquet``, ``.xlsx`` or ``.sav``.
+    path : ``.csv``, ``.tsv``, ``.parquet``, ``.xlsx`` or ``.sav``. In CSV, TSV and Excel
+        a text cell beginning with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+        gets a leading single quote so no spreadsheet reads it as a formula
+        (:func:`mace_outcomes._safe.neutralise_formulas`); Parquet and SPSS keep it as is.
 
     Returns
     -------
@@ -174,14 +263,16 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
                                      fix=f"pip install 'mace_outcomes[{needs[1]}]' or write .csv"))
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-    if ext == ".csv":
-        df.to_csv(path, index=False)
-    elif ext == ".tsv":
-        df.to_csv(path, sep="\t", index=False)
+    if ext in (".csv", ".tsv", ".xlsx"):  # spreadsheets: text cells never become formulas
+        from .._safe import neutralise_formulas
+
+        safe = neutralise_formulas(df)
+        if ext == ".xlsx":
+            safe.to_excel(path, index=False)
+        else:
+            safe.to_csv(path, sep="\t" if ext == ".tsv" else ",", index=False)
     elif ext == ".parquet":
         df.to_parquet(path, index=False)
-    elif ext == ".xlsx":
-        df.to_excel(path, index=False)
     else:
         import pyreadstat
 

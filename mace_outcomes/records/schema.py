@@ -184,3 +184,71 @@ def _map_distinct(values: pd.Series, fn) -> pd.Series:
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     mapped = np.array([fn(u) for u in uniques] + [None], dtype=object)
     return pd.Series(mapped[codes], index=values.index, dtype=object)
+
+
+#: Id columns, read as text in every table where they appear (``"001"`` and ``"1"`` are
+#: two patients; ``"1E3"`` and ``"NA"`` are ids, not a number and a missing value).
+ID_COLUMNS = ("patient_id", "lesion_id", "event_id")
+
+
+def ids_as_text(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Ids as text, the same whether they come from a file or from a DataFrame.
+
+    Text is kept as written (surrounding spaces stripped; an empty cell is missing).
+    Whole numbers become their digits (``7`` and ``7.0`` -> ``"7"``), as a spreadsheet,
+    an SPSS file or a DataFrame of integers shows them. A number with a fraction, a
+    boolean or an infinite value has no faithful text form as an id.
+
+    Returns
+    -------
+    (text, bad): an object Series of ``str`` / ``None`` aligned with ``values``, and a
+    boolean array marking the values that cannot be ids (left missing in ``text``).
+    """
+    s = values.astype(object) if isinstance(values.dtype, pd.CategoricalDtype) else values
+    out = pd.Series(None, index=s.index, dtype=object)
+    bad = np.zeros(len(s), dtype=bool)
+    if pd.api.types.is_bool_dtype(s):
+        bad[:] = s.notna().to_numpy()
+        return out, bad
+    if pd.api.types.is_numeric_dtype(s):
+        text, bad = _numbers_as_text(s)
+        return text.where(text.notna(), None), bad
+    obj = s.astype(object)
+    na = pd.isna(obj).to_numpy()
+    kind = pd.api.types.infer_dtype(obj, skipna=True)
+    if kind in ("string", "empty"):
+        is_text = ~na
+    else:  # a mixed column (Excel: numbers and text in one column)
+        is_text = obj.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    if is_text.any():
+        txt = obj[is_text].str.strip()
+        out[is_text] = txt.where(txt != "", None)
+    rest = ~is_text & ~na
+    if rest.any():
+        flags = obj[rest].map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+        numbers = pd.to_numeric(obj[rest].where(~flags), errors="coerce")
+        text, nbad = _numbers_as_text(numbers)
+        nbad |= flags | numbers.isna().to_numpy()
+        # Anything else (a date, a bytes value): its plain text form.
+        other = numbers.isna().to_numpy() & ~flags
+        text[other] = obj[rest][other].astype(str).to_numpy()
+        nbad &= ~other
+        out[rest] = text.to_numpy()
+        bad[rest] = nbad
+    return out.where(out.notna(), None), bad
+
+
+def _numbers_as_text(num: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Whole numbers as digits; fractions, infinities and overflow flagged as bad."""
+    out = pd.Series(None, index=num.index, dtype=object)
+    present = num.notna().to_numpy()
+    if pd.api.types.is_integer_dtype(num):
+        ok = present
+        whole = num[ok].astype(np.int64)
+    else:
+        f = num.astype(float).to_numpy()
+        with np.errstate(invalid="ignore"):
+            ok = present & np.isfinite(f) & (np.mod(f, 1) == 0) & (np.abs(f) < 2.0 ** 63)
+        whole = pd.Series(f[ok].astype(np.int64), index=num.index[ok])
+    out[ok] = whole.astype(str).to_numpy()
+    return out, present & ~ok

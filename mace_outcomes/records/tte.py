@@ -25,7 +25,10 @@ Conventions (all times are days from the index date, as floats):
 * **First event type**: several events on the same first day are named by ARC-2's
   hierarchy (cardiac death, undetermined death, non-cardiac death, stent thrombosis,
   MI, TLR, TVR, stroke, bleeding). For status 2 ``event_type`` is the competing death.
-* **Lesion level**: one row per lesion, ``patient_id`` kept as the cluster id.
+* **Lesion level**: one row per lesion, ``patient_id`` kept as the cluster id. A
+  patient without lesion records has no row: it is excluded as ``"no lesion records"``
+  with a :class:`LesionRecordsWarning`, and the result's ``attrs["attrition"]`` shows it
+  (input = excluded + analysed, as in ``cohort.attrition``).
   Deaths, strokes and bleedings belong to every lesion of the patient. TLR and stent
   thrombosis belong to the lesion they name (else to the lesions of their
   ``target_vessel``, else to all the patient's lesions). MI and TVR belong to the
@@ -37,6 +40,7 @@ Conventions (all times are days from the index date, as floats):
 
 from __future__ import annotations
 
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -210,7 +214,10 @@ def time_to_event(
     lesion level). A baseline column named like an output column (``time``,
     ``event``, ``status``, ``event_type``, ``arm``, ids) gets the suffix ``_baseline``; a
     lesion column named like a patient or output column gets the suffix ``_lesion``.
-    ``attrs`` records the endpoint, horizon, landmark, level and units.
+    ``attrs`` records the endpoint, horizon, landmark, level, units and the
+    ``attrition`` of the analysed cohort (records of ``stage``, ``reason``,
+    ``patients``, ``lesions``, ``events``; at lesion level including the patients
+    excluded for having no lesion records).
 
     Notes
     -----
@@ -227,7 +234,7 @@ def time_to_event(
     ...                   "event_date": ["2020-03-01"]})
     >>> tte = mo.time_to_event(mo.Cohort(patients=p, events=e), "mace", horizon=365)
     >>> tte[["patient_id", "time", "event", "event_type"]].values.tolist()
-    [[1, 365.0, 0, ''], [2, 60.0, 1, 'tlr']]
+    [['1', 365.0, 0, ''], ['2', 60.0, 1, 'tlr']]
     """
     if not isinstance(cohort, Cohort):
         raise InputError(Problem(f"expected a Cohort (mo.read_cohort or mo.Cohort), got "
@@ -250,6 +257,8 @@ def time_to_event(
                                 f"({horizon})"))
     if problems:
         raise InputError(problems)
+    if level == "lesion":
+        cohort = without_lesionless(cohort)
     if require_two_arms:
         cohort.check_arms()
     if len(cohort.patients) == 0:
@@ -343,8 +352,42 @@ def time_to_event(
     out.attrs.update({
         "endpoint": ep.name, "horizon": horizon, "landmark": lm, "level": level,
         "time_unit": "days", "excluded_at_landmark": int((~keep).sum()),
+        # The flow of the analysed cohort (plain records: attrs are compared on concat).
+        "attrition": cohort.attrition.to_dict("records"),
     })
     return out
+
+
+#: Attrition line of patients left out of a lesion-level analysis.
+NO_LESION_RECORDS = "no lesion records"
+
+
+class LesionRecordsWarning(UserWarning):
+    """A lesion-level analysis left out patients who have no lesion records."""
+
+
+def without_lesionless(cohort: Cohort) -> Cohort:
+    """The cohort without patients who have no lesion rows, recorded as an exclusion.
+
+    A lesion-level analysis has one row per lesion, so a patient without lesion records
+    contributes nothing. Dropping such patients silently would leave the attrition
+    claiming every patient was analysed; they are excluded as ``"no lesion records"``
+    (visible in ``attrition`` and ``excluded``) and named in a
+    :class:`LesionRecordsWarning`. A cohort where every patient has lesions is returned
+    unchanged.
+    """
+    p = cohort.patients
+    missing = ~p["patient_id"].isin(cohort.lesions["patient_id"]).to_numpy()
+    if not missing.any():
+        return cohort
+    ids = p["patient_id"].to_numpy()[missing].tolist()
+    shown = ", ".join(map(str, ids[:20])) + (" ..." if len(ids) > 20 else "")
+    warnings.warn(f"lesion-level analysis: {len(ids)} patient(s) without lesion records "
+                  f"are excluded as '{NO_LESION_RECORDS}' (patient_id [{shown}]); add their "
+                  f"lesions, or exclude them yourself with cohort.exclude"
+                  f"('{NO_LESION_RECORDS}', ...) so the flow diagram shows it",
+                  LesionRecordsWarning, stacklevel=3)
+    return cohort.exclude(NO_LESION_RECORDS, missing)
 
 
 def endpoint_events(

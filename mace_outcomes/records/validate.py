@@ -6,7 +6,8 @@ column, the rows (by their id: ``patient_id``, ``lesion_id`` or ``event_id``; by
 number, 1 = first data row, where the id itself is missing) and the reason:
 
 * missing required columns;
-* missing or duplicate ids;
+* a column name given twice; ids that are neither text nor whole numbers;
+* missing or duplicate ids (ids are compared as text: ``"001"`` and ``"1"`` differ);
 * missing or unparseable dates; ``last_contact_date`` before ``index_date``;
 * lesions or events naming an unknown patient; events naming an unknown lesion, or a
   lesion that belongs to another patient;
@@ -38,10 +39,12 @@ from .schema import (
     DATE_COLUMNS,
     DEATH_TYPES,
     EVENT_TYPES,
+    ID_COLUMNS,
     REQUIRED,
     ST_CERTAINTY,
     VESSELS,
     alias_table,
+    ids_as_text,
     normalise_certainty,
     normalise_event_types,
     normalise_vessels,
@@ -72,44 +75,27 @@ def _ids(table: pd.DataFrame, mask, id_col: str | None) -> tuple:
     return tuple((np.flatnonzero(mask) + 1).tolist())
 
 
-def _harmonise(columns: list[pd.Series]) -> list[pd.Series]:
-    """Give the same id the same type in every table.
+def _ids_to_text(table: pd.DataFrame, source: str) -> list[Problem]:
+    """Replace the id columns of ``table`` by their text (:func:`.schema.ids_as_text`).
 
-    ``12`` in a CSV, ``12.0`` in a CSV column with blanks and ``"12"`` in an Excel
-    sheet are one id. Integral numbers stay integers (nullable ``Int64`` when some are
-    missing); otherwise every column becomes text.
+    The same registry then has the same ids whether it was read from a file (where ids
+    are read as text) or built from DataFrames of integers: ``7`` and ``7.0`` are
+    ``"7"``, ``"007"`` stays ``"007"``. A fractional or boolean id is a problem.
     """
-    # Empty or all-blank columns (e.g. an events table without events) take the type
-    # of the others.
-    present = [c for c in columns if c is not None and c.notna().any()]
-    if not present:
-        return columns
-    numeric = all(pd.api.types.is_numeric_dtype(c) and not pd.api.types.is_bool_dtype(c)
-                  for c in present)
-    if numeric:
-        integral = all(pd.api.types.is_integer_dtype(c) or ((c.dropna() % 1) == 0).all()
-                       for c in present)
-        if integral:
-            out = []
-            for c in columns:
-                if c is None or c.dtype == np.int64:
-                    out.append(c)
-                elif c.isna().any():
-                    out.append(c.astype(object).astype("Int64") if c.dtype == object
-                               else c.astype("Int64"))
-                else:
-                    out.append(c.astype(np.int64))
-            return out
-        return [None if c is None else c.astype(float) for c in columns]
-
-    def as_text(c: pd.Series) -> pd.Series:
-        if pd.api.types.is_float_dtype(c) and ((c.dropna() % 1) == 0).all():
-            c = c.astype("Int64")
-        s = c.astype(object)
-        txt = s.where(s.isna(), s.astype(str).str.strip())
-        return txt.where(txt != "", None).astype(object)
-
-    return [None if c is None else as_text(c) for c in columns]
+    problems = []
+    for col in ID_COLUMNS:
+        if col not in table.columns:
+            continue
+        text, bad = ids_as_text(table[col])
+        if bad.any():
+            examples = ", ".join(map(repr, pd.unique(table[col][bad])[:3].tolist()))
+            problems.append(Problem(f"ids must be text or whole numbers (e.g. {examples})",
+                                    col, tuple((np.flatnonzero(bad) + 1).tolist()), source,
+                                    "store ids as text, e.g. P001"))
+            # kept as written so the row is not reported a second time as a missing id
+            text[bad] = table[col][bad].astype(str).to_numpy()
+        table[col] = text
+    return problems
 
 
 _OTHER_FORMATS = ("%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%Y/%m/%d", "%Y%m%d",
@@ -206,9 +192,15 @@ def validate_records(
     e = events.copy(deep=False)
     le = lesions.copy(deep=False) if lesions is not None else None
     # Column names: tolerate stray spaces and case in headers.
-    for t in (p, e, le):
+    for name, t in (("patients", p), ("events", e), ("lesions", le)):
         if t is not None:
             t.columns = [str(c).strip() for c in t.columns]
+            twice = t.columns[t.columns.duplicated()].unique().tolist()
+            for c in twice:
+                problems.append(Problem("column appears more than once", c, (), src[name],
+                                        "keep one column of each name"))
+    if problems:  # with two columns of one name, which one is meant is unclear
+        raise ValidationError(problems)
 
     have = {}
     for name, t in (("patients", p), ("events", e), ("lesions", le)):
@@ -223,21 +215,10 @@ def validate_records(
     def has(name: str, *cols: str) -> bool:
         return name in have and all(c in have[name] for c in cols)
 
-    # --- ids: one type per id across tables ------------------------------------------
-    pid_cols = [p.get("patient_id"), e.get("patient_id"),
-                le.get("patient_id") if le is not None else None]
-    pid_cols = _harmonise(pid_cols)
-    for t, c in zip((p, e, le), pid_cols, strict=True):
-        if t is not None and c is not None:
-            t["patient_id"] = c
-    lid_cols = _harmonise([le.get("lesion_id") if le is not None else None,
-                           e.get("lesion_id")])
-    if le is not None and lid_cols[0] is not None:
-        le["lesion_id"] = lid_cols[0]
-    if lid_cols[1] is not None:
-        e["lesion_id"] = lid_cols[1]
-    if "event_id" in e.columns:
-        e["event_id"] = _harmonise([e["event_id"]])[0]
+    # --- ids: text in every table, as read from a file ---------------------------------
+    for name, t in (("patients", p), ("events", e), ("lesions", le)):
+        if t is not None:
+            problems += _ids_to_text(t, src[name])
 
     for name, t, col in (("patients", p, "patient_id"), ("lesions", le, "lesion_id"),
                          ("events", e, "event_id")):
@@ -478,7 +459,8 @@ _NOT_COVARIATES = {"patient_id", "lesion_id", "arm", "index_date", "last_contact
 
 
 def covariate_problems(cohort) -> list[Problem]:
-    """Text in a mostly numeric covariate (``seventy``, ``>90``): every such cell, by id.
+    """Text in a mostly numeric covariate (``seventy``, ``>90``) and infinite values
+    (``inf``): every such cell, by id.
 
     Not an error of the records themselves (a covariate may be text), so
     :class:`~mace_outcomes.Cohort` accepts it; ``mace-outcomes validate`` and ``analyze``,
@@ -491,7 +473,10 @@ def covariate_problems(cohort) -> list[Problem]:
     for frame, id_column, source in tables:
         for col in frame.columns:
             values = frame[col]
-            if col in _NOT_COVARIATES or col.endswith("_date") or values.dtype != object:
+            numeric = (pd.api.types.is_numeric_dtype(values)
+                       and not pd.api.types.is_bool_dtype(values))
+            if col in _NOT_COVARIATES or col.endswith("_date") or not (
+                    numeric or values.dtype == object):
                 continue
             present = values.notna()
             numbers = pd.to_numeric(values.where(present), errors="coerce")
@@ -500,5 +485,11 @@ def covariate_problems(cohort) -> list[Problem]:
                 problems.append(Problem("non-numeric values in a numeric column (e.g. "
                                         f"{values[bad].iloc[0]!r})", col,
                                         tuple(frame.loc[bad, id_column]), source,
+                                        "correct them, or leave the cells empty if unknown"))
+            # ``inf`` in a CSV reads as a number, and no model can use it
+            infinite = np.isinf(numbers.to_numpy(dtype=float, na_value=np.nan))
+            if infinite.any():
+                problems.append(Problem("infinite values in a numeric column", col,
+                                        tuple(frame.loc[infinite, id_column]), source,
                                         "correct them, or leave the cells empty if unknown"))
     return problems

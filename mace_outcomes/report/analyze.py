@@ -8,11 +8,18 @@
 * ``figures/`` -- crude and IPTW Kaplan-Meier figures (cumulative incidence with
   number-at-risk tables) for every endpoint, a multi-panel figure, a forest plot, the
   love plot and the propensity-overlap plot (PDF and PNG by default);
-* ``results.json`` -- every number in the report, machine-readable;
-* ``report.html`` -- one self-contained page (figures inline).
+* ``results.json`` -- every number in the report, machine-readable (strict JSON: a
+  number that was not computed, NaN, is ``null``; an infinite one, such as the upper
+  limit of a hazard ratio with no events in one arm, is the string ``"Infinity"`` or
+  ``"-Infinity"``);
+* ``report.html`` -- one self-contained page (figures inline; every text taken from the
+  data or the study file is HTML-escaped, so labels cannot inject markup or scripts).
 
 Everything is built in a temporary folder next to ``out`` and moved into place only when
-the whole study ran: bad input stops with the validation report and writes nothing.
+the whole study ran: bad input stops with the validation report and writes nothing, and
+SIGTERM / SIGHUP remove the temporary folder before the process exits. A marker file in
+``out`` lists every file written; a later run replaces only those, and refuses a folder
+holding anything else (see ``_output``).
 """
 
 from __future__ import annotations
@@ -21,7 +28,6 @@ import base64
 import html
 import json
 import math
-import os
 import shutil
 import tempfile
 import time
@@ -33,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem
+from . import _output
 from .study import Study, read_study
 
 ENDPOINT_LABELS = {"mace": "MACE", "cardiac_death": "Cardiac death", "mi": "Myocardial infarction",
@@ -59,7 +66,8 @@ class Analysis:
 
 # ----------------------------------------------------------------------------- helpers
 def _json_ready(value):
-    """Turn numpy / pandas values into JSON (NaN and infinities become null)."""
+    """Turn numpy / pandas values into JSON: NaN (not computed) becomes null, +-inf the
+    strings ``"Infinity"`` / ``"-Infinity"`` (strict JSON has no infinity)."""
     if isinstance(value, dict):
         return {str(k): _json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -72,7 +80,9 @@ def _json_ready(value):
         return int(value)
     if isinstance(value, (np.floating, float)):
         v = float(value)
-        return v if math.isfinite(v) else None
+        if math.isinf(v):
+            return "Infinity" if v > 0 else "-Infinity"
+        return None if math.isnan(v) else v
     if isinstance(value, (np.bool_,)):
         return bool(value)
     if isinstance(value, (pd.Timestamp, np.datetime64)):
@@ -94,14 +104,14 @@ class _Writer:
         (root / "figures").mkdir(parents=True)
 
     def table(self, name: str, frame: pd.DataFrame, title: str, notes=(), result=None) -> str:
-        from ..tables.export import to_html, to_markdown
+        from ..tables.export import to_csv, to_html, to_markdown
 
         base = self.root / "tables" / name
         if result is not None:  # a tables-room result knows its journal formatting
             result.to_csv(base.with_suffix(".csv"))
             md, page = result.to_markdown(), result.to_html()
-        else:
-            frame.to_csv(base.with_suffix(".csv"), index=False)
+        else:  # the one CSV writer: text cells never become spreadsheet formulas
+            to_csv(frame, base.with_suffix(".csv"))
             md, page = to_markdown(frame, title, list(notes)), to_html(frame, title, list(notes))
         base.with_suffix(".md").write_text(md)
         base.with_suffix(".html").write_text(page)
@@ -135,23 +145,8 @@ class _Writer:
         self.sections.append((title, body))
 
 
-MARKER = ".mace-outcomes"
-
-
-def _check_output_folder(out: Path, directory: Path) -> None:
-    """Refuse an output folder whose replacement would destroy anything not ours."""
-    problems = []
-    if out.exists() and not out.is_dir():
-        problems.append(Problem("the output path is a file, not a folder", source=str(out)))
-    elif out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
-        problems.append(Problem("the output folder exists and is not empty (and was not "
-                                "written by mace-outcomes); it would be replaced",
-                                source=str(out), fix="choose a new or empty --out folder"))
-    if out == directory or out in directory.parents or directory in out.parents:
-        problems.append(Problem("the output folder overlaps the cohort folder",
-                                source=str(out), fix="write the results elsewhere"))
-    if problems:
-        raise InputError(problems)
+MARKER = _output.MARKER
+_check_output_folder = _output.check_output_folder
 
 
 def _bundled_directory() -> Path:
@@ -161,16 +156,21 @@ def _bundled_directory() -> Path:
 
 
 def _covariates(frame: pd.DataFrame, exclude=()) -> list[str]:
-    """Columns to describe: not ids, dates or the ``exclude`` list."""
-    return [c for c in frame.columns if c not in _ID_COLUMNS and c not in set(exclude)
-            and not c.endswith("_date")]
+    """Columns to describe: not ids, dates or the ``exclude`` list, nor free text or
+    identifiers (the tables' rule; ``table_one`` notes what its own choice left out)."""
+    from ..tables.columns import describable_columns
+
+    return describable_columns(frame[[c for c in frame.columns if c not in _ID_COLUMNS
+                                      and c not in set(exclude)
+                                      and not c.endswith("_date")]])[0]
 
 
 def _exclusion_columns(study: Study, frame: pd.DataFrame) -> list[str]:
     """Columns the exclusion criteria test: constant after exclusion, not worth a row."""
-    text = " ".join(study.exclusions.values())
-    return [c for c in frame.columns if c in text.replace("(", " ").replace(")", " ").split()
-            and c != "arm"]
+    from ..records.expr import columns  # the parser's own reading of each criterion
+
+    used = {c for text in study.exclusions.values() for c in columns(text)}
+    return [c for c in frame.columns if c in used and c != "arm"]
 
 
 def _arms(cohort, study: Study) -> tuple:
@@ -207,7 +207,9 @@ def analyze(directory: str | Path | None = None, out: str | Path = "results", *,
     ----------
     directory : cohort folder (patients / lesions / events tables and optionally
         ``study.toml``); ``None`` runs the bundled, synthetic example cohort.
-    out : output folder; replaced as a whole when the run succeeds.
+    out : output folder, new or empty or written by an earlier run; when the run
+        succeeds the earlier run's files (listed in its marker) are replaced, and a
+        folder holding anything else is refused.
     study : a study file (or :class:`Study`); default ``directory/study.toml``.
     bootstrap : replicates for the bootstrap of the adjusted hazard ratio of the first
         endpoint (overrides the study file; 0 switches it off).
@@ -222,8 +224,6 @@ def analyze(directory: str | Path | None = None, out: str | Path = "results", *,
     >>> import mace_outcomes as mo
     >>> mo.analyze(out="results", bootstrap=200, progress=False)  # doctest: +SKIP
     """
-    from tqdm.auto import tqdm
-
     started = time.perf_counter()
     directory = _bundled_directory() if directory is None else Path(directory)
     if not directory.is_dir():
@@ -235,12 +235,22 @@ def analyze(directory: str | Path | None = None, out: str | Path = "results", *,
     out = Path(out).resolve()
     _check_output_folder(out, directory.resolve())
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; results are meant to be shared
+    with _output.signals_as_exit() as interrupt:  # a killed run removes its staging too
+        return _analyze(directory, out, study, progress, started, interrupt)
+
+
+def _analyze(directory: Path, out: Path, study: Study, progress: bool, started: float,
+             interrupt: _output.Interrupt) -> Analysis:
+    from tqdm.auto import tqdm
+
     steps = ["records", "follow-up", "baseline tables", "primary endpoint", "propensity",
              "endpoints", "figures", "report"]
-    bar = tqdm(total=len(steps), desc="mace-outcomes", disable=not progress, unit="step")
+    bar = _output.CheckedBar(tqdm(total=len(steps), desc="mace-outcomes",
+                                  disable=not progress, unit="step"), interrupt)
+    staging = None
     try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        staging.chmod(0o755)  # mkdtemp makes it private; results are meant to be shared
         writer = _Writer(staging, study)
         results: dict = {"study": asdict(study), "directory": str(directory)}
         with warnings.catch_warnings(record=True) as caught:
@@ -255,13 +265,12 @@ def analyze(directory: str | Path | None = None, out: str | Path = "results", *,
         bar.update(1)
         (staging / "results.json").write_text(json.dumps(_json_ready(results), indent=2))
         writer.files.append(staging / "results.json")
-        (staging / MARKER).write_text("written by mace-outcomes analyze; replaced by the "
-                                      "next run\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
+        _output.write_manifest(staging, writer.files)
+        interrupt.check()  # last chance before the swap
+        _output.replace_output(staging, out)  # removes only an earlier run's own files
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         raise
     finally:
         bar.close()
@@ -275,20 +284,17 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
 
     from ..outcomes import DEFINITIONS as EXPANSION_DEFINITIONS
     from ..outcomes import expansion_thresholds, followup_summary
-    from ..records.validate import covariate_problems
+    from .preflight import preflight
 
     def step(name):
         bar.set_postfix_str(name)
 
-    # -- records --------------------------------------------------------------------------
+    # -- records: the checks `mace-outcomes validate` runs, every problem at once ---------
     step("records")
-    cohort = mo.read_cohort(directory, apply_exclusions=False)
-    for name, query in study.exclusions.items():
-        cohort = cohort.exclude(name, query)
-    treated, control = _arms(cohort, study)
-    problems = covariate_problems(cohort)
+    cohort, problems = preflight(directory, study)
     if problems:
         raise InputError(problems)
+    treated, control = _arms(cohort, study)
     results["arms"] = {"treated": treated, "control": control}
     attrition = cohort.attrition
     writer.section("Patient flow", writer.table("attrition", attrition, "Attrition: every input "
@@ -307,8 +313,9 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
     # -- Tables 1-3 -----------------------------------------------------------------------
     step("baseline tables")
     patients = cohort.patients
-    t1 = mo.table_one(patients, group="arm", variables=_covariates(
-        patients, exclude=_exclusion_columns(study, patients)), arms=[treated, control],
+    # table_one chooses the columns by the same rule as _covariates and notes what it left out
+    t1 = mo.table_one(patients, group="arm", exclude=[*_ID_COLUMNS, *_exclusion_columns(
+        study, patients)], arms=[treated, control],
         title="Table 1. Baseline characteristics (patients)")
     writer.section("Table 1", writer.table("table1_patients", t1.table, t1.title, result=t1))
     results["table1"] = t1.table
@@ -558,10 +565,11 @@ document.body.setAttribute('data-images-loaded',ok);});"""
 
 
 def _write_report(writer: _Writer, results: dict, state: dict) -> None:
-    arms = results["arms"]
+    arms = {k: html.escape(str(v)) for k, v in results["arms"].items()}  # labels are data
     head = (f"<h1>{html.escape(writer.study.title)}</h1><p class='note'>{arms['treated']} vs "
             f"{arms['control']}; horizon {writer.study.horizon_days:g} days; level "
-            f"{writer.study.level}; source {html.escape(results['directory'])}</p>")
+            f"{html.escape(str(writer.study.level))}; source "
+            f"{html.escape(results['directory'])}</p>")
     caveat = _events_caveat(results)
     body = [head, f"<p class='note'>{html.escape(caveat)}</p>"] if caveat else [head]
     for title, content in writer.sections:

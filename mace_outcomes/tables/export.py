@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._safe import neutralise_formulas
+
 
 def _numeric_like(column: pd.Series) -> bool:
     """Whether a column of cells reads as numbers (right-aligned) rather than words."""
@@ -150,10 +152,17 @@ def to_docx(frame: pd.DataFrame, path: str | Path, title: str = "",
     return path
 
 
-def to_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` as UTF-8 CSV without the index."""
+def to_csv(frame: pd.DataFrame, path: str | Path | None = None) -> Path | str:
+    """Write ``frame`` as UTF-8 CSV without the index (returned as text when no ``path``).
+
+    Text cells that a spreadsheet would read as a formula get a leading single quote
+    (:func:`mace_outcomes._safe.neutralise_formulas`); numbers are written as numbers.
+    """
+    safe = neutralise_formulas(frame)
+    if path is None:
+        return safe.to_csv(index=False)
     path = Path(path)
-    frame.to_csv(path, index=False, encoding="utf-8")
+    safe.to_csv(path, index=False, encoding="utf-8")
     return path
 
 
@@ -185,8 +194,6 @@ class ExportMixin:
         """The formatted table (``tidy=False``) or the tidy ``.table`` as CSV: written to
         ``path`` (returned), or returned as text when no path is given."""
         frame = self.table if tidy else self.formatted()  # type: ignore[attr-defined]
-        if path is None:
-            return frame.to_csv(index=False)
         return to_csv(frame, path)
 
     def _repr_html_(self) -> str:

@@ -16,6 +16,7 @@ from .._display import frame_text
 from .._frames import row_ids
 from ..errors import InputError, Problem, SmallCountWarning
 from . import _tests as k
+from .columns import describable_columns, left_out_note
 from .export import ExportMixin
 
 # columns of a time_to_event() frame that are outcomes, not baseline characteristics
@@ -173,6 +174,17 @@ def _pairwise_mean(values: list[float]) -> float:
     return float(np.mean(vals)) if vals else float("nan")
 
 
+def _default_variables(df: pd.DataFrame, group: str, wcol, exclude,
+                       categorical) -> tuple[list[str], dict[str, str]]:
+    """The columns described when none are named: characteristics, not ids, dates,
+    outcomes, free text or identifiers (those last two are reported as left out)."""
+    skip = {group, wcol, *exclude, *_OUTCOME_COLUMNS}
+    candidates = [c for c in df.columns if c not in skip
+                  and not str(c).endswith(("_id", "_date"))
+                  and not pd.api.types.is_datetime64_any_dtype(df[c])]
+    return describable_columns(df[candidates], named=categorical or ())
+
+
 # ---------------------------------------------------------------------------- the table
 def table_one(
     df: pd.DataFrame,
@@ -195,6 +207,7 @@ def table_one(
     labels: Mapping[str, str] | None = None,
     seed: int = 2024,
     title: str = "Table 1. Baseline characteristics",
+    exclude: Sequence[str] = (),
 ) -> TableOne:
     """Baseline (or procedural) characteristics by arm with the test used per row.
 
@@ -202,10 +215,14 @@ def table_one(
     ----------
     df : DataFrame, one row per subject (or per lesion).
     group : column with the arm labels (no missing labels).
-    variables : columns to describe, in order. ``None``: every column except ``group``,
-        the weights column, identifiers (``*_id``), dates (datetime or ``*_date``) and the
-        outcome columns of a
-        :func:`time_to_event` frame (``time``, ``event``, ``status``, ``event_type``).
+    variables : columns to describe, in order; a named column is always described.
+        ``None``: every column except ``group``, the weights column, ``exclude``,
+        identifiers (``*_id``), dates (datetime or ``*_date``), the outcome columns of a
+        :func:`time_to_event` frame (``time``, ``event``, ``status``, ``event_type``) and
+        columns that look like free text or identifiers (many distinct text values, long
+        text, names such as ``mrn``, ``surname``, ``comments``; see
+        :func:`mace_outcomes.tables.columns.describable_columns`) unless listed in
+        ``categorical``; the notes name the columns so left out and why.
     categorical : columns to treat as categorical. Text, categorical, boolean and 0/1
         columns are categorical anyway; other numeric columns are continuous.
     nonnormal : ``"auto"``: a continuous variable is summarised as median (Q1, Q3) and
@@ -234,6 +251,8 @@ def table_one(
         per variable (others auto). Values are rounded half up.
     labels : display names for variables.
     seed : seed of the Monte-Carlo Fisher-Freeman-Halton test for very large tables.
+    exclude : with ``variables=None``, columns never to describe (e.g. those an
+        exclusion criterion made constant).
 
     Returns
     -------
@@ -277,11 +296,9 @@ def table_one(
                                 "drop these rows or give them an arm"))
     w_all = _weights_array(df, weights)
     wcol = weights if isinstance(weights, str) else None
+    left_out: dict[str, str] = {}
     if variables is None:
-        variables = [c for c in df.columns
-                     if c not in (group, wcol) and c not in _OUTCOME_COLUMNS
-                     and not str(c).endswith(("_id", "_date"))
-                     and not pd.api.types.is_datetime64_any_dtype(df[c])]
+        variables, left_out = _default_variables(df, group, wcol, exclude, categorical)
     variables = list(variables)
     missing_cols = [v for v in variables if v not in df.columns]
     for v in missing_cols:
@@ -319,7 +336,7 @@ def table_one(
 
     rows: list[dict] = []
     numbers: list[dict] = []
-    notes: list[str] = []
+    notes: list[str] = [left_out_note(left_out)] if left_out else []
     mc_used = False
 
     for var in variables:
