@@ -4,12 +4,11 @@ Reference: tests/reference/mgus2.json, made with R 4.2.2, survival 3.5.3 and cmp
 (``cuminc``, ``timepoints``, ``survfit(Surv(time, factor(status)) ~ group)``).
 """
 
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference, reference_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lifelines import KaplanMeierFitter
@@ -17,18 +16,17 @@ from scipy import stats
 
 import mace_outcomes as mo
 
-REF = Path(__file__).parent / "reference"
 RTOL = 1e-6
 
 
 @pytest.fixture(scope="module")
 def mgus2():
-    return pd.read_csv(REF / "mgus2.csv")
+    return reference_data("mgus2")
 
 
 @pytest.fixture(scope="module")
 def ref():
-    return json.loads((REF / "mgus2.json").read_text())
+    return reference("mgus2")
 
 
 def _step(table: pd.DataFrame, group, t: float) -> pd.DataFrame:

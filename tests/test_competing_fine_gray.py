@@ -1,28 +1,26 @@
 """Fine-Gray regression against cmprsk's crr (mgus2 reference), R's finegray + weighted
 coxph (through the ``survival`` port), lifelines, and a simulation with known truth."""
 
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference, reference_data
 from lifelines import CoxPHFitter
 
 import mace_outcomes as mo
 
-REF = Path(__file__).parent / "reference"
 RTOL = 1e-6
 
 
 @pytest.fixture(scope="module")
 def mgus2():
-    return pd.read_csv(REF / "mgus2.csv")
+    return reference_data("mgus2")
 
 
 @pytest.fixture(scope="module")
 def ref():
-    return json.loads((REF / "mgus2.json").read_text())["fine_gray"]
+    return reference("mgus2")["fine_gray"]
 
 
 def test_crr_coefficients_se_and_p_match_cmprsk(mgus2, ref):

@@ -3,20 +3,17 @@ package (a port of R's survival), plus input validation."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference, reference_data
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import mace_outcomes as mo
 
-REF = Path(__file__).parent / "reference"
-LUNG = pd.read_csv(REF / "lung.csv")
-LUNG_REF = json.loads((REF / "lung.json").read_text())
+LUNG = reference_data("lung")
+LUNG_REF = reference("lung")
 
 
 def test_unweighted_cox_matches_lifelines():

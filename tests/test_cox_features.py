@@ -8,16 +8,12 @@ many ties; 3-level arm; two sites; patients with 1-2 lesions; non-integer weight
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import reference, reference_data
 
 import mace_outcomes as mo
 
-REF = Path(__file__).parent / "reference"
 COV = ["arm", "x1", "x2"]
 FITS = {
     "weighted_cluster_efron": dict(weights="w", cluster="cid"),
@@ -29,8 +25,7 @@ FITS = {
 
 @pytest.fixture(scope="module")
 def extra():
-    return (pd.read_csv(REF / "cox_extra.csv"),
-            json.loads((REF / "cox_extra.json").read_text()))
+    return reference_data("cox_extra"), reference("cox_extra")
 
 
 @pytest.mark.parametrize("key", list(FITS))
@@ -50,8 +45,8 @@ def test_cox_options_match_r(extra, key):
 
 @pytest.mark.parametrize("name", ["lung", "veteran"])
 def test_ph_test_matches_cox_zph(name):
-    df = pd.read_csv(REF / f"{name}.csv")
-    ref = json.loads((REF / f"{name}.json").read_text())["ph_test"]
+    df = reference_data(name)
+    ref = reference(name)["ph_test"]
     cov = [t for t in ref["term"] if t != "GLOBAL"]
     tab = mo.cox(df, "time", "event", cov).ph_test()
     assert tab["term"].tolist() == ref["term"]

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import reference, reference_data
 
 import mace_outcomes as mo
 from mace_outcomes.regression import _kernels as K
 from mace_outcomes.regression.firth import firth_products, penalised_loglik
 
-REF = Path(__file__).parent / "reference"
-FIRTH = json.loads((REF / "firth.json").read_text())
-ZERO = pd.read_csv(REF / "firth_zero.csv")
-RARE = pd.read_csv(REF / "firth_rare.csv")
+FIRTH = reference("firth")
+ZERO = reference_data("firth_zero")
+RARE = reference_data("firth_rare")
 CASES = {"firth_zero_group": (ZERO, ["group"]), "firth_zero_group_age": (ZERO, ["group", "age"]),
          "firth_rare_group": (RARE, ["group"])}
 

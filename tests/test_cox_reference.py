@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import reference, reference_data
 
 import mace_outcomes as mo
 
-REF = Path(__file__).parent / "reference"
 COVARIATES = {"lung": ["group", "age", "ph_ecog"], "veteran": ["group", "karno", "age"]}
 
 
 def _load(name):
-    return pd.read_csv(REF / f"{name}.csv"), json.loads((REF / f"{name}.json").read_text())
+    return reference_data(name), reference(name)
 
 
 def _check(fit, ref, rtol=1e-6):

@@ -7,17 +7,17 @@ not depend on the package's own readers (except the last few, which test the loa
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
-PAPER = json.loads((Path(__file__).parent / "reference" / "paper_tables.json").read_text())
+PAPER = reference("paper_tables")
 ARMS = ("OCT", "IVUS")
 QUANTILE_METHODS = ("linear", "weibull", "hazen")  # R types 7, 6 (SPSS), 5
 

@@ -1,22 +1,19 @@
 """The one design-matrix builder against R's model.matrix (tests/reference/design.R)."""
 
-import json
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import reference, reference_data
 
 import mace_outcomes as mo
 from mace_outcomes._design import design, parse_formula
 
-REF = Path(__file__).parent / "reference"
-R = json.loads((REF / "design.json").read_text())
+R = reference("design")
 
 
 @pytest.fixture(scope="module")
 def lung():
-    d = pd.read_csv(REF / "lung.csv")
+    d = reference_data("lung")
     d = d.dropna(subset=["time", "event", "group", "age", "ph_ecog", "wt_loss"])
     d = d.assign(arm=np.where(d["group"] == 1, "OCT", "IVUS"),
                  ecog=d["ph_ecog"].astype(int).astype(str),

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference, reference_data
 from plots_checks import assert_nothing_clipped
 
 import mace_outcomes as mo
 from mace_outcomes.plots import plot_love, plot_overlap, save_figure
 
-REF = Path(__file__).parent / "reference"
 COVS = ["age", "ph_ecog", "ph_karno", "wt_loss"]
 
 
 @pytest.fixture(scope="module")
 def lung():
-    df = pd.read_csv(REF / "lung.csv")
-    ref = json.loads((REF / "lung.json").read_text())["iptw"]
+    df = reference_data("lung")
+    ref = reference("lung")["iptw"]
     return df, ref, mo.propensity(df, treatment="group", covariates=COVS, estimand="ATE")
 
 

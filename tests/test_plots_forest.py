@@ -3,24 +3,20 @@ printed as journals print it, nothing clipped -- on R's Cox fits of the lung dat
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference, reference_data
 from plots_checks import assert_nothing_clipped
 
 import mace_outcomes as mo
 from mace_outcomes.plots import plot_forest, save_figure
 
-REF = Path(__file__).parent / "reference"
-
 
 @pytest.fixture(scope="module")
 def rows():
     """HRs from R (coxph on lung): crude, adjusted and IPTW, plus a subgroup block."""
-    ref = json.loads((REF / "lung.json").read_text())
+    ref = reference("lung")
     crude, adj = ref["cox_group_only"], ref["cox_efron"]
     iptw = ref["iptw"]["cox_weighted_robust"]
     return pd.DataFrame({
@@ -62,12 +58,12 @@ def test_markers_and_intervals_sit_at_the_values(rows):
 
 
 def test_printed_text_matches_r(rows):
-    ref = json.loads((REF / "lung.json").read_text())["cox_group_only"]
+    ref = reference("lung")["cox_group_only"]
     fig = plot_forest(rows)
     texts = {int(t.get_gid().split(":")[1]): t.get_text()
              for t in fig.findobj(lambda a: (a.get_gid() or "").startswith("hr_text:"))}
     assert texts[0] == f"{ref['hr']:.2f} ({ref['lower']:.2f}\u2013{ref['upper']:.2f})"
-    assert texts[0] == "0.59 (0.42\u20130.83)"  # R: 0.586 (0.417, 0.825)
+    assert texts[0] == "0.59 (0.42\u20130.83)"  # as R prints 0.586 (0.417, 0.825) (lung.json)
     assert texts[3] == "" and texts[6].endswith("\u221e)")
     p_texts = {int(t.get_gid().split(":")[1]): t.get_text()
                for t in fig.findobj(lambda a: (a.get_gid() or "").startswith("p:"))}
@@ -114,14 +110,15 @@ def test_nothing_clipped_and_rows_aligned(rows, width):
 
 
 def test_from_cox_fits_of_several_endpoints(tmp_path):
-    df = pd.read_csv(REF / "lung.csv")
+    df = reference_data("lung")
     df["early"] = ((df.time < 300) & (df.event == 1)).astype(int)
     fits = {"Death": mo.cox(df, covariates=["group"]),
             "Death < 300 days": mo.cox(df, event="early", covariates=["group"])}
     tidy = pd.concat([f.summary.loc[["group"]].assign(label=k) for k, f in fits.items()])
     fig = plot_forest(tidy)
     markers = _by_gid(fig, "hr:")
-    assert markers[0].get_xdata()[0] == pytest.approx(0.586443644905882, rel=1e-6)  # R
+    r_hr = reference("lung")["cox_group_only"]["hr"]  # R: coxph(Surv(time, event) ~ group)
+    assert markers[0].get_xdata()[0] == pytest.approx(r_hr, rel=1e-6)
     (pdf,) = save_figure(fig, tmp_path / "forest.pdf")
     assert b"/FontFile2" in pdf.read_bytes()
 

@@ -9,15 +9,14 @@ axes; every label with the figure's bounding box; the files with their formats.
 from __future__ import annotations
 
 import io
-import json
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference, reference_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -29,15 +28,14 @@ from mace_outcomes.plots.style import OKABE_ITO
 
 matplotlib.use("Agg")
 
-REF = Path(__file__).parent / "reference"
 MONTH = 365.0 / 12.0
 BREAKS = (0, 3, 6, 9, 12)
 
 
 @pytest.fixture(scope="module")
 def lung():
-    df = pd.read_csv(REF / "lung.csv")
-    ref = json.loads((REF / "lung.json").read_text())
+    df = reference_data("lung")
+    ref = reference("lung")
     df["w"] = ref["iptw"]["weights_ate"]
     return df, ref
 
@@ -148,7 +146,7 @@ def test_weighted_figure_refuses_unweighted_p_value(lung):
     with pytest.raises(mo.InputError, match="curves are not"):
         plot_km(mo.kaplan_meier(df, group="group"), test=iptw)
     fig = plot_km(km_w, test=iptw, hr=mo.cox(df, covariates=["group"], weights="w"))
-    # R: RISCA ipw.log.rank p = 0.00262; coxph(weights, robust) HR 0.583 (0.414-0.820)
+    # R (lung.json): RISCA ipw.log.rank p; coxph(weights, robust) HR and its interval
     p = ref["iptw"]["adjusted_logrank_ate"]["p"]
     c = ref["iptw"]["cox_weighted_robust"]
     text = _annotation(fig)
@@ -290,8 +288,8 @@ def test_pdf_embeds_truetype_and_svg_is_xml(lung, tmp_path):
 
 
 def test_cif_figure_matches_cmprsk():
-    df = pd.read_csv(REF / "mgus2.csv")
-    ref = json.loads((REF / "mgus2.json").read_text())
+    df = reference_data("mgus2")
+    ref = reference("mgus2")
     ci = mo.cumulative_incidence(df, status="status", group="group", cause=1)
     ci2 = mo.cumulative_incidence(df, status="status", group="group", cause=2)
     times = ref["cif_timepoints"]["times"]
@@ -397,7 +395,7 @@ def test_png_is_not_blank(lung):
 
 
 def test_weighted_cif_counts_both_ways():
-    df = pd.read_csv(REF / "mgus2.csv")
+    df = reference_data("mgus2")
     df["w"] = np.random.default_rng(7).uniform(0.5, 2.0, len(df))
     ci = mo.cumulative_incidence(df, status="status", group="group", cause=1, weights="w")
     times = (0, 100, 200, 300)
@@ -416,7 +414,7 @@ def test_weighted_cif_counts_both_ways():
 
 
 def test_annotation_covers_no_curve_and_table_is_optional():
-    df = pd.read_csv(REF / "veteran.csv")
+    df = reference_data("veteran")
     df["karno_group"] = pd.cut(df.karno, [0, 40, 60, 75, 100]).astype(str)
     km = mo.kaplan_meier(df, group="karno_group")
     fig = plot_km(km, unit="days", breaks=(0, 100, 200, 300, 400, 500),

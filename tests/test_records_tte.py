@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference
 from records_cases import base_tables, day
 
 import mace_outcomes as mo
@@ -128,7 +129,8 @@ def test_horizon_boundary():
 
 
 def test_day_zero_event_kept_like_r():
-    # R: survfit(Surv(c(0,0,1,2,3), c(1,0,1,0,1)) ~ 1) gives S(0) = 0.8, S(1) = 0.5333.
+    # R: summary(survfit(Surv(c(0,0,1,2,3), c(1,0,1,0,1)) ~ 1), times = c(0, 1))$surv
+    r = reference("spot_checks")["km_day_zero"]
     patients = pd.DataFrame({"patient_id": [1, 2, 3, 4, 5], "arm": ["a", "b"] * 2 + ["a"],
                              "index_date": [day(0)] * 5,
                              "last_contact_date": [day(9), day(0), day(9), day(2), day(9)]})
@@ -140,8 +142,9 @@ def test_day_zero_event_kept_like_r():
     from lifelines import KaplanMeierFitter
 
     km = KaplanMeierFitter().fit(tte["time"], tte["event"])
-    assert km.predict(0.0) == pytest.approx(0.8) and km.predict(1.0) == pytest.approx(0.53333,
-                                                                                      abs=1e-5)
+    s0, s1 = r["surv"]  # at r["times"] = (0, 1)
+    assert km.predict(0.0) == pytest.approx(s0, rel=1e-9)
+    assert km.predict(1.0) == pytest.approx(s1, rel=1e-9)
 
 
 def test_landmark_starts_the_clock_later():

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference, reference_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mace_outcomes as mo
 
-REF = Path(__file__).parent / "reference"
-
 
 def load(name):
-    ref = json.loads((REF / f"{name}.json").read_text())
-    return ref, pd.read_csv(REF / f"{name}.csv")
+    return reference(name), reference_data(name)
 
 
 def num(values):
@@ -43,13 +38,14 @@ def test_reverse_km_matches_r(name):
 
 def test_flat_curve_at_half_gives_midpoint():
     # R's quantile.survfit: a curve equal to 1 - p over [t1, t2) gives (t1 + t2) / 2
+    r = reference("spot_checks")["quantile_flat"]
     df = pd.DataFrame({"time": [1, 2, 3, 4], "event": [1, 1, 1, 1]})
     med = mo.kaplan_meier(df).median()
-    assert med["median"].iloc[0] == 2.5
+    assert med["median"].iloc[0] == r["median_all_events"]  # (2 + 3) / 2
     # the last flat piece: midpoint to the last time
     df = pd.DataFrame({"time": [1, 2, 5], "event": [1, 0, 0]})
     q = mo.kaplan_meier(df).quantile([1 / 3])
-    assert q["time"].iloc[0] == pytest.approx(3.0)  # (1 + 5) / 2
+    assert q["time"].iloc[0] == pytest.approx(r["third_last_flat"])  # (1 + 5) / 2
 
 
 @settings(max_examples=30, deadline=None)

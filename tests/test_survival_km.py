@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference, reference_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
 import mace_outcomes as mo
 
-REF = Path(__file__).parent / "reference"
 SETS = ["lung", "veteran"]
 RTOL = 1e-6
 
 
 def load(name):
-    ref = json.loads((REF / f"{name}.json").read_text())
-    df = pd.read_csv(REF / f"{name}.csv")
+    ref = reference(name)
+    df = reference_data(name)
     df["w"] = ref["iptw"]["weights_ate"]
     return ref, df
 
@@ -115,23 +112,16 @@ def lung_with_clusters():
 def test_cluster_robust_matches_r():
     # R: survfit(Surv(time, event) ~ group, weights=wc, cluster=cl, conf.type="log-log"),
     # summary(times=c(100, 365, 700)), with cl = row %% 37, wc = 1 + (row %% 5) / 3
-    r_w = np.array([
-        [0.8517941, 0.03774040, 0.75908578, 0.9108730],
-        [0.3384609, 0.04338903, 0.25509207, 0.4235440],
-        [0.1067071, 0.03659702, 0.04871568, 0.1907033],
-        [0.9196407, 0.02508060, 0.85336664, 0.9567072],
-        [0.5438795, 0.05552941, 0.42915822, 0.6450228],
-        [0.2482792, 0.06529197, 0.13306691, 0.3819860]])
+    r = reference("spot_checks")["km_cluster_robust"]
+    r_w = np.column_stack([r["weighted"][c] for c in ("surv", "std_err", "lower", "upper")])
     # the same without weights (cluster alone switches to the robust variance)
-    r_u = np.array([[0.85039370, 0.03778347], [0.35317762, 0.03904276],
-                    [0.09658428, 0.03215481], [0.91845746, 0.02547711],
-                    [0.55596457, 0.05491230], [0.26363265, 0.06866935]])
+    r_u = np.column_stack([r["unweighted"][c] for c in ("surv", "std_err")])
     df = lung_with_clusters()
     at = mo.kaplan_meier(df, group="group", weights="wc", cluster="cl").at([100, 365, 700])
-    np.testing.assert_allclose(at[["surv", "std_err", "lower", "upper"]], r_w, rtol=2e-6)
+    np.testing.assert_allclose(at[["surv", "std_err", "lower", "upper"]], r_w, rtol=1e-9)
     km = mo.kaplan_meier(df, group="group", cluster="cl")
     assert km.variance == "robust" and not km.weighted
-    np.testing.assert_allclose(km.at([100, 365, 700])[["surv", "std_err"]], r_u, rtol=2e-6)
+    np.testing.assert_allclose(km.at([100, 365, 700])[["surv", "std_err"]], r_u, rtol=1e-9)
 
 
 def test_singleton_clusters_equal_unclustered_robust():
@@ -144,42 +134,44 @@ def test_singleton_clusters_equal_unclustered_robust():
 
 def test_quantiles_and_median_match_r():
     # R: quantile(survfit(Surv(time, event) ~ group, lung, conf.type="log-log"))
+    r = reference("spot_checks")["km_quantiles"]
     _, df = load("lung")
     km = mo.kaplan_meier(df, group="group")
     q = km.quantile()
-    np.testing.assert_array_equal(q["time"], [163, 284, 477, 245, 433, 705])
-    np.testing.assert_array_equal(q["lower"], [116, 222, 390, 194, 348, 550])
-    np.testing.assert_array_equal(q["upper"], [181, 329, 583, 340, 550, 765])
+    np.testing.assert_array_equal(q["time"], r["time"])
+    np.testing.assert_array_equal(q["lower"], r["lower"])
+    np.testing.assert_array_equal(q["upper"], r["upper"])
     med = km.median()
     assert list(med.columns) == ["group", "median", "lower", "upper"]
+    # the median is the middle of the three probabilities, per group
     np.testing.assert_array_equal(med[["median", "lower", "upper"]],
-                                  [[284, 222, 329], [433, 348, 550]])
+                                  np.column_stack([r[c][1::3] for c in ("time", "lower", "upper")]))
 
 
 def test_curve_reaching_zero_and_at_semantics_match_r():
     # R: survfit(Surv(time, event) ~ 1, conf.type="log-log") on this toy set,
     # summary(censored=TRUE) and summary(times=c(.5, 2.5, 5, 7), extend=TRUE)
+    r = reference("spot_checks")["km_toy"]
     df = pd.DataFrame({"time": [1, 2, 2, 3, 4, 5, 5, 6], "event": [1, 1, 0, 1, 0, 1, 1, 1],
                        "w": [1, 2, 1.5, 1, 1, 0.5, 2, 1]})
     t = mo.kaplan_meier(df).table
-    np.testing.assert_allclose(t["std_err"][:5], [0.1169268, 0.1530931, 0.1816590,
-                                                  0.1816590, 0.1741647], rtol=1e-6)
-    np.testing.assert_allclose(t["lower"][:5], [0.387000014, 0.314807114, 0.195495866,
-                                                0.195495866, 0.009583794], rtol=1e-6)
+    np.testing.assert_allclose(t["std_err"][:5], r["std_err"][:5], rtol=1e-9)
+    np.testing.assert_allclose(t["lower"][:5], r["lower"][:5], rtol=1e-9)
     assert t["surv"].iloc[-1] == 0 and np.isnan(t["std_err"].iloc[-1])
     assert np.isnan(t["lower"].iloc[-1]) and np.isnan(t["upper"].iloc[-1])
-    at = mo.kaplan_meier(df).at([0.5, 2.5, 5, 7])
-    np.testing.assert_array_equal(at["n_risk"], [8, 5, 3, 0])
-    np.testing.assert_allclose(at["surv"], [1, 0.75, 0.2, 0])
+    at = mo.kaplan_meier(df).at(r["at_times"])
+    np.testing.assert_array_equal(at["n_risk"], r["at_n_risk"])
+    np.testing.assert_allclose(at["surv"], r["at_surv"])
     # weighted robust: R prints std.err 0 once the curve is 0; n.risk weighted
     w = mo.kaplan_meier(df, weights="w").table
-    np.testing.assert_allclose(w["n_risk"], [10, 9, 5.5, 4.5, 3.5, 1])
-    np.testing.assert_allclose(w["std_err"], [0.0972, 0.1818, 0.1957, 0.1957, 0.1544, 0],
-                               atol=5e-5)
-    rt = mo.kaplan_meier(df).risk_table([0, 2, 4.5, 10])
-    np.testing.assert_array_equal(rt["n_risk"], [8, 7, 3, 0])
-    np.testing.assert_array_equal(rt["cum_events"], [0, 2, 3, 6])
-    np.testing.assert_array_equal(rt["cum_censored"], [0, 1, 2, 2])
+    np.testing.assert_allclose(w["n_risk"], r["weighted_n_risk"])
+    np.testing.assert_allclose(w["std_err"], r["weighted_std_err"], rtol=1e-9,
+                               atol=1e-12)
+    # summary(times=c(0, 2, 4.5, 10), extend=TRUE): n.risk, cumsum(n.event), cumsum(n.censor)
+    rt = mo.kaplan_meier(df).risk_table(r["risk_times"])
+    np.testing.assert_array_equal(rt["n_risk"], r["risk_n_risk"])
+    np.testing.assert_array_equal(rt["cum_events"], r["risk_cum_events"])
+    np.testing.assert_array_equal(rt["cum_censored"], r["risk_cum_censored"])
 
 
 @pytest.mark.parametrize("name", SETS)

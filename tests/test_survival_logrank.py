@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference, reference_data
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import mace_outcomes as mo
 
-REF = Path(__file__).parent / "reference"
 SETS = ["lung", "veteran"]
 
 
 def load(name):
-    ref = json.loads((REF / f"{name}.json").read_text())
-    df = pd.read_csv(REF / f"{name}.csv")
+    ref = reference(name)
+    df = reference_data(name)
     df["w"] = ref["iptw"]["weights_ate"]
     return ref, df
 
@@ -47,6 +44,15 @@ def test_iptw_logrank_matches_risca(name):
     assert res.z == pytest.approx(r["z"], rel=1e-6)
     assert res.p_value == pytest.approx(r["p"], rel=1e-6)
     assert res.statistic == pytest.approx(r["z"] ** 2, rel=1e-6)
+
+
+def test_iptw_logrank_matches_xie_liu_formula_in_r():
+    # RISCA is not needed to recompute its test: spot_checks.R writes Xie & Liu's formula out
+    r = reference("spot_checks")["iptw_logrank_lung"]
+    _, df = load("lung")
+    res = mo.logrank(df, group="group", weights="w")
+    assert res.z == pytest.approx(r["z"], rel=1e-9)
+    assert res.p_value == pytest.approx(r["p"], rel=1e-9)
 
 
 @pytest.mark.parametrize("name", SETS)
@@ -109,15 +115,12 @@ def test_three_groups_and_strata_match_r():
     # survdiff(Surv(time, event) ~ arm3 + strata(prior), v)
     _, df = load("veteran")
     df["arm3"] = np.digitize(df["karno"], [40.5, 70.5])
+    r = reference("spot_checks")["logrank_three_groups"]
     res = mo.logrank(df, group="arm3", strata="prior")
     assert res.df == 2
-    assert res.statistic == pytest.approx(R_THREE["chisq"], rel=1e-6)
-    np.testing.assert_allclose(res.table["observed"], R_THREE["observed"])
-    np.testing.assert_allclose(res.table["expected"], R_THREE["expected"], rtol=1e-6)
-
-
-R_THREE = {"chisq": 41.74964492, "observed": [37, 60, 31],
-           "expected": [14.90461652, 66.43759995, 46.65778354]}
+    assert res.statistic == pytest.approx(r["chisq"], rel=1e-9)
+    np.testing.assert_allclose(res.table["observed"], r["observed"])
+    np.testing.assert_allclose(res.table["expected"], r["expected"], rtol=1e-9)
 
 
 @pytest.mark.parametrize("name", SETS)

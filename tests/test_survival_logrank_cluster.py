@@ -1,22 +1,20 @@
 """Clustered (robust) log-rank score test against R's coxph(..., cluster=) robust score."""
 
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference, reference_data
 
 import mace_outcomes as mo
 
-REF = Path(__file__).parent / "reference"
-R = json.loads((REF / "lung_clustered_logrank.json").read_text())
-LUNG = json.loads((REF / "lung.json").read_text())
+R = reference("lung_clustered_logrank")
+LUNG = reference("lung")
 
 
 @pytest.fixture(scope="module")
 def lung():
-    d = pd.read_csv(REF / "lung.csv")
+    d = reference_data("lung")
     return d.assign(cid=R["cid"], w=LUNG["iptw"]["weights_ate"],
                     st=(d["age"] > 62).astype(int))
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference, reference_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,13 +13,11 @@ import mace_outcomes as mo
 from mace_outcomes.survival._kernels import km_surv, risk_table, rmst_area
 from mace_outcomes.survival.rmst import rmst_kernel
 
-REF = Path(__file__).parent / "reference"
 SETS = ["lung", "veteran"]
 
 
 def load(name):
-    ref = json.loads((REF / f"{name}.json").read_text())
-    return ref, pd.read_csv(REF / f"{name}.csv")
+    return reference(name), reference_data(name)
 
 
 @pytest.mark.parametrize("name", SETS)
@@ -66,16 +62,17 @@ def lung_weighted():
 def test_robust_rmst_matches_r_sojourn_residuals():
     # R, per group: f <- survfit(Surv(time, event) ~ 1, weights=wc); r <- resid(f, times=365,
     # type="sojourn"); sqrt(sum(rowsum(wc * r, cl)^2)) and sqrt(sum((wc * r)^2))
+    r = reference("spot_checks")["rmst_weighted_cluster"]
     df = lung_weighted()
     clus = mo.rmst(df, group="group", tau=365, weights="wc", cluster="cl")
-    np.testing.assert_allclose(clus.table["rmst"], [245.63661, 300.73820], rtol=1e-7)
-    np.testing.assert_allclose(clus.table["se"], [11.48487, 11.10694], rtol=1e-6)
+    np.testing.assert_allclose(clus.table["rmst"], r["rmst"], rtol=1e-9)
+    np.testing.assert_allclose(clus.table["se"], r["se_cluster"], rtol=1e-9)
     plain = mo.rmst(df, group="group", tau=365, weights="wc")
     assert plain.variance == "robust"
-    np.testing.assert_allclose(plain.table["se"], [10.85414, 11.15527], rtol=1e-6)
+    np.testing.assert_allclose(plain.table["se"], r["se_robust"], rtol=1e-9)
     # robust=False with weights: R's print(survfit(..., weights=wc), rmean=365) se(rmean)
     naive = mo.rmst(df, group="group", tau=365, weights="wc", robust=False)
-    np.testing.assert_allclose(naive.table["se"], [8.102579, 8.435931], rtol=1e-6)
+    np.testing.assert_allclose(naive.table["se"], r["se_naive"], rtol=1e-9)
 
 
 def test_robust_difference_variance_uses_cluster_covariance():

@@ -1,20 +1,19 @@
 """audit_reported on the paper's printed tables, against scipy.stats and its printed p."""
 
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REFERENCE_DIR, reference
 from scipy import stats
 
 import mace_outcomes as mo
 
-PAPER = Path(__file__).parent / "reference" / "paper_tables.json"
+PAPER = REFERENCE_DIR / "paper_tables.json"  # read by path in the path-input test
 
 
 @pytest.fixture(scope="module")
 def audit():
-    return mo.audit_reported(json.loads(PAPER.read_text()))
+    return mo.audit_reported(reference("paper_tables"))
 
 
 def summary_row(audit, variable, level="", variant="printed"):

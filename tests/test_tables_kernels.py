@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -22,13 +23,14 @@ def test_fisher_2x2_equals_scipy(t):
 
 def test_fisher_freeman_halton_equals_r():
     # R 4.x: fisher.test(matrix(c(1,3,1,5,0,1,2,6,1,0,2,7), 3))$p.value
+    r = reference("spot_checks")["fisher"]
     t = np.array([[1, 5, 2, 0], [3, 0, 6, 2], [1, 1, 1, 7]])
     p, how = k.fisher_exact_rxc(t)
     assert how == "exact"
-    assert p == pytest.approx(0.0009102165, rel=1e-6)
+    assert p == pytest.approx(r["rxc_3x4"], rel=1e-8)
     # fisher.test(matrix(c(1,23,1,8,5,33,5,8), 4))$p.value  (4 x 2, transposed internally)
     p2, _ = k.fisher_exact_rxc(np.array([[1, 5], [23, 33], [1, 5], [8, 8]]))
-    assert p2 == pytest.approx(0.3974944, rel=1e-6)
+    assert p2 == pytest.approx(r["rxc_4x2"], rel=1e-8)
 
 
 @settings(max_examples=25, deadline=None)
@@ -169,11 +171,12 @@ def test_design_tests_with_unit_weights_reduce_to_classical_forms(seed):
 
 def test_fisher_two_row_network_equals_r_on_larger_tables():
     # R: fisher.test(matrix(c(60,70,50,40,40,35,30,25,2,3,1,0), 2), workspace = 2e8)
+    r = reference("spot_checks")["fisher"]
     p, how = k.fisher_exact_rxc(np.array([[60, 50, 40, 30, 2, 1], [70, 40, 35, 25, 3, 0]]))
-    assert how == "exact" and p == pytest.approx(0.6274437567, rel=1e-8)
+    assert how == "exact" and p == pytest.approx(r["two_row_2x6"], rel=1e-8)
     # fisher.test(matrix(c(500,480,300,320,150,140,3,9), 2), workspace = 2e8)
     p, how = k.fisher_exact_rxc(np.array([[500, 300, 150, 3], [480, 320, 140, 9]]))
-    assert how == "exact" and p == pytest.approx(0.2261240632, rel=1e-8)
+    assert how == "exact" and p == pytest.approx(r["two_row_2x4"], rel=1e-8)
 
 
 @settings(max_examples=60, deadline=None)

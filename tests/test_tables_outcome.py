@@ -1,22 +1,19 @@
 """outcome_table against R (survival 3.5, coxphf, RISCA via tests/reference), lifelines, pandas."""
 
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference, reference_data
 
 import mace_outcomes as mo
 from mace_outcomes.errors import InputError
 
-REF = Path(__file__).parent / "reference"
-
 
 @pytest.fixture(scope="module")
 def lung():
-    d = pd.read_csv(REF / "lung.csv")
-    ref = json.loads((REF / "lung.json").read_text())
+    d = reference_data("lung")
+    ref = reference("lung")
     d["w"] = ref["iptw"]["weights_ate"]
     return d, ref
 
@@ -73,8 +70,8 @@ def test_censored_at_horizon_matches_lifelines(lung):
 
 
 def test_zero_events_uses_firth_like_coxphf():
-    z = pd.read_csv(REF / "firth_zero.csv")  # no events in group 1
-    ref = json.loads((REF / "firth.json").read_text())["firth_zero_group"]
+    z = reference_data("firth_zero")  # no events in group 1
+    ref = reference("firth")["firth_zero_group"]
     ot = mo.outcome_table({"zero": z}, group="group", horizon=5000, arms=[1, 0])
     r = ot.table.iloc[0]
     assert "Firth" in r["method"] and "no events in 1" in r["method"]
@@ -123,14 +120,16 @@ def test_clustered_matches_r(lung):
     # R 4.2 / survival 3.5.3, lung with pairs of rows as clusters (id = (row - 1) %/% 2):
     # coxph(Surv(pmin(time, 365), event & time <= 365) ~ group, cluster = id);
     # survfit(Surv(time, event) ~ group, cluster = id, robust = TRUE, conf.type = "log-log")
+    want = reference("spot_checks")["outcome_pairs_clustered"]
     d, _ = lung
     d = d.assign(pair=np.arange(len(d)) // 2)
     r = mo.outcome_table({"death": d}, group="group", horizon=365, arms=[1, 0],
                          cluster="pair").table.iloc[0]
-    assert r["hr"] == pytest.approx(0.518725781963, rel=1e-6)
-    assert r["lower"] == pytest.approx(0.34828751312, rel=1e-6)
-    assert r["upper"] == pytest.approx(0.772569864657, rel=1e-6)
-    assert r["p"] == pytest.approx(0.0012398606259, rel=1e-5)
-    # robust (IJ) KM limits at 365 days: S lower/upper -> incidence upper/lower
-    assert r["km_upper_0"] == pytest.approx(100 * (1 - 0.264891202607), rel=1e-6)
-    assert r["km_lower_1"] == pytest.approx(100 * (1 - 0.665030256593), rel=1e-6)
+    assert r["hr"] == pytest.approx(want["hr"], rel=1e-6)
+    assert r["lower"] == pytest.approx(want["lower"], rel=1e-6)
+    assert r["upper"] == pytest.approx(want["upper"], rel=1e-6)
+    assert r["p"] == pytest.approx(want["p"], rel=1e-5)
+    # robust (IJ) KM limits at 365 days (R's rows: group 0, group 1): S lower/upper ->
+    # incidence upper/lower
+    assert r["km_upper_0"] == pytest.approx(100 * (1 - want["km_lower"][0]), rel=1e-6)
+    assert r["km_lower_1"] == pytest.approx(100 * (1 - want["km_upper"][1]), rel=1e-6)

@@ -5,17 +5,17 @@ counts must agree exactly and means ± SD / medians (Q1, Q3) to the printed prec
 except where the paper contradicts itself (listed here, as in the data's README).
 """
 
-import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import reference
 
 import mace_outcomes as mo
 from mace_outcomes.tables import compare_to_reported
 
 ROOT = Path(__file__).resolve().parents[1]
-PAPER = json.loads((ROOT / "tests" / "reference" / "paper_tables.json").read_text())
+PAPER = reference("paper_tables")
 ARMS = ["OCT", "IVUS"]
 # Where the printed paper is inconsistent (see data/README.md): the consistent value is used
 KNOWN = {("presentation", "ACS", "IVUS", "count"),        # printed 27 (70.2%): 33 of 47

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference, reference_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -215,12 +216,8 @@ def test_constant_variable_has_no_test(df):
 def test_weighted_matches_r_survey():
     # R 4.2, survey: des <- svydesign(ids = ~1, weights = ~w_ate, data = lung);
     # svymean / svyvar / svyquantile(c(.25, .5, .75)) / svymean(~factor(ph_ecog)) per group
-    import json
-    from pathlib import Path
-
-    ref_dir = Path(__file__).parent / "reference"
-    d = pd.read_csv(ref_dir / "lung.csv")
-    d["w"] = json.loads((ref_dir / "lung.json").read_text())["iptw"]["weights_ate"]
+    d = reference_data("lung")
+    d["w"] = reference("lung")["iptw"]["weights_ate"]
     t = mo.table_one(d, group="group", variables=["age", "ph_ecog"], categorical=["ph_ecog"],
                      weights="w", nonnormal=False, arms=[1, 0])
     num = t.numbers.set_index(["variable", "level", "group"])
@@ -240,12 +237,8 @@ def test_weighted_matches_r_survey():
 def test_weighted_design_based_tests_match_r_survey():
     # R 4.2, survey: svyttest(age ~ group, des), svyttest(ph_karno ~ group, des),
     # svychisq(~ph_ecog + group, des) (Rao-Scott F), des = svydesign(~1, weights = ~w_ate)
-    import json
-    from pathlib import Path
-
-    ref_dir = Path(__file__).parent / "reference"
-    d = pd.read_csv(ref_dir / "lung.csv")
-    d["w"] = json.loads((ref_dir / "lung.json").read_text())["iptw"]["weights_ate"]
+    d = reference_data("lung")
+    d["w"] = reference("lung")["iptw"]["weights_ate"]
     t = mo.table_one(d, group="group", variables=["age", "ph_karno", "ph_ecog"],
                      categorical=["ph_ecog"], weights="w", weighted_tests=True, arms=[1, 0])
     assert row(t, "age")["p"] == pytest.approx(0.943073708061, rel=1e-9)

@@ -1,24 +1,21 @@
 """Bootstrap: the batched kernels against R's coxph / survfit numbers and against a
 replicate-by-replicate refit with statsmodels (propensity) and mo.cox (duplicated rows)."""
 
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference, reference_data
 
 import mace_outcomes as mo
 from mace_outcomes.weighting.batch import arm_sums, cox_binary, km_binary, layout
 
-REF = Path(__file__).parent / "reference"
-
 
 @pytest.mark.parametrize("name", ["lung", "veteran"])
 def test_batched_kernels_match_r(name):
-    df = pd.read_csv(REF / f"{name}.csv")
-    ref = json.loads((REF / f"{name}.json").read_text())
+    df = reference_data(name)
+    ref = reference(name)
     iptw, h = ref["iptw"], ref["horizon"]
     lay = layout(df.time.to_numpy(float), df.event.to_numpy(), df.group.to_numpy())
     W = np.vstack([np.ones(len(df)), iptw["weights_ate"], iptw["weights_ato"]])
@@ -103,8 +100,8 @@ def test_cluster_resampling_keeps_patients_whole():
 def test_percentile_interval_covers_closed_form_variance():
     # Unweighted (estimand=None) bootstrap SE of the log HR is close to the model SE
     # for a large sample (Efron & Tibshirani 1993): a check that can fail.
-    df = pd.read_csv(REF / "lung.csv")
-    ref = json.loads((REF / "lung.json").read_text())["cox_group_only"]
+    df = reference_data("lung")
+    ref = reference("lung")["cox_group_only"]
     bt = mo.bootstrap(df, "group", estimand=None, n_boot=400, seed=11, progress=False)
     se = bt.table.set_index("statistic").loc["hr", "se"]
     assert se == pytest.approx(ref["se"], rel=0.15)

@@ -1,22 +1,19 @@
 """Risk difference with clusters that span both arms (one patient, lesions in each arm)."""
 
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference, reference_data
 
 import mace_outcomes as mo
 from mace_outcomes.survival._kernels import km_ij_influence, risk_table
 
-REF = Path(__file__).parent / "reference"
-
 
 def test_influences_reproduce_rs_robust_standard_error():
     """Sum of squared IJ influences = survfit(robust=TRUE) variance of S (lung, IPTW)."""
-    lung = pd.read_csv(REF / "lung.csv")
-    ref = json.loads((REF / "lung.json").read_text())
+    lung = reference_data("lung")
+    ref = reference("lung")
     w = np.asarray(ref["iptw"]["weights_ate"])
     for g, row in zip((0, 1), ref["iptw"]["km_weighted_at_horizon"], strict=True):
         sel = lung["group"].to_numpy() == g

@@ -1,16 +1,15 @@
 """compare_arms on the bundled calibrated cohort against the seed paper's Table 4 counts."""
 
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import reference
 from scipy import stats
 
 import mace_outcomes as mo
 
-PAPER = json.loads((Path(__file__).parent / "reference" / "paper_tables.json").read_text())
+PAPER = reference("paper_tables")
 T4 = PAPER["table4_outcomes"]
 N = {arm: PAPER["arms"][arm]["patients"] for arm in ("OCT", "IVUS")}
 ENDPOINTS = {"mace": "mace_1y_patients", "cardiac_death": "cardiovascular_death_1y",

@@ -1,26 +1,24 @@
 """Propensity scores and weights against R (glm, survey-style weights) on lung / veteran."""
 
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from conftest import reference, reference_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mace_outcomes as mo
 from mace_outcomes.weighting.logistic import logistic_irls, separation
 
-REF = Path(__file__).parent / "reference"
 COVARIATES = {"lung": ["age", "ph_ecog", "ph_karno", "wt_loss"],
               "veteran": ["age", "karno", "diagtime", "prior"]}
 
 
 def load(name):
-    return pd.read_csv(REF / f"{name}.csv"), json.loads((REF / f"{name}.json").read_text())["iptw"]
+    return reference_data(name), reference(name)["iptw"]
 
 
 @pytest.mark.parametrize("name", ["lung", "veteran"])
