@@ -214,37 +214,36 @@ def test_constant_variable_has_no_test(df):
 
 
 def test_weighted_matches_r_survey():
-    # R 4.2, survey: des <- svydesign(ids = ~1, weights = ~w_ate, data = lung);
-    # svymean / svyvar / svyquantile(c(.25, .5, .75)) / svymean(~factor(ph_ecog)) per group
+    # R's survey package: svymean / svyvar / svyquantile / svymean(~factor(ph_ecog)) per
+    # group of svydesign(ids = ~1, weights = ~w_ate) (tests/reference/survey.R)
+    r = reference("survey")
     d = reference_data("lung")
     d["w"] = reference("lung")["iptw"]["weights_ate"]
     t = mo.table_one(d, group="group", variables=["age", "ph_ecog"], categorical=["ph_ecog"],
                      weights="w", nonnormal=False, arms=[1, 0])
     num = t.numbers.set_index(["variable", "level", "group"])
-    r_age = {1: (62.2195325184, 8.80783042616, (56, 63, 69)),
-             0: (62.3141555561, 9.6910714828, (56, 63, 70))}
-    for g, (m, s, q) in r_age.items():
-        assert num.loc[("age", "", g), "mean"] == pytest.approx(m, rel=1e-9)
-        assert num.loc[("age", "", g), "sd"] == pytest.approx(s, rel=1e-9)
-        assert tuple(num.loc[("age", "", g), ["q1", "median", "q3"]]) == q
-    r_ecog = {1: [0.292805296949, 0.467772575335, 0.239422127716, 0.0],
-              0: [0.278036065384, 0.515386804826, 0.199338637608, 0.00723849218093]}
-    for g, props in r_ecog.items():
-        for lev, p in zip("0123", props, strict=True):
+    for g in (1, 0):
+        ref = r[f"group{g}"]
+        assert num.loc[("age", "", g), "mean"] == pytest.approx(ref["age_mean"], rel=1e-9)
+        assert num.loc[("age", "", g), "sd"] == pytest.approx(ref["age_sd"], rel=1e-9)
+        assert list(num.loc[("age", "", g), ["q1", "median", "q3"]]) == ref["age_quartiles"]
+        for lev, p in zip("0123", ref["ph_ecog_props"], strict=True):
             assert num.loc[("ph_ecog", lev, g), "percent"] == pytest.approx(100 * p, abs=1e-9)
 
 
 def test_weighted_design_based_tests_match_r_survey():
-    # R 4.2, survey: svyttest(age ~ group, des), svyttest(ph_karno ~ group, des),
-    # svychisq(~ph_ecog + group, des) (Rao-Scott F), des = svydesign(~1, weights = ~w_ate)
+    # R's survey: svyttest(age ~ group, des), svyttest(ph_karno ~ group, des),
+    # svychisq(~ph_ecog + group, des) (Rao-Scott F) (tests/reference/survey.R)
+    r = reference("survey")
     d = reference_data("lung")
     d["w"] = reference("lung")["iptw"]["weights_ate"]
     t = mo.table_one(d, group="group", variables=["age", "ph_karno", "ph_ecog"],
                      categorical=["ph_ecog"], weights="w", weighted_tests=True, arms=[1, 0])
-    assert row(t, "age")["p"] == pytest.approx(0.943073708061, rel=1e-9)
-    assert row(t, "ph_karno")["p"] == pytest.approx(0.991891652073, rel=1e-9)
-    r = row(t, "ph_ecog")
-    assert r["test"].startswith("Rao-Scott") and r["p"] == pytest.approx(0.684328490202, rel=1e-8)
+    assert row(t, "age")["p"] == pytest.approx(r["ttest_age_p"], rel=1e-9)
+    assert row(t, "ph_karno")["p"] == pytest.approx(r["ttest_karno_p"], rel=1e-9)
+    e = row(t, "ph_ecog")
+    assert e["test"].startswith("Rao-Scott") and e["p"] == pytest.approx(r["chisq_ecog_p"],
+                                                                         rel=1e-8)
     assert "p" in t.formatted().columns and any("svychisq" in x for x in t.rules)
 
 
