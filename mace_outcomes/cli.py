@@ -13,15 +13,11 @@ an existing file.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import os
-import shutil
 import sys
-import tempfile
 import traceback
 from pathlib import Path
 
-from .errors import InputError, Problem
+from .errors import InputError
 
 _DEBUG_HELP = "on an internal error, show the traceback"
 
@@ -121,13 +117,16 @@ def _validate(args: argparse.Namespace) -> None:
 
 
 def _tte(args: argparse.Namespace) -> None:
-    from .records import read_cohort, time_to_event
+    from .records import read_cohort, time_to_event, write_table
+    from .records.io import check_output
 
-    _refuse_cohort_input(args.output, args.directory)
+    # the cohort's own files are refused before the long read; a name that exists is
+    # refused by the write itself, after the input's own problems are reported
+    check_output(args.output, overwrite=True, protect=args.directory)
     cohort = read_cohort(args.directory)
     tte = time_to_event(cohort, endpoint=args.endpoint, horizon=args.horizon,
                         landmark=args.landmark, level=args.level)
-    _write_new(tte, args.output)
+    write_table(tte, args.output)  # never overwrites: a file made meanwhile is refused
     print(f"wrote {len(tte)} rows to {args.output}")
 
 
@@ -147,75 +146,6 @@ def _init(args: argparse.Namespace) -> None:
 
 
 _COMMANDS = {"validate": _validate, "tte": _tte, "analyze": _analyze, "init": _init}
-
-
-# ----------------------------------------------------------------------------- tte -o
-def _cohort_inputs(directory: Path) -> dict[str, Path]:
-    """The files a cohort is read from, by what they are."""
-    from .records.io import find_tables
-
-    directory = Path(directory)
-    if directory.is_file():  # one workbook
-        return {"workbook": directory}
-    inputs = {f"{name} table": path for name, path in find_tables(directory).items()}
-    for what, name in (("study file", "study.toml"), ("aliases table", "aliases.csv")):
-        if (directory / name).exists():
-            inputs[what] = directory / name
-    return inputs
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return a.resolve() == b.resolve()
-
-
-def _refuse_cohort_input(output: Path, directory: Path) -> None:
-    """The cohort's own files are never an output, whatever the spelling of the path."""
-    for what, path in _cohort_inputs(directory).items():
-        if _same_file(output, path):
-            raise InputError(Problem(f"this is the cohort's own {what} ({path.name}): the "
-                                     "output would destroy the input", source=str(output),
-                                     fix="write the time-to-event table to a new file, "
-                                         "e.g. outside the cohort folder"))
-
-
-def _exists(path: Path) -> InputError:
-    return InputError(Problem("the output file exists; it is never overwritten",
-                              source=str(path), fix="choose another name, or remove the "
-                              "file yourself first"))
-
-
-def _write_new(frame, path: Path) -> None:
-    """Write ``frame`` to a file that does not exist yet, never replacing one.
-
-    The table is written beside the target and hard-linked into place: the link fails
-    if the name was taken meanwhile, so no file is ever overwritten.
-    """
-    from .records import write_table
-
-    path = Path(path)
-    if path.exists() or path.is_symlink():
-        raise _exists(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
-    try:
-        try:
-            written = write_table(frame, staging / path.name)
-        except InputError as err:  # name the file asked for, not the staging copy
-            raise InputError([dataclasses.replace(p, source=str(path))
-                              for p in err.problems]) from None
-        try:
-            os.link(written, path)
-        except FileExistsError:
-            raise _exists(path) from None
-        except OSError:  # a file system without hard links
-            if path.exists():
-                raise _exists(path) from None
-            os.replace(written, path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,12 +14,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REFERENCE_DIR, reference, reference_data
+from conftest import reference, reference_data
 
 import mace_outcomes as mo
 from mace_outcomes._frames import EXTREME_RELATIVE_WEIGHT, relative_weights
 
-REF = REFERENCE_DIR
 R = reference("cox_faults")
 MONO = reference_data("cox_faults_monotone")
 
@@ -128,7 +127,7 @@ def test_affine_copy_is_aliased_not_monotone():
 # -- 3. one weight of 1e5 -------------------------------------------------------------------
 
 def _big_weight() -> pd.DataFrame:
-    d = pd.read_csv(REF / "lung.csv")
+    d = reference_data("lung")
     d["w"] = 1.0
     d.loc[25, "w"] = 1e5  # R's row 26
     return d
@@ -197,7 +196,7 @@ def test_propensity_like_weights_do_not_warn(estimator):
 
 
 def test_propensity_weights_of_lung_do_not_warn_anywhere():
-    d = pd.read_csv(REF / "lung.csv")
+    d = reference_data("lung")
     with warnings.catch_warnings():
         warnings.simplefilter("error", mo.ExtremeWeightWarning)
         ps = mo.propensity(d, "group", ["age", "ph_ecog", "ph_karno"])

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -224,8 +227,9 @@ def read_study(directory: str | Path) -> dict | None:
         raise InputError(Problem(f"not valid TOML: {err}", source=str(f))) from err
 
 
-def write_table(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write a table, choosing the format from the extension.
+def write_table(df: pd.DataFrame, path: str | Path, *, overwrite: bool = False,
+                protect=()) -> Path:
+    """Write a table, choosing the format from the extension; never replace a file unasked.
 
     Parameters
     ----------
@@ -234,10 +238,26 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
         a text cell beginning with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
         gets a leading single quote so no spreadsheet reads it as a formula
         (:func:`mace_outcomes._safe.neutralise_formulas`); Parquet and SPSS keep it as is.
+    overwrite : replace an existing file (default: an existing file is an error).
+    protect : cohort folders, workbooks or files (or a :class:`Cohort`, or several of
+        these) whose input files (tables, ``study.toml``, ``aliases.csv``) are never
+        written, even with ``overwrite=True``, whatever the spelling of the path or
+        another (hard or symbolic) link to them.
+
+    The table is written beside the target and moved into place, so a failed write leaves
+    no partial file; without ``overwrite`` it is hard-linked into place, which fails if
+    the name was taken meanwhile. ``overwrite`` replaces the name (a link at ``path`` is
+    replaced, not written through).
 
     Returns
     -------
     The path written.
+
+    Raises
+    ------
+    InputError
+        an unsupported extension or a missing optional writer; ``path`` is one of the
+        protected files or a folder; ``path`` exists and ``overwrite`` is false.
 
     Examples
     --------
@@ -246,6 +266,32 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     >>> out = write_table(pd.DataFrame({"time": [1.0]}), os.path.join(tempfile.mkdtemp(), "t.csv"))
     >>> out.name
     't.csv'
+    >>> write_table(pd.DataFrame({"time": [2.0]}), out)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    mace_outcomes.errors.InputError: the output file exists; it is never overwritten
+    >>> write_table(pd.DataFrame({"time": [2.0]}), out, overwrite=True).read_text()
+    'time\\n2.0\\n'
+    """
+    path = Path(path)
+    check_output(path, overwrite=overwrite, protect=protect)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
+    try:
+        staged = staging / path.name
+        _write_format(df, staged)
+        if overwrite:
+            os.replace(staged, path)
+        else:
+            _move_new(staged, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path
+
+
+def check_output(path: str | Path, *, overwrite: bool = False, protect=()) -> None:
+    """Raise the :class:`InputError` that :func:`write_table` would for this target.
+
+    For a caller that wants to fail before a long computation; the same parameters.
     """
     path = Path(path)
     ext = path.suffix.lower()
@@ -261,8 +307,80 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
             raise InputError(Problem(f"writing '{ext}' needs the optional package {needs[0]}",
                                      source=str(path),
                                      fix=f"pip install 'mace_outcomes[{needs[1]}]' or write .csv"))
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+    for what, source in _protected(protect):
+        if _same_file(path, source):
+            raise InputError(Problem(f"this is the cohort's own {what} ({source.name}): the "
+                                     "output would destroy the input", source=str(path),
+                                     fix="write the table to a new file, e.g. outside the "
+                                         "cohort folder"))
+    if path.is_dir():
+        raise InputError(Problem("this is a folder", source=str(path),
+                                 fix="give a file name, e.g. tte.csv"))
+    if not overwrite and (path.exists() or path.is_symlink()):
+        raise _exists(path)
+
+
+def cohort_files(source: str | Path) -> list[tuple[str, Path]]:
+    """The files a cohort is read from, with what they are (``"patients table"``, ...).
+
+    ``source`` is a cohort folder (its tables in every readable format, ``study.toml``,
+    ``aliases.csv``) or a single file such as an ``.xlsx`` workbook. Only files that exist
+    are listed.
+    """
+    source = Path(source)
+    if source.is_file():
+        excel = source.suffix.lower() in (".xlsx", ".xls")
+        return [("workbook" if excel else "input file", source)]
+    if not source.is_dir():
+        return []
+    files = [(f"{f.stem.lower()} table", f) for f in sorted(source.iterdir())
+             if f.stem.lower() in TABLES and f.suffix.lower() in READABLE]
+    return files + [(what, source / name) for what, name in
+                    (("study file", "study.toml"), ("aliases table", "aliases.csv"))
+                    if (source / name).exists()]
+
+
+def _protected(protect) -> list[tuple[str, Path]]:
+    """Every file of the cohorts in ``protect`` (paths or Cohort objects, one or many)."""
+    single = isinstance(protect, (str, os.PathLike)) or hasattr(protect, "source")
+    files = []
+    for item in ([protect] if single else list(protect or ())):
+        origin = item.source.get("origin") if hasattr(item, "source") else item
+        if origin:
+            files += cohort_files(origin)
+    return files
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # a does not exist yet: compare the spelled-out paths
+        return a.resolve() == b.resolve()
+
+
+def _exists(path: Path) -> InputError:
+    return InputError(Problem("the output file exists; it is never overwritten",
+                              source=str(path), fix="choose another name, or remove the "
+                              "file yourself first"))
+
+
+def _move_new(staged: Path, path: Path) -> None:
+    """Put ``staged`` at ``path`` only if no file has that name: never replaces one."""
+    try:
+        os.link(staged, path)  # fails if the name was taken since the check
+    except FileExistsError:
+        raise _exists(path) from None
+    except OSError:  # a file system without hard links: exclusive create, then copy
+        try:
+            out = open(path, "xb")
+        except FileExistsError:
+            raise _exists(path) from None
+        with out, open(staged, "rb") as src:
+            shutil.copyfileobj(src, out)
+
+
+def _write_format(df: pd.DataFrame, path: Path) -> None:
+    ext = path.suffix.lower()
     if ext in (".csv", ".tsv", ".xlsx"):  # spreadsheets: text cells never become formulas
         from .._safe import neutralise_formulas
 
@@ -282,4 +400,3 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
             if isinstance(out[c].dtype, pd.CategoricalDtype):
                 out[c] = out[c].astype(str)
         pyreadstat.write_sav(out, str(path))
-    return path
