@@ -22,13 +22,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from _timing import best_of  # noqa: E402
+
 import mace_outcomes as mo  # noqa: E402
 
 
@@ -49,14 +50,6 @@ def registry(n: int, seed: int = 0) -> pd.DataFrame:
                          "w": rng.uniform(0.5, 3.0, n)})
 
 
-def best(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 R_CODE = r"""
@@ -81,18 +74,18 @@ def main() -> None:
     cov = ["arm", "age", "ckd"]
     rows = []
 
-    ours_cif = best(lambda: mo.cumulative_incidence(d, group="arm"), args.repeat)
+    ours_cif = best_of(lambda: mo.cumulative_incidence(d, group="arm"), args.repeat)
     rows.append(("cumulative incidence (AJ + IJ SE), 2 arms", ours_cif))
     rows.append(("  same, cmprsk delta variance",
-                 best(lambda: mo.cumulative_incidence(d, group="arm", variance="delta"),
+                 best_of(lambda: mo.cumulative_incidence(d, group="arm", variance="delta"),
                       args.repeat)))
-    ours_gray = best(lambda: mo.gray_test(d, group="arm"), args.repeat)
+    ours_gray = best_of(lambda: mo.gray_test(d, group="arm"), args.repeat)
     rows.append(("Gray's test (both causes)", ours_gray))
-    ours_fg = best(lambda: mo.fine_gray(d, covariates=cov), 1)
+    ours_fg = best_of(lambda: mo.fine_gray(d, covariates=cov), 1)
     rows.append(("Fine-Gray (crr form), 3 covariates", ours_fg))
     rows.append(("Fine-Gray weighted (finegray + coxph form)",
-                 best(lambda: mo.fine_gray(d, covariates=cov, weights="w"), 1)))
-    ours_fg_small = best(lambda: mo.fine_gray(small, covariates=cov), args.repeat)
+                 best_of(lambda: mo.fine_gray(d, covariates=cov, weights="w"), 1)))
+    ours_fg_small = best_of(lambda: mo.fine_gray(small, covariates=cov), args.repeat)
     rows.append((f"Fine-Gray (crr form), {args.crr_n:,} rows", ours_fg_small))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -108,7 +101,7 @@ def main() -> None:
                     AalenJohansenFitter(calculate_variance=True, seed=1).fit(
                         s["time"], s["status"], event_of_interest=1)
 
-        other["lifelines AalenJohansenFitter (jitters ties)"] = (best(lifelines_cif, 1),
+        other["lifelines AalenJohansenFitter (jitters ties)"] = (best_of(lifelines_cif, 1),
                                                                 ours_cif)
     except ImportError:
         pass

@@ -20,13 +20,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from _timing import best_of  # noqa: E402
 
 import mace_outcomes as mo  # noqa: E402
 
@@ -50,14 +51,6 @@ def simulate(n: int, seed: int = 2024) -> pd.DataFrame:
                          "diabetes": diabetes, "lvef": lvef, "w": weight})
 
 
-def best_of(fn, repeat: int) -> float:
-    fn()  # warm-up (imports, caches)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def ours(df):

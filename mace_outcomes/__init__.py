@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 
 from .errors import (
+    ClusteringWarning,
     ExtremeWeightWarning,
     InputError,
     MonotoneLikelihoodWarning,
@@ -84,7 +85,7 @@ __all__ = sorted(
     + [
         "InputError", "ValidationError", "SchemaError", "Problem", "StatisticalWarning",
         "MonotoneLikelihoodWarning", "SeparationWarning", "ExtremeWeightWarning",
-        "SmallCountWarning", "__version__",
+        "SmallCountWarning", "ClusteringWarning", "__version__",
     ]
 )
 

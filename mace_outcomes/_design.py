@@ -34,6 +34,13 @@ import pandas as pd
 from ._frames import row_ids
 from .errors import InputError, Problem
 
+# what to write instead of the patsy / R constructs the language leaves out
+_FORMULA_FIX = ("use column names with '+', ':', '*' and factor(column); nothing else is "
+                "evaluated: add a transformed column to the frame instead of np.log(x) or "
+                "I(x**2), choose a factor's reference level with reference={'x': 'level'} "
+                "(or make x a pandas Categorical whose first category is the reference) "
+                "instead of C(x, Treatment(...)), and leave out '- 1' / '0 +' (each model "
+                "handles its own intercept)")
 _NAME = re.compile(r"^(?:(factor|C)\(\s*([A-Za-z_][\w.]*)\s*\)|([A-Za-z_][\w.]*))$")
 
 
@@ -72,8 +79,7 @@ def parse_formula(formula: str, source: str = "formula") -> tuple[list[tuple[str
                 if m is None:
                     raise InputError(Problem(
                         f"cannot read {token.strip()!r} in formula {formula!r}",
-                        source=source, fix="use column names with '+', ':', '*' and "
-                                           "factor(column); nothing else is evaluated"))
+                        source=source, fix=_FORMULA_FIX))
                 name = m.group(2) or m.group(3)
                 if m.group(2):
                     forced.add(name)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import html
+import warnings
+from collections.abc import Sequence
+
 import pandas as pd
 
 
@@ -18,3 +22,85 @@ def frame_html(title: str, frame: pd.DataFrame, footer: str = "", digits: int = 
     table = frame.to_html(float_format=lambda v: f"{v:.{digits}g}", border=0)
     note = f"<p><small>{footer}</small></p>" if footer else ""
     return f"<div><strong>{title}</strong>{table}{note}</div>"
+
+
+def _numeric_like(column: pd.Series) -> bool:
+    """Whether a column of cells reads as numbers (right-aligned) rather than words."""
+    cells = [str(v).strip() for v in column if str(v).strip()]
+    if not cells:
+        return True
+    numeric = sum(c[0].isdigit() or c[0] in "<>-." for c in cells)
+    return numeric >= len(cells) / 2
+
+
+def to_markdown(frame: pd.DataFrame, title: str = "", notes: Sequence[str] = ()) -> str:
+    """A GitHub-flavoured pipe table, title in bold above, notes below."""
+    cols = [str(c) for c in frame.columns]
+
+    def cell(v) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = []
+    if title:
+        lines += [f"**{title}**", ""]
+    lines.append("| " + " | ".join(cell(c) for c in cols) + " |")
+    align = [":---" if i == 0 or not _numeric_like(frame.iloc[:, i]) else "---:"
+             for i in range(len(cols))]
+    lines.append("| " + " | ".join(align) + " |")
+    for row in frame.itertuples(index=False):
+        # leading spaces of level rows would be lost in Markdown: use non-breaking ones
+        vals = [cell(v) for v in row]
+        if vals and vals[0].startswith(" "):
+            stripped = vals[0].lstrip(" ")
+            vals[0] = "&nbsp;&nbsp;&nbsp;" + stripped
+        lines.append("| " + " | ".join(vals) + " |")
+    if notes:
+        lines.append("")
+        lines += [str(n) for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def _rounded(frame: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """Float columns as text with ``digits`` significant digits (what a reader needs)."""
+    out = frame.copy()
+    for c in out.columns:
+        if pd.api.types.is_float_dtype(out[c]):
+            out[c] = out[c].map(lambda v: f"{v:.{digits}g}")
+    return out
+
+
+def deprecated_alias(new: str, old: str) -> property:
+    """A read-only ``old`` name for the attribute ``new`` that warns ``FutureWarning``.
+
+    The way a public name is renamed without breaking callers (scikit-learn's deprecation
+    cycle): the old name keeps working, and says which name to use instead.
+    """
+    def get(self):
+        warnings.warn(f"{type(self).__name__}.{old} is deprecated; use {new}; it will be "
+                      "removed in a future version", FutureWarning, stacklevel=2)
+        return getattr(self, new)
+
+    return property(get, doc=f"Deprecated alias of ``{new}``.")
+
+
+class ResultMixin:
+    """The views every result object shares (STYLE.md, "A kernel and its result").
+
+    A result defines ``table`` (a tidy DataFrame, one row per estimate, group or term),
+    ``notes`` (list of caveats: warnings that happened, methods switched) and a
+    ``__repr__`` whose first line is its title; ``weighted``, ``time_unit`` and
+    ``p_value`` where they apply. This mixin adds :meth:`to_markdown` and, unless the
+    result draws its own, :meth:`_repr_html_`.
+    """
+
+    def _result_title(self) -> str:
+        return repr(self).split("\n", 1)[0]
+
+    def to_markdown(self) -> str:
+        """The tidy ``table`` as a Markdown pipe table: title in bold, notes below."""
+        return to_markdown(_rounded(self.table), self._result_title(),  # type: ignore[attr-defined]
+                           list(self.notes))  # type: ignore[attr-defined]
+
+    def _repr_html_(self) -> str:
+        footer = "<br>".join(html.escape(str(n)) for n in self.notes)  # type: ignore
+        return frame_html(html.escape(self._result_title()), self.table, footer)  # type: ignore

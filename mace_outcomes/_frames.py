@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import ExtremeWeightWarning, InputError, Problem
+from .errors import ClusteringWarning, ExtremeWeightWarning, InputError, Problem
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,9 @@ def survival_arrays(
     event: str | None = None,
     status: str | None = None,
     group: str | None = None,
-    weights: str | None = None,
-    cluster: str | None = None,
-    strata: str | None = None,
+    weights: str | pd.Series | np.ndarray | None = None,
+    cluster: str | pd.Series | np.ndarray | None = None,
+    strata: str | pd.Series | np.ndarray | None = None,
     min_groups: int = 1,
     source: str = "data",
 ) -> SurvivalArrays:
@@ -79,7 +79,9 @@ def survival_arrays(
     group, strata : columns of labels; missing labels are an error.
     weights : column of positive finite weights, or a Series / array of them aligned with
         the rows (e.g. ``ps.weights``).
-    cluster : column of cluster ids (e.g. ``patient_id``); missing ids are an error.
+    cluster : column of cluster ids (e.g. ``patient_id``), or aligned ids; missing ids
+        are an error. ``weights``, ``cluster`` and ``strata`` are read by
+        :func:`column_values`.
     min_groups : the number of distinct group labels required (2 for a comparison).
     source : name of the table, used in error messages.
     """
@@ -137,7 +139,7 @@ def survival_arrays(
 
     w = None
     if weights is not None:
-        values, wname = _weight_values(df, weights)
+        values, wname = column_values(df, weights, "weights", source)
         w = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
         bad_w = ~np.isfinite(w) | (w <= 0)
         if bad_w.any():
@@ -146,19 +148,21 @@ def survival_arrays(
 
     cl = None
     if cluster is not None:
-        na = df[cluster].isna().to_numpy()
+        cvals, cname = column_values(df, cluster, "cluster", source)
+        na = cvals.isna().to_numpy()
         if na.any():
-            problems.append(Problem("missing cluster id", cluster, _rows(df, na), source))
+            problems.append(Problem("missing cluster id", cname, _rows(df, na), source))
         else:
-            cl, _ = _codes(df[cluster])
+            cl, _ = _codes(cvals)
 
     st = st_levels = None
     if strata is not None:
-        na = df[strata].isna().to_numpy()
+        svals, sname = column_values(df, strata, "strata", source)
+        na = svals.isna().to_numpy()
         if na.any():
-            problems.append(Problem("missing stratum label", strata, _rows(df, na), source))
+            problems.append(Problem("missing stratum label", sname, _rows(df, na), source))
         else:
-            st, st_levels = _codes(df[strata])
+            st, st_levels = _codes(svals)
 
     if problems:
         raise InputError(problems)
@@ -167,23 +171,84 @@ def survival_arrays(
                           strata_levels=st_levels)
 
 
-def _weight_values(df: pd.DataFrame, weights) -> tuple[pd.Series, str]:
-    """Weights given as a column name, or as a Series / array aligned with the rows
-    (e.g. ``ps.weights``); a Series must carry the frame's index labels."""
-    if isinstance(weights, str):
-        return df[weights], weights
-    if isinstance(weights, pd.Series):
-        if not weights.index.equals(df.index):
-            if not df.index.isin(weights.index).all():
-                raise InputError(Problem("the weights Series does not cover every row "
-                                         "(index labels differ)", "weights", source="data"))
-            weights = weights.reindex(df.index)
-        return weights, str(weights.name or "weights")
-    values = np.asarray(weights)
+def column_values(df: pd.DataFrame, value, role: str,
+                  source: str = "data") -> tuple[pd.Series, str]:
+    """The one parser of ``weights=``, ``cluster=`` and ``strata=`` (``role``): a column
+    name, or a Series / array aligned with the rows (e.g. ``ps.weights``). A Series is
+    aligned by the frame's index labels and must cover every row; an array must have one
+    value per row. Returns the values as a Series on ``df.index`` and the name to use in
+    messages (the column's, the Series', else ``role``).
+
+    >>> df = pd.DataFrame({"w": [1.0, 2.0]}, index=[10, 11])
+    >>> column_values(df, pd.Series([2.0, 1.0], index=[11, 10]), "weights")[0].tolist()
+    [1.0, 2.0]
+    """
+    if isinstance(value, str):
+        if value not in df.columns:
+            raise InputError(Problem(f"{role} column not found (columns are "
+                                     f"{list(df.columns)})", value, source=source))
+        return df[value], value
+    if isinstance(value, pd.Series):
+        if not value.index.equals(df.index):
+            if not df.index.isin(value.index).all():
+                raise InputError(Problem(f"the {role} Series does not cover every row "
+                                         "(index labels differ)", role, source=source,
+                                         fix="pass a Series with the frame's index, "
+                                             "or a column name"))
+            value = value.reindex(df.index)
+        return value, str(value.name or role)
+    values = np.asarray(value)
     if values.shape != (len(df),):
-        raise InputError(Problem(f"weights have shape {values.shape}, expected ({len(df)},)",
-                                 "weights", source="data"))
-    return pd.Series(values, index=df.index), "weights"
+        raise InputError(Problem(f"{role} have shape {values.shape}, expected ({len(df)},)",
+                                 role, source=source, fix="give one value per row"))
+    return pd.Series(values, index=df.index), role
+
+
+def _weight_values(df: pd.DataFrame, weights) -> tuple[pd.Series, str]:
+    return column_values(df, weights, "weights")
+
+
+_MISSING = object()
+
+
+def renamed(kwargs: dict, old: str, new: str, func_name: str, value=None, default=None):
+    """The value of keyword ``new``, also accepted under its old name ``old``.
+
+    ``kwargs`` is the function's ``**deprecated`` catch-all: ``old`` is popped from it
+    with a ``FutureWarning`` naming ``new``; giving both is a TypeError. Call
+    :func:`no_other_keywords` after the last alias so a misspelt keyword still fails.
+
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     renamed({"tau": 365}, "tau", "horizon", "rmst"), w[0].category.__name__
+    (365, 'FutureWarning')
+    """
+    old_value = kwargs.pop(old, _MISSING)
+    if old_value is _MISSING:
+        return value
+    if _given(value, default):
+        raise TypeError(f"{func_name}() got both {new}= and its old name {old}=; "
+                        f"give {new}= only")
+    warnings.warn(f"{func_name}(): {old}= is now called {new}= (the package's one name "
+                  f"for it); {old}= still works", FutureWarning, stacklevel=3)
+    return old_value
+
+
+def _given(value, default) -> bool:
+    if value is default:
+        return False
+    try:
+        return bool(value != default)
+    except (TypeError, ValueError):  # arrays compare elementwise: given
+        return True
+
+
+def no_other_keywords(kwargs: dict, func_name: str) -> None:
+    """Raise the TypeError Python raises for an unknown keyword (left after the aliases)."""
+    if kwargs:
+        raise TypeError(f"{func_name}() got an unexpected keyword argument "
+                        f"{next(iter(kwargs))!r}")
 
 
 def arm_order(labels, treated=None, reference=None, source: str = "data",
@@ -264,4 +329,27 @@ def warn_extreme_weights(df: pd.DataFrame, w: np.ndarray, groupings=(), cell: st
            f"(rows {list(row_ids(df, big)[:20])}); these subjects dominate the weighted "
            "estimate: check the weights, or truncate them or use overlap weights")
     warnings.warn(msg, ExtremeWeightWarning, stacklevel=stacklevel)
+    return msg
+
+
+def warn_unclustered(df, cluster, estimator: str, stacklevel: int = 3) -> str | None:
+    """Warn (:class:`~mace_outcomes.errors.ClusteringWarning`) when a lesion-level frame
+    reaches ``estimator`` without ``cluster=``; return the message.
+
+    The frame is lesion level when ``time_to_event(..., level="lesion")`` said so
+    (``df.attrs["level"]``) or it has a ``lesion_id`` column, and a patient appears on
+    more than one row (``patient_id``; with no such column, ``attrs`` alone decides).
+    Lesions of one patient are not independent, so naive SEs are too small.
+    """
+    if cluster is not None or not isinstance(df, pd.DataFrame):
+        return None
+    has_patients = "patient_id" in df.columns
+    repeated = has_patients and bool(df["patient_id"].duplicated().any())
+    said = df.attrs.get("level") == "lesion"
+    if not ((repeated and (said or "lesion_id" in df.columns)) or (said and not has_patients)):
+        return None
+    msg = (f"{estimator}: the frame is lesion level (several lesions per patient) and no "
+           "cluster is given, so standard errors, intervals and p-values treat the lesions "
+           "of one patient as independent (too small); pass cluster=\"patient_id\"")
+    warnings.warn(msg, ClusteringWarning, stacklevel=stacklevel)
     return msg

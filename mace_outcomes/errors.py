@@ -77,3 +77,7 @@ class ExtremeWeightWarning(StatisticalWarning):
 
 class SmallCountWarning(StatisticalWarning):
     """Expected counts under 5: asymptotic tests are unreliable."""
+
+
+class ClusteringWarning(StatisticalWarning):
+    """Lesion-level (clustered) rows analysed as independent: give ``cluster=``."""

@@ -12,7 +12,9 @@ import json
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pytest
 
 REFERENCE_DIR = Path(__file__).parent / "reference"
 
@@ -38,3 +40,16 @@ def reference(name: str) -> dict:
 def reference_data(name: str) -> pd.DataFrame:
     """The data set tests/reference/NAME.csv, read once; each call returns a fresh copy."""
     return _frame(name).copy(deep=True)
+
+
+@pytest.fixture(scope="module")
+def lung_design() -> pd.DataFrame:
+    """lung as tests/reference/design.R builds it: complete rows, a two-level text arm,
+    ECOG as a text factor and a 0/1 weight-loss flag."""
+    d = reference_data("lung").dropna(
+        subset=["time", "event", "group", "age", "ph_ecog", "wt_loss"])
+    d = d.assign(arm=np.where(d["group"] == 1, "OCT", "IVUS"),
+                 ecog=d["ph_ecog"].astype(int).astype(str),
+                 wl=(d["wt_loss"] > 10).astype(int))
+    assert len(d) == reference("design")["n"]
+    return d.reset_index(drop=True)

@@ -3,7 +3,7 @@
 
 import numpy as np
 import pytest
-from conftest import reference, reference_data
+from conftest import reference
 
 import mace_outcomes as mo
 from mace_outcomes._design import design, parse_formula
@@ -12,14 +12,8 @@ R = reference("design")
 
 
 @pytest.fixture(scope="module")
-def lung():
-    d = reference_data("lung")
-    d = d.dropna(subset=["time", "event", "group", "age", "ph_ecog", "wt_loss"])
-    d = d.assign(arm=np.where(d["group"] == 1, "OCT", "IVUS"),
-                 ecog=d["ph_ecog"].astype(int).astype(str),
-                 wl=(d["wt_loss"] > 10).astype(int))
-    assert len(d) == R["n"]
-    return d.reset_index(drop=True)
+def lung(lung_design):
+    return lung_design
 
 
 @pytest.mark.parametrize("key, formula, reference", [

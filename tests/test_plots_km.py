@@ -179,7 +179,8 @@ def test_event_orientation_rises_from_zero_and_is_one_minus_r_survival(lung):
     steps = [ln for ln in ax.lines if ln.get_linestyle() == "-" and len(ln.get_xdata()) > 5]
     assert len(steps) == 2
     r = ref["km_loglog"]
-    for line, g in zip(steps, ("0", "1"), strict=True):
+    assert [ln.get_label() for ln in steps] == ["1", "0"]  # treated first (arm_order)
+    for line, g in zip(steps, ("1", "0"), strict=True):
         x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
         assert x[0] == 0 and y[0] == 0 and np.all(np.diff(y) >= -1e-12)
         want = 100 * (1 - np.asarray(r[g]["surv"]))
@@ -234,20 +235,21 @@ def test_palette_labels_and_colours_come_from_the_data(lung):
     km = mo.kaplan_meier(df, group="arm")
     fig = plot_km(km)
     legend = fig.axes[0].get_legend()
-    assert [t.get_text() for t in legend.get_texts()] == ["IVUS", "OCT"]
+    # the package's arm order by default: treated (OCT, last sorted label) first
+    assert [t.get_text() for t in legend.get_texts()] == ["OCT", "IVUS"]
     colours = [matplotlib.colors.to_hex(h.get_color()) for h in legend.legend_handles]
     assert [c.upper() for c in colours] == [OKABE_ITO[0], OKABE_ITO[1]]
     fig = plot_km(km, labels={"OCT": "OCT-guided", "IVUS": "IVUS-guided"},
                   palette={"OCT": "#D55E00"})
     legend = fig.axes[0].get_legend()
-    assert [t.get_text() for t in legend.get_texts()] == ["IVUS-guided", "OCT-guided"]
-    assert matplotlib.colors.to_hex(legend.legend_handles[1].get_color()).upper() == "#D55E00"
+    assert [t.get_text() for t in legend.get_texts()] == ["OCT-guided", "IVUS-guided"]
+    assert matplotlib.colors.to_hex(legend.legend_handles[0].get_color()).upper() == "#D55E00"
     ticks = [t.get_text() for t in fig.risk_axes[0].get_yticklabels()]
-    assert ticks == ["IVUS-guided", "OCT-guided"]
-    # the treatment arm first, as the study lists it
-    fig = plot_km(km, order=["OCT", "IVUS"])
-    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["OCT", "IVUS"]
-    assert list(pd.unique(fig.risk_table["group"])) == ["OCT", "IVUS"]
+    assert ticks == ["OCT-guided", "IVUS-guided"]
+    # any order the user asks for
+    fig = plot_km(km, order=["IVUS", "OCT"])
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["IVUS", "OCT"]
+    assert list(pd.unique(fig.risk_table["group"])) == ["IVUS", "OCT"]
     with pytest.raises(mo.InputError, match="order"):
         plot_km(km, order=["OCT", "none"])
     grey = plot_km(km, linestyles=True).axes[0].get_legend().legend_handles
@@ -300,7 +302,8 @@ def test_cif_figure_matches_cmprsk():
     steps = [ln for ln in ax.lines if len(ln.get_xdata()) > 5]
     assert len(steps) == 4
     est = ref["cif_timepoints"]["est"]
-    for line, key in zip(steps, ("1", "2", "3", "4"), strict=True):  # "0 1", "1 1", "0 2", "1 2"
+    # group 1 (treated) first: "1 1", "0 1", "1 2", "0 2"
+    for line, key in zip(steps, ("2", "1", "4", "3"), strict=True):
         x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
         idx = np.searchsorted(x, times, side="right") - 1
         np.testing.assert_allclose(y[idx], est[key], rtol=1e-6)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from mace_outcomes.tables import _tests as k
+from mace_outcomes import _stats as k
 
 small_2x2 = st.lists(st.integers(0, 25), min_size=4, max_size=4).map(
     lambda v: np.array(v).reshape(2, 2))

@@ -16,7 +16,9 @@ returns one row per analysis, in the shape of ``compare_arms``:
     Weighted difference in means / risk difference (WLS), and the ratio of the weighted
     risks and odds with delta-method sandwich SEs (numerically the weighted Poisson
     log-link GLM of Zou 2004 and the weighted logistic GLM with robust SEs), with the
-    propensity model of :func:`mace_outcomes.propensity`.
+    propensity model of :func:`mace_outcomes.propensity`. A unit whose weight is exactly
+    0 (a score of exactly 0 or 1 under ATT or overlap weights) takes no part, as in the
+    model's ``kept``; the notes say how many.
 ``AIPW``
     Augmented IPW (doubly robust) average treatment effect: per-arm outcome models plus
     the propensity score; variance from the influence function (Lunceford & Davidian 2004).
@@ -40,23 +42,24 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from .._display import frame_html, frame_text
+from .._design import design
+from .._display import ResultMixin, frame_html, frame_text
 from .._frames import arm_order, row_ids
-from ..errors import InputError, Problem
-from ..tables._tests import (
+from .._stats import (
     expected_counts,
     fisher_exact_rxc,
     levene_mean,
     looks_nonnormal,
     pearson_chi2,
 )
+from ..errors import InputError, Problem
 
 _COLUMNS = ["analysis", "measure", "estimate", "lower", "upper", "p", "method",
             "n_treated", "n_control", "value_treated", "value_control"]
 
 
-@dataclass(frozen=True)
-class OutcomeComparison:
+@dataclass(frozen=True, eq=False)
+class OutcomeComparison(ResultMixin):
     """Result of :func:`compare_outcome`: ``table`` has one row per analysis and measure."""
 
     table: pd.DataFrame
@@ -67,7 +70,12 @@ class OutcomeComparison:
     units: str
     cluster: str | None
     estimand: str
-    notes: tuple = field(default_factory=tuple)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def weighted(self) -> bool:
+        """Whether propensity weights were used (the IPTW and overlap rows)."""
+        return bool(self.table["analysis"].str.startswith(("IPTW", "overlap")).any())
 
     def __repr__(self) -> str:
         title = (f"{self.outcome} ({self.units}), {self.treated} vs {self.control}, "
@@ -152,11 +160,16 @@ def _cov_args(cluster_codes):
     return {"cov_type": "cluster", "cov_kwds": {"groups": cluster_codes}}
 
 
-def _design(df: pd.DataFrame, t: np.ndarray, covariates: list[str]) -> np.ndarray:
-    parts = [pd.Series(t, index=df.index, name="treated")]
+def _design(df: pd.DataFrame, t: np.ndarray | None, covariates: list[str]) -> pd.DataFrame:
+    """Intercept, the arm (``treated``; left out when ``t`` is None) and the covariates
+    from the package's one builder, named as R's ``model.matrix`` (``vesselLCX``)."""
+    out = pd.DataFrame({"(Intercept)": 1.0}, index=df.index)
+    if t is not None:
+        out["treated"] = np.asarray(t, dtype=float)
     if covariates:
-        parts.append(pd.get_dummies(df[covariates], drop_first=True, dtype=float))
-    return sm.add_constant(pd.concat(parts, axis=1).astype(float), has_constant="add")
+        d = design(df, covariates, source="df")
+        out[d.names] = d.x
+    return out
 
 
 def _choose_continuous_test(x, y, nonnormal, alpha=0.05):
@@ -275,11 +288,18 @@ def compare_outcome(
         # one propensity fit; each estimand only changes the weights derived from it
         ps = propensity(frame, treatment="_treated", covariates=covariates, estimand=estimand)
         e = ps.scores.to_numpy(float)
-        _weighted_rows(f"IPTW-{estimand}", y, t, ps.weights.to_numpy(float), codes,
-                       outcome_type, conf_level, add, cluster)
+        weighted = [(f"IPTW-{estimand}", ps.weights.to_numpy(float), ps.kept.to_numpy())]
         if estimand != "ATO":
-            _weighted_rows("overlap", y, t, iptw_weights(e, t, "ATO"), codes, outcome_type,
-                           conf_level, add, cluster)
+            w_ato = iptw_weights(e, t, "ATO")
+            weighted.append(("overlap", w_ato, w_ato > 0))  # the rule of ps.kept
+        for label, w, kept in weighted:
+            # a score of exactly 0 or 1 gives an ATT / overlap weight of exactly 0: that
+            # unit leaves the weighted row, as propensity() marks it (ps.kept)
+            _weighted_rows(label, y[kept], t[kept], w[kept], _subset_codes(codes, kept),
+                           outcome_type, conf_level, add, cluster)
+            if not kept.all():
+                ps_notes.append(f"{label}: {int((~kept).sum())} unit(s) with a weight of "
+                                "exactly 0 (propensity score 0 or 1) take no part")
         _aipw_rows(df, y, t, e, covariates, codes, outcome_type, z, add)
         ps_notes.append("weighted rows treat the weights as known (conservative for ATE)")
     else:
@@ -287,7 +307,7 @@ def compare_outcome(
     return OutcomeComparison(table=pd.DataFrame(rows, columns=_COLUMNS), outcome=outcome,
                              outcome_type=outcome_type, treated=treated, control=control,
                              units=units, cluster=cluster, estimand=estimand,
-                             notes=tuple(notes + ps_notes))
+                             notes=notes + ps_notes)
 
 
 def _se_note(cluster):
@@ -362,6 +382,11 @@ def _weighted_rows(label, y, t, w, codes, outcome_type, conf_level, add, cluster
                 + _se_note(cluster), m1, m0)
 
 
+def _subset_codes(codes, keep: np.ndarray):
+    """Cluster codes of the kept units, renumbered 0..g-1 (g counts only kept clusters)."""
+    return None if codes is None else pd.factorize(codes[keep])[0]
+
+
 def _sandwich_se(influence: np.ndarray, codes, n_params: int) -> float:
     """SE from per-unit influence values; clustered with statsmodels' small-sample factor."""
     if codes is None:
@@ -373,8 +398,7 @@ def _sandwich_se(influence: np.ndarray, codes, n_params: int) -> float:
 
 
 def _aipw_rows(df, y, t, e, covariates, codes, outcome_type, z, add):
-    x = sm.add_constant(pd.get_dummies(df[covariates], drop_first=True, dtype=float)
-                        .to_numpy(float), has_constant="add")
+    x = _design(df, None, covariates).to_numpy(float)
     preds = []
     for arm in (1, 0):
         sel = t == arm

@@ -10,21 +10,23 @@ outcome is known (followed to day 365, or dead before it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from .._display import frame_html, frame_text
+from .._display import ResultMixin, frame_html, frame_text
 from .._format import DAYS_PER_MONTH
 
 
-@dataclass(frozen=True)
-class FollowUpSummary:
+@dataclass(frozen=True, eq=False)
+class FollowUpSummary(ResultMixin):
     """``table``: one row per arm and ``overall``; times in months (days / 30.44)."""
 
     table: pd.DataFrame
     horizon_days: float
+    time_unit: str = "months"  # the unit of the table's times
+    notes: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return frame_text("Follow-up (months)", self.table.set_index("group"),

@@ -15,13 +15,11 @@ from ..errors import InputError, Problem
 
 
 def test_text(test, weighted_curves: bool, test_label: str | None) -> str:
-    p = getattr(test, "p_value", None)
-    if p is None:
-        p = getattr(test, "p", None)
-    if p is None:
+    try:  # every test result has p_value and weighted (the result contract)
+        p, test_weighted = test.p_value, bool(test.weighted)
+    except AttributeError:
         raise InputError(Problem("the test has no p_value", column="test",
-                                 fix="pass the result of mo.logrank"))
-    test_weighted = bool(getattr(test, "weighted", False))
+                                 fix="pass the result of mo.logrank")) from None
     if weighted_curves and not test_weighted:
         raise InputError(Problem(
             "the curves are weighted (IPTW) but the test is unweighted: an unweighted "
@@ -62,21 +60,16 @@ def _hr_values(hr, hr_term: str | None, group: str | None) -> tuple[float, float
                 f"the model has terms {list(summary.index)}: which one is the arm?",
                 column="hr_term", fix="pass hr_term='<term>'"))
         row = summary.loc[match[0]]
-    return (float(row["hr"]), float(row["lower"]), float(row["upper"]),
-            float(getattr(hr, "conf_level", 0.95)))
+    return float(row["hr"]), float(row["lower"]), float(row["upper"]), float(hr.conf_level)
 
 
 def hr_text(hr, hr_term, group, weighted_curves: bool, hr_label: str | None) -> str:
-    if weighted_curves and not isinstance(hr, (Mapping, pd.Series, tuple, list)):
-        weighted = getattr(hr, "weighted", None)
-        if weighted is None:
-            # without weights the Cox fit uses the model-based variance
-            weighted = bool(getattr(hr, "robust", False))
-        if not weighted:
-            raise InputError(Problem(
-                "the curves are weighted (IPTW) but the Cox model is not", column="hr",
-                fix="pass mo.cox(..., weights=...) fitted with the same weights"))
-    est, lo, hi, level = _hr_values(hr, hr_term, group)
+    est, lo, hi, level = _hr_values(hr, hr_term, group)  # raises for a non-model
+    if weighted_curves and not isinstance(hr, (Mapping, pd.Series, tuple, list)) \
+            and not hr.weighted:
+        raise InputError(Problem(
+            "the curves are weighted (IPTW) but the Cox model is not", column="hr",
+            fix="pass mo.cox(..., weights=...) fitted with the same weights"))
     if hr_label is None:
         hr_label = "HR (Firth)" if getattr(hr, "firth", False) else "HR"
     return (f"{hr_label} {format_ratio(est)} ({level:.0%} CI {format_ratio(lo)}\u2013"

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .._format import DAYS_PER_MONTH
+from .._frames import arm_order
 from ..errors import InputError, Problem
 from .style import palette_for
 
@@ -56,7 +57,8 @@ def groups_of(result, table: pd.DataFrame, order: Sequence | None = None) -> lis
         groups = list(pd.unique(table["group"]))
     groups = list(groups)
     if order is None:
-        return groups
+        # the package's one arm order: treated first, the reference (comparator) last
+        return arm_order(groups) if len(groups) == 2 else groups
     order = list(order)
     known = {str(g): g for g in groups}
     missing = [o for o in order if o not in groups and str(o) not in known]
@@ -80,7 +82,11 @@ def colours_for(groups: list, palette) -> dict:
     # one curve (no grouping): black, the colour of an overall curve in print
     if palette is None and len(groups) == 1:
         return {groups[0]: "#000000"}
-    return palette_for(groups, palette)
+    # keyed to the label, not the drawing position: an arm keeps its colour whatever
+    # ``order`` says (colours go in the default order: treated first with two groups)
+    keyed = (arm_order(groups) if len(groups) == 2
+             else sorted(groups, key=lambda g: (str(type(g).__name__), str(g))))
+    return palette_for(keyed, palette)
 
 
 def line_styles(groups: list, linestyles) -> dict:
@@ -152,8 +158,8 @@ def days_per_display_unit(unit: str, days_per_unit: float | None, result=None) -
         raise InputError(Problem(f"unit must be one of {list(UNITS)}, not {unit!r}",
                                  column="unit"))
     per_unit = float(days_per_unit) if days_per_unit is not None else UNITS[unit]
-    data_unit = getattr(result, "time_unit", None) or getattr(result, "time_units", None)
-    if data_unit in (None, "days", "day"):
+    data_unit = "days" if result is None else result.time_unit
+    if data_unit in ("days", "day"):
         return per_unit
     data_unit = str(data_unit).rstrip("s") + "s"
     if data_unit not in UNITS:

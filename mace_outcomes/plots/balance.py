@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
+from .._display import ResultMixin
 from ..errors import InputError, Problem
 from .style import OKABE_ITO, figure_style, figure_width, font_size, new_figure
 
@@ -20,7 +21,7 @@ AFTER_COLOUR = OKABE_ITO[1]   # blue: after weighting
 def _balance_frame(balance) -> pd.DataFrame:
     if isinstance(balance, pd.DataFrame):
         frame = balance
-    elif callable(getattr(balance, "balance", None)):
+    elif isinstance(balance, ResultMixin):  # a Propensity (or compare_arms) result
         frame = balance.balance()
     else:
         raise InputError(Problem("balance must be a Propensity result or the DataFrame of "
@@ -139,11 +140,11 @@ def plot_love(balance, *, absolute: bool = True, threshold: float | None = 0.1,
 
 def _overlap_data(ps, treated, weights, labels):
     """Scores, treated mask, weights and the two arm names from a Propensity or arrays."""
-    if hasattr(ps, "scores") and hasattr(ps, "z"):
+    if isinstance(ps, ResultMixin):  # a Propensity result
         scores = ps.scores.to_numpy(float)
         z = ps.z.to_numpy().astype(bool)
         w = ps.weights.to_numpy(float) if weights is None else np.asarray(weights, float)
-        keep = ps.kept.to_numpy(bool) if hasattr(ps, "kept") else np.ones(z.size, bool)
+        keep = ps.kept.to_numpy(bool)
         arms = (ps.treated, ps.control)
     else:
         scores = np.asarray(ps, float)

@@ -119,10 +119,10 @@ def plot_km(km, options: CurveOptions | None = None, *, kind: str = "survival",
     ...                    "arm": ["OCT"] * 4 + ["IVUS"] * 4})
     >>> km = mo.kaplan_meier(df, group="arm")
     >>> fig = mo.plot_km(km, kind="event", breaks=(0, 3, 6, 9, 12))
-    >>> fig.risk_table[["group", "time", "n_risk"]].head(2)
+    >>> fig.risk_table[["group", "time", "n_risk"]].head(2)  # treated (OCT) first
       group  time  n_risk
-    0  IVUS   0.0     4.0
-    1  IVUS   3.0     4.0
+    0   OCT   0.0     4.0
+    1   OCT   3.0     2.0
 
     References
     ----------
@@ -255,7 +255,7 @@ def plot_km_panels(results: Mapping, *, ncols: int | None = None,
         n_groups = len(groups_of(one, table_of(one, name)))
         rows = check_rows(kwargs.get("risk_table_rows", ("n_risk",)))
         n_rows = len(rows) if kwargs.get("risk_table", True) else 0
-        if getattr(one, "weighted", False) and kwargs.get("weighted_counts") == "both":
+        if one.weighted and kwargs.get("weighted_counts") == "both":
             n_rows *= 2
         lay = layout(panel_w, kwargs.get("fontsize", 7.0))
         heights.append(figure_height(lay, n_groups, n_rows, n_groups > 1, True))

@@ -59,10 +59,13 @@ class CurveOptions:
         Display label per group (e.g. ``{1: "OCT", 0: "IVUS"}``); default the group
         values from the data.
     palette : sequence or mapping of colours, optional
-        Default Okabe-Ito (colour-blind safe), in group order.
+        Default Okabe-Ito (colour-blind safe). Colours are keyed to the group label, not
+        to the display position: a sequence is used in the default order below, so
+        ``order`` never swaps the colours of two arms.
     order : sequence, optional
-        Groups in display order (legend, table rows, colours), e.g. ``["OCT", "IVUS"]``
-        to put the treatment arm first; default the result's groups (sorted).
+        Groups in display order (legend, table rows), e.g. ``["IVUS", "OCT"]``. Default
+        with two groups the package's arm order (``mace_outcomes._frames.arm_order``:
+        treated first, the reference last); otherwise the result's groups (sorted).
     linestyles : bool, sequence or mapping, optional
         ``True`` draws the groups solid, dashed, dotted, ... (readable in greyscale
         print); or give the styles. Default all solid.

@@ -34,10 +34,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._display import frame_html, frame_text
+from .._design import design
+from .._display import ResultMixin, frame_html, frame_text
 from .._frames import survival_arrays
 from ..errors import InputError, MonotoneLikelihoodWarning, Problem
-from .fit import _design
+from ._wald import TermTests
 
 __all__ = ["fine_gray", "FineGray", "censoring_km_left", "prepare", "fine_gray_sums",
            "fine_gray_newton", "crr_variance", "robust_variance"]
@@ -291,8 +292,8 @@ def _diverging(beta: np.ndarray, x: np.ndarray, fun, loglik: float) -> list[int]
 
 
 # --------------------------------------------------------------------------- result
-@dataclass(frozen=True)
-class FineGray:
+@dataclass(frozen=True, eq=False)
+class FineGray(TermTests, ResultMixin):
     """A fitted Fine-Gray subdistribution-hazards model.
 
     Attributes
@@ -324,6 +325,7 @@ class FineGray:
     warnings: list[str] = field(default_factory=list)
     vcov: pd.DataFrame | None = field(default=None, repr=False)
     _state: dict[str, Any] = field(default_factory=dict, repr=False)
+    terms: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def _parts(self) -> tuple[str, pd.DataFrame, str]:
         how = "weighted (finegray + coxph)" if self.weighted else "crr"
@@ -350,17 +352,19 @@ class FineGray:
 
 # --------------------------------------------------------------------------- public
 def fine_gray(df: pd.DataFrame, time: str = "time", status: str = "status",
-              covariates: list[str] | str = ("group",), cause: int = 1,
+              covariates: list[str] | str | None = None, cause: int = 1,
               weights: str | None = None, conf_level: float = 0.95,
-              max_iter: int = 10, gtol: float = 1e-6) -> FineGray:
+              max_iter: int = 10, gtol: float = 1e-6, *, formula: str | None = None,
+              reference: dict | None = None) -> FineGray:
     """Fine-Gray regression of the subdistribution hazard of ``cause``.
 
     Parameters
     ----------
     df : DataFrame, one row per subject.
     time : follow-up time column; status : 0 censored, 1, 2, ... cause of the event.
-    covariates : columns; numeric / boolean as is, others dummy-coded against their
-        first level (as in :func:`mace_outcomes.regression`).
+    covariates : columns (default ``["group"]`` when no formula); text, categorical and
+        boolean columns are dummy-coded against their first level, named as R
+        (``armOCT``), as in :func:`mace_outcomes.cox`.
     cause : the cause of interest; every other non-zero status is a competing event.
     weights : optional positive case weights. Without them the model is cmprsk's
         ``crr``; with them it is R's ``finegray()`` + weighted ``coxph`` with Breslow
@@ -369,6 +373,9 @@ def fine_gray(df: pd.DataFrame, time: str = "time", status: str = "status",
     conf_level : level of the hazard-ratio confidence limits.
     max_iter, gtol : crr's Newton-Raphson controls (the weighted form is iterated to
         full convergence, at least 30 iterations allowed).
+    formula, reference : a right-hand side in R's terms instead of ``covariates``
+        (``"arm * diabetes + age"``; a left side is ignored) and reference levels
+        (``{"vessel": "LAD"}``), as for :func:`mace_outcomes.cox`.
 
     Returns
     -------
@@ -391,14 +398,14 @@ def fine_gray(df: pd.DataFrame, time: str = "time", status: str = "status",
     >>> list(fit.summary.columns[:3])
     ['coef', 'hr', 'se']
     """
-    if isinstance(covariates, str):
-        covariates = [covariates]
-    covariates = list(covariates)
+    if covariates is None and formula is None:
+        covariates = ["group"]
     if isinstance(cause, bool) or not isinstance(cause, (int, np.integer)) or cause < 1:
         raise InputError(Problem(f"cause must be a positive status code, got {cause!r}",
                                  column=status))
     arr = survival_arrays(df, time=time, status=status, weights=weights, source="df")
-    x, names, _ = _design(df, covariates, "df")
+    dm = design(df, covariates, formula=formula, reference=reference, source="df")
+    x, names = dm.x, dm.names
     if not (arr.event == cause).any():
         raise InputError(Problem(f"no events of cause {cause}", column=status))
     order = np.argsort(arr.time, kind="stable")
@@ -466,4 +473,5 @@ def fine_gray(df: pd.DataFrame, time: str = "time", status: str = "status",
                     n_event=int(fail.sum()), n_competing=int((mark == 2).sum()),
                     cause=int(cause), weighted=weights is not None, variance=variance,
                     converged=converged, iterations=iters, conf_level=conf_level,
-                    warnings=msgs, vcov=pd.DataFrame(vcov, index=names, columns=names))
+                    warnings=msgs, vcov=pd.DataFrame(vcov, index=names, columns=names),
+                    terms=dm.terms)

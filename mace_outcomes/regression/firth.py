@@ -218,9 +218,11 @@ def _profile_at(fun, beta, j, value):
 
 def firth_fit(*, x, w, lay, cluster, names, terms, robust, conf_level, n, n_event, state,
               weighted):
-    """Fit the Firth-penalised Cox model on sorted, centred arrays (see module notes)."""
-    from .fit import CoxResult
+    """Fit the Firth-penalised Cox model on sorted, centred arrays (see module notes).
 
+    Returns the fields of a :class:`~mace_outcomes.regression.fit.CoxResult` as a dict:
+    the caller wraps them, so this module never imports the public one.
+    """
     p = x.shape[1]
     if weighted:
         # Weights rescaled to sum to their Kish effective sample size: the penalised
@@ -284,8 +286,8 @@ def firth_fit(*, x, w, lay, cluster, names, terms, robust, conf_level, n, n_even
                           "df": [p, p, p]})
     tests["p"] = stats.chi2.sf(tests["statistic"], tests["df"])
     state.update(beta=coef, imat=imat / np.outer(sd, sd), loglik_unpenalised=ll)
-    return CoxResult(summary=summary, loglik=(pll0, pll), tests=tests, n=n, n_event=n_event,
-                     ties="breslow", robust=use_robust, firth=True, warnings=[],
-                     conf_level=conf_level, variance=variance, iterations=iters,
-                     vcov=pd.DataFrame(var, index=names, columns=names), terms=terms,
-                     _state=state)
+    return dict(summary=summary, loglik=(pll0, pll), tests=tests, n=n, n_event=n_event,
+                ties="breslow", robust=use_robust, firth=True, warnings=[],
+                conf_level=conf_level, variance=variance, iterations=iters,
+                vcov=pd.DataFrame(var, index=names, columns=names), terms=terms,
+                _state=state)

@@ -8,10 +8,11 @@ and ``cluster=`` report, with Efron ties treated exactly as R's score residuals.
 ``firth=True`` fits the Firth (1993) penalised partial likelihood of Heinze &
 Schemper (2001); see :mod:`mace_outcomes.regression.firth`.
 
-Categorical covariates (string, object, boolean-free categorical columns) are
-coded as treatment dummies against the first level (the first sorted label, or
-the first category of a pandas ``Categorical``). Dummy terms are named as R names
-them: column name followed by the level, e.g. ``armOCT``.
+The design (``covariates=[...]`` or ``formula="arm * diabetes + age"``) is built by
+the package's one builder, :func:`mace_outcomes._design.design`: categorical columns
+are treatment dummies against the first level (or ``reference=``), and every column is
+named as R's ``model.matrix`` names it (``armOCT``, ``armOCT:diabetesTRUE``).
+``fit.wald_test("ecog")`` and ``fit.anova()`` test a term's columns jointly.
 """
 
 from __future__ import annotations
@@ -24,16 +25,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._display import frame_html, frame_text
-from .._frames import row_ids, survival_arrays, warn_extreme_weights
+from .._design import design
+from .._display import ResultMixin, frame_html, frame_text
+from .._frames import survival_arrays, warn_extreme_weights, warn_unclustered
 from ..errors import InputError, MonotoneLikelihoodWarning, Problem, StatisticalWarning
 from . import _kernels as K
+from ._wald import TermTests
+from .firth import firth_fit
 
 __all__ = ["cox", "CoxResult"]
 
 
-@dataclass(frozen=True)
-class CoxResult:
+@dataclass(frozen=True, eq=False)
+class CoxResult(TermTests, ResultMixin):
     """A fitted Cox model.
 
     Attributes
@@ -46,7 +50,8 @@ class CoxResult:
     ties : "efron" or "breslow".
     robust : whether ``se`` is the robust sandwich SE.
     firth : whether the Firth penalised likelihood was used.
-    warnings : messages of the statistical warnings raised while fitting.
+    warnings : messages of the statistical warnings raised while fitting (``notes``).
+    weighted : whether case weights were used.
     """
 
     summary: pd.DataFrame
@@ -64,6 +69,7 @@ class CoxResult:
     vcov: pd.DataFrame | None = field(default=None, repr=False)
     terms: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _state: dict[str, Any] = field(default_factory=dict, repr=False)
+    weighted: bool = False
 
     def ph_test(self, transform: str = "km", terms: bool = True) -> pd.DataFrame:
         """Grambsch-Therneau test of proportional hazards (R's ``cox.zph``).
@@ -96,68 +102,11 @@ class CoxResult:
         return frame_html(*self._text_parts())
 
 
-def _design(df: pd.DataFrame, covariates: list[str], source: str):
-    """Numeric design matrix, column names and term -> columns map.
-
-    Missing covariate values and single-level / constant covariates raise
-    :class:`InputError` naming the column and rows.
-    """
-    problems: list[Problem] = []
-    cols: list[np.ndarray] = []
-    names: list[str] = []
-    terms: dict[str, list[str]] = {}
-    missing = [c for c in covariates if c not in df.columns]
-    if missing:
-        raise InputError([Problem(f"covariate column not found (columns are "
-                                  f"{list(df.columns)})", column=c, source=source)
-                          for c in missing])
-    for c in covariates:
-        s = df[c]
-        na = s.isna().to_numpy()
-        if na.any():
-            problems.append(Problem("missing covariate value (impute or drop these rows "
-                                    "explicitly)", c, row_ids(df, na), source))
-            continue
-        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-            v = s.to_numpy(dtype=float)
-            if not np.all(np.isfinite(v)):
-                bad = ~np.isfinite(v)
-                problems.append(Problem("non-finite covariate value", c,
-                                        row_ids(df, bad), source))
-                continue
-            if np.ptp(v) == 0:
-                problems.append(Problem("covariate is constant: its coefficient is not "
-                                        "identifiable", c, (), source))
-                continue
-            cols.append(v)
-            names.append(c)
-            terms[c] = [c]
-            continue
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            levels = [lv for lv in s.cat.categories if (s == lv).any()]
-        else:
-            levels = sorted(pd.unique(s).tolist(), key=lambda v: (str(type(v)), v))
-        if len(levels) < 2:
-            problems.append(Problem(f"categorical covariate has a single level {levels}",
-                                    c, (), source))
-            continue
-        terms[c] = []
-        vals = s.to_numpy()
-        for lv in levels[1:]:
-            cols.append((vals == lv).astype(float))
-            names.append(f"{c}{lv}")
-            terms[c].append(f"{c}{lv}")
-    if problems:
-        raise InputError(problems)
-    x = np.column_stack(cols) if cols else np.zeros((len(df), 0))
-    return x, names, terms
-
-
 def cox(
     df: pd.DataFrame,
     time: str = "time",
     event: str = "event",
-    covariates: list[str] | str = ("group",),
+    covariates: list[str] | str | None = None,
     weights: str | None = None,
     cluster: str | None = None,
     strata: str | None = None,
@@ -165,6 +114,9 @@ def cox(
     firth: bool = False,
     conf_level: float = 0.95,
     robust: bool | None = None,
+    *,
+    formula: str | None = None,
+    reference: dict | None = None,
 ) -> CoxResult:
     """Fit a Cox proportional-hazards model.
 
@@ -172,8 +124,9 @@ def cox(
     ----------
     df : DataFrame, one row per subject (or lesion).
     time, event : follow-up time (days) and 0/1 event columns.
-    covariates : column names; string/categorical columns become treatment dummies
-        against their first (sorted) level, named like R (``armOCT``).
+    covariates : column names (main effects; default ``["group"]`` when no formula);
+        text, categorical and boolean columns become treatment dummies against their
+        first (sorted) level, named like R (``armOCT``, ``diabetesTRUE``).
     weights : column of positive case weights (e.g. IPTW). Implies the robust variance.
     cluster : column of cluster ids (e.g. ``patient_id`` for lesion-level data); the
         robust variance sums dfbeta within clusters. Implies the robust variance.
@@ -185,6 +138,11 @@ def cox(
     conf_level : confidence level of the hazard-ratio intervals.
     robust : force (True) or suppress (False) the robust variance; default: robust
         whenever ``weights`` or ``cluster`` is given, as R.
+    formula : instead of ``covariates``, a right-hand side in R's terms:
+        ``"arm * diabetes + age"``, ``"factor(ecog) + arm:age"`` (a left side such as
+        ``"Surv(time, event) ~"`` is ignored). Parsed, never evaluated; see
+        :func:`mace_outcomes._design.design`.
+    reference : reference level per categorical covariate, e.g. ``{"vessel": "LAD"}``.
 
     Returns
     -------
@@ -239,21 +197,24 @@ def cox(
     Efron B (1977) JASA 72:557-565. Lin DY, Wei LJ (1989) JASA 84:1074-1078.
     Firth D (1993) Biometrika 80:27-38. Heinze G, Schemper M (2001) Biometrics 57:114-119.
     """
-    if isinstance(covariates, str):
-        covariates = [covariates]
-    covariates = list(covariates)
+    if covariates is None and formula is None:
+        covariates = ["group"]
     if ties not in ("efron", "breslow"):
         raise InputError(Problem(f"ties must be 'efron' or 'breslow', not {ties!r}"))
     if not 0 < conf_level < 1:
         raise InputError(Problem(f"conf_level must be in (0, 1), not {conf_level}"))
     arr = survival_arrays(df, time=time, event=event, weights=weights, cluster=cluster,
                           strata=strata, source="df")
-    xall, names_all, terms = _design(df, covariates, "df")
+    dm = design(df, covariates, formula=formula, reference=reference, source="df")
+    xall, names_all, terms = dm.x, dm.names, dm.terms
     if xall.shape[1] == 0:
         raise InputError(Problem("give at least one covariate"))
     if arr.event.sum() == 0:
         raise InputError(Problem("no events: a Cox model cannot be fitted", column=event))
     msgs: list[str] = []
+    unclustered = warn_unclustered(df, cluster, "cox")
+    if unclustered:
+        msgs.append(unclustered)
     if arr.weights is not None:
         # the arm is not known here: a weight is extreme when it is extreme within every
         # two-level covariate (the arm among them) and stratum it belongs to
@@ -284,19 +245,17 @@ def cox(
     kept_terms = {t: [c for c in cols if c in names] for t, cols in terms.items()}
     kept_terms = {t: cols for t, cols in kept_terms.items() if cols}
     if firth:
-        from .firth import firth_fit
-
-        fit = firth_fit(x=x, w=w, lay=lay, cluster=cl, names=names, terms=kept_terms,
-                        robust=robust, conf_level=conf_level, n=len(arr.time),
-                        n_event=int(arr.event.sum()), state=state,
-                        weighted=weights is not None)
+        fit = CoxResult(**firth_fit(x=x, w=w, lay=lay, cluster=cl, names=names,
+                                    terms=kept_terms, robust=robust, conf_level=conf_level,
+                                    n=len(arr.time), n_event=int(arr.event.sum()),
+                                    state=state, weighted=weights is not None))
     else:
         fit = _fit_ml(x, w, lay, cl, names, kept_terms, robust, conf_level, state,
                       n=len(arr.time), n_event=int(arr.event.sum()), ties=ties,
                       variance_kind=None if not robust else
                       ("robust (cluster sandwich)" if cluster is not None else
                        "robust sandwich"))
-    return _with_aliased(fit, names_all, msgs)
+    return replace(_with_aliased(fit, names_all, msgs), weighted=weights is not None)
 
 
 def _drop_aliased(x: np.ndarray, names: list[str], strata, msgs: list[str],

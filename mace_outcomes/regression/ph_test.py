@@ -22,10 +22,38 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._display import ResultMixin
 from ..errors import InputError, Problem
 from . import _kernels as K
 
-__all__ = ["ph_test", "time_transform"]
+__all__ = ["ph_test", "time_transform", "PHTest"]
+
+
+class PHTest(ResultMixin, pd.DataFrame):
+    """The table of :func:`ph_test` (term, chisq, df, p; last row GLOBAL), still a
+    DataFrame, with the result contract: ``p_value`` (of GLOBAL), ``table`` (a plain
+    copy), ``notes``, ``weighted`` (of the Cox fit) and ``to_markdown()``.
+
+    Selections and other operations return plain DataFrames.
+    """
+
+    _metadata = ["notes", "weighted"]
+
+    @property
+    def _constructor(self):
+        return pd.DataFrame
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(self, copy=True)
+
+    @property
+    def p_value(self) -> float:
+        """p of the GLOBAL test (every term at once)."""
+        return float(self["p"].iloc[-1])
+
+    def _result_title(self) -> str:
+        return "Proportional hazards test (Grambsch-Therneau, as cox.zph)"
 
 
 def time_transform(time: np.ndarray, event: np.ndarray, transform: str = "km") -> np.ndarray:
@@ -88,7 +116,8 @@ def ph_test(fit, transform: str = "km", terms: bool = True) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame with columns term, chisq, df, p; the last row is GLOBAL.
+    PHTest: a DataFrame with columns term, chisq, df, p; the last row is GLOBAL
+    (``.p_value`` is its p).
 
     Examples
     --------
@@ -113,5 +142,8 @@ def ph_test(fit, transform: str = "km", terms: bool = True) -> pd.DataFrame:
     g = time_transform(st["time"], st["event"], transform)
     g = g - g[st["event"] == 1].mean()
     chisq, df = zph_statistics(st["beta"], st["x"], st["w"], st["layout"], g, groups)
-    return pd.DataFrame({"term": labels + ["GLOBAL"], "chisq": chisq, "df": df,
-                         "p": stats.chi2.sf(chisq, df)})
+    out = PHTest({"term": labels + ["GLOBAL"], "chisq": chisq, "df": df,
+                  "p": stats.chi2.sf(chisq, df)})
+    out.notes = []
+    out.weighted = fit.weighted
+    return out

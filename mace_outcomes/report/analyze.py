@@ -24,15 +24,13 @@ holding anything else (see ``_output``).
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import math
 import shutil
 import tempfile
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,12 +38,11 @@ import pandas as pd
 
 from ..errors import InputError, Problem
 from . import _output
+from ._figures import ENDPOINT_LABELS, figures
+from ._html import Writer as _Writer
+from ._html import write_report
 from .study import Study, read_study
 
-ENDPOINT_LABELS = {"mace": "MACE", "cardiac_death": "Cardiac death", "mi": "Myocardial infarction",
-                   "tvr": "Target-vessel revascularisation", "stent_thrombosis":
-                   "Stent thrombosis", "all_cause_death": "All-cause death",
-                   "target_lesion_failure": "Target-lesion failure"}
 _ID_COLUMNS = {"patient_id", "lesion_id", "arm", "index_date", "last_contact_date", "synthetic",
                "time", "event", "status", "event_type"}
 
@@ -92,59 +89,6 @@ def _json_ready(value):
     return value
 
 
-class _Writer:
-    """Writes tables and figures into the staging folder and keeps the HTML sections."""
-
-    def __init__(self, root: Path, study: Study):
-        self.root = root
-        self.study = study
-        self.files: list[Path] = []
-        self.sections: list[tuple[str, str]] = []
-        (root / "tables").mkdir(parents=True)
-        (root / "figures").mkdir(parents=True)
-
-    def table(self, name: str, frame: pd.DataFrame, title: str, notes=(), result=None) -> str:
-        from ..tables.export import to_csv, to_html, to_markdown
-
-        base = self.root / "tables" / name
-        if result is not None:  # a tables-room result knows its journal formatting
-            result.to_csv(base.with_suffix(".csv"))
-            md, page = result.to_markdown(), result.to_html()
-        else:  # the one CSV writer: text cells never become spreadsheet formulas
-            to_csv(frame, base.with_suffix(".csv"))
-            md, page = to_markdown(frame, title, list(notes)), to_html(frame, title, list(notes))
-        base.with_suffix(".md").write_text(md)
-        base.with_suffix(".html").write_text(page)
-        self.files += [base.with_suffix(s) for s in (".csv", ".md", ".html")]
-        return page
-
-    def figure(self, name: str, fig) -> str:
-        from matplotlib.figure import Figure
-
-        from ..plots import save_figure
-
-        if isinstance(fig, tuple):  # (figure, at-risk table)
-            fig = fig[0]
-        assert isinstance(fig, Figure)
-        paths = []
-        for fmt in self.study.formats:
-            path = self.root / "figures" / f"{name}.{fmt}"
-            save_figure(fig, path, dpi=self.study.dpi)
-            paths.append(path)
-        png = self.root / "figures" / f"{name}.png"
-        if png not in paths:
-            save_figure(fig, png, dpi=self.study.dpi)
-            paths.append(png)
-        self.files += paths
-        data = base64.b64encode(png.read_bytes()).decode()
-        return (f'<figure><img class="figure" alt="{html.escape(name)}" '
-                f'src="data:image/png;base64,{data}"><figcaption>{html.escape(name)}'
-                "</figcaption></figure>")
-
-    def section(self, title: str, body: str) -> None:
-        self.sections.append((title, body))
-
-
 MARKER = _output.MARKER
 _check_output_folder = _output.check_output_folder
 
@@ -155,14 +99,20 @@ def _bundled_directory() -> Path:
     return Path(example_path())
 
 
-def _covariates(frame: pd.DataFrame, exclude=()) -> list[str]:
-    """Columns to describe: not ids, dates or the ``exclude`` list, nor free text or
-    identifiers (the tables' rule; ``table_one`` notes what its own choice left out)."""
+def _describable(frame: pd.DataFrame, exclude=()) -> tuple[list[str], dict[str, str]]:
+    """Columns to describe, and the free-text or identifier columns left out with why
+    (ids, dates and the ``exclude`` list are not candidates)."""
     from ..tables.columns import describable_columns
 
     return describable_columns(frame[[c for c in frame.columns if c not in _ID_COLUMNS
                                       and c not in set(exclude)
-                                      and not c.endswith("_date")]])[0]
+                                      and not c.endswith("_date")]])
+
+
+def _covariates(frame: pd.DataFrame, exclude=()) -> list[str]:
+    """Columns to describe: not ids, dates or the ``exclude`` list, nor free text or
+    identifiers (the tables' rule; ``table_one`` notes what its own choice left out)."""
+    return _describable(frame, exclude)[0]
 
 
 def _exclusion_columns(study: Study, frame: pd.DataFrame) -> list[str]:
@@ -187,16 +137,6 @@ def _arms(cohort, study: Study) -> tuple:
     return labels[1], labels[0]
 
 
-def _hr_args(row: pd.Series | None) -> dict:
-    """The hazard ratio annotation of a KM figure from a compare_arms row."""
-    if row is None or not np.isfinite(row.get("hr", np.nan)):
-        return {}
-    if "Firth" in str(row.get("method", "")):  # say which model gave a finite HR
-        return {"hr_label": f"Firth HR {row['hr']:.2f} ({row['lower']:.2f}-"
-                            f"{row['upper']:.2f})"}
-    return {"hr": row}
-
-
 # ----------------------------------------------------------------------------- the study
 def analyze(directory: str | Path | None = None, out: str | Path = "results", *,
             study: str | Path | Study | None = None, bootstrap: int | None = None,
@@ -210,7 +150,8 @@ def analyze(directory: str | Path | None = None, out: str | Path = "results", *,
     out : output folder, new or empty or written by an earlier run; when the run
         succeeds the earlier run's files (listed in its marker) are replaced, and a
         folder holding anything else is refused.
-    study : a study file (or :class:`Study`); default ``directory/study.toml``.
+    study : a study file (or :class:`Study`); default ``directory/study.toml`` (used
+        when present). A file named here must exist: a wrong path is an ``InputError``.
     bootstrap : replicates for the bootstrap of the adjusted hazard ratio of the first
         endpoint (overrides the study file; 0 switches it off).
     progress : show a progress bar.
@@ -228,8 +169,10 @@ def analyze(directory: str | Path | None = None, out: str | Path = "results", *,
     directory = _bundled_directory() if directory is None else Path(directory)
     if not directory.is_dir():
         raise InputError(Problem("cohort folder not found", source=str(directory)))
-    if not isinstance(study, Study):
-        study = read_study(study if study is not None else directory / "study.toml")
+    if study is None:  # the cohort folder's own study file need not exist
+        study = read_study(directory / "study.toml")
+    elif not isinstance(study, Study):  # a file named explicitly must (no silent defaults)
+        study = read_study(study, required=True)
     if bootstrap is not None:
         study.bootstrap = int(bootstrap)
     out = Path(out).resolve()
@@ -258,10 +201,10 @@ def _analyze(directory: Path, out: Path, study: Study, progress: bool, started: 
             state = _run(directory, study, writer, results, bar)
         results["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
         bar.set_postfix_str("figures")
-        _figures(writer, study, state)
+        figures(writer, study, state)
         bar.update(1)
         bar.set_postfix_str("report")
-        _write_report(writer, results, state)
+        write_report(writer, results, state)
         bar.update(1)
         (staging / "results.json").write_text(json.dumps(_json_ready(results), indent=2))
         writer.files.append(staging / "results.json")
@@ -294,6 +237,12 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
     cohort, problems = preflight(directory, study)
     if problems:
         raise InputError(problems)
+    if study.level == "lesion" and cohort.lesions is not None and len(cohort.lesions):
+        from ..records.tte import without_lesionless
+
+        # as time_to_event does at lesion level, before the flow and the tables, so the
+        # attrition shows the patients without lesion records and no table counts them
+        cohort = without_lesionless(cohort)
     treated, control = _arms(cohort, study)
     results["arms"] = {"treated": treated, "control": control}
     attrition = cohort.attrition
@@ -331,10 +280,16 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
         lesion_columns = [c for c in cohort.lesions.columns if c in lesions]
         lesion_columns += ["stent_expansion"] if "stent_expansion" in lesions else []
         procedural = [c for c in study.procedural if c in lesions]
-        t2 = mo.table_one(lesions, group="arm", variables=_covariates(
-            lesions[lesion_columns], exclude=["vessel", *procedural]) + ["vessel"],
-            arms=[treated, control],
-            title="Tables 2-3. Lesion, procedural and imaging characteristics (lesions)")
+        described, left_out = _describable(lesions[lesion_columns],
+                                           exclude=["vessel", *procedural])
+        t2 = mo.table_one(lesions, group="arm", variables=described + ["vessel"],
+                          arms=[treated, control],
+                          title="Tables 2-3. Lesion, procedural and imaging characteristics "
+                                "(lesions)")
+        if left_out:  # chosen here, not by table_one: say what was left out, and why
+            from ..tables.columns import left_out_note
+
+            t2 = replace(t2, warnings=(*t2.warnings, left_out_note(left_out)))
         writer.section("Tables 2-3", writer.table("table2_3_lesions", t2.table, t2.title,
                                                   result=t2))
         results["table2_3"] = t2.table
@@ -413,25 +368,30 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
     writer.section("Table 4b", writer.table("table4_outcomes", out_tab.table, out_tab.title,
                                            result=out_tab))
     results["table4"] = out_tab.table
-    comparisons, kms = {}, {}
+    # One compare_arms per endpoint with events: its crude (and weighted) curves and tests
+    # are what results.json reports and what the figures draw, never fitted a second time.
+    comparisons, fits, kms = {}, {}, {}
     results["endpoints"] = {}
     for i, ep in enumerate(study.endpoints):
         d = tte[ep]
         n_events = int(d["event"].sum())
-        km = mo.kaplan_meier(d, group="arm", cluster=cluster)
-        lr = mo.logrank(d, group="arm", cluster=cluster) if n_events else None
-        kms[ep] = (km, lr)
-        entry = {"n": len(d), "events": n_events, "km_at_horizon": km.at(study.horizon_days),
-                 "logrank": ({"statistic": lr.statistic, "df": lr.df, "p": lr.p_value}
-                             if lr is not None else None)}
+        entry: dict = {"n": len(d), "events": n_events}
         if n_events == 0:  # nothing to compare: say so rather than fail
-            entry["notes"] = [f"no {ep} events in either arm: no test or model"]
-        elif covariates:
-            n_boot = study.bootstrap if i == 0 else 0
-            comp = mo.compare_arms(d, treatment="arm", covariates=covariates,
-                                   estimand=study.estimand, cluster=cluster,
-                                   horizon=study.horizon_days, treated=treated, n_boot=n_boot,
-                                   seed=study.seed, n_jobs=2 if n_boot else 1, progress=False)
+            kms[ep] = km = mo.kaplan_meier(d, group="arm", cluster=cluster)  # for the figure
+            entry.update(km_at_horizon=km.at(study.horizon_days), logrank=None,
+                         notes=[f"no {ep} events in either arm: no test or model"])
+            results["endpoints"][ep] = entry
+            continue
+        n_boot = study.bootstrap if (i == 0 and covariates) else 0
+        comp = mo.compare_arms(d, treatment="arm", covariates=covariates or None,
+                               estimand=study.estimand, cluster=cluster,
+                               horizon=study.horizon_days, treated=treated, n_boot=n_boot,
+                               seed=study.seed, n_jobs=2 if n_boot else 1, progress=False)
+        fits[ep] = comp
+        lr = comp.tests["crude"]
+        entry.update(km_at_horizon=comp.curves["crude"].at(study.horizon_days),
+                     logrank={"statistic": lr.statistic, "df": lr.df, "p": lr.p_value})
+        if covariates:
             comparisons[ep] = comp
             entry["comparison"] = comp.table
             entry["notes"] = [f"{ep}: {n}" for n in comp.notes]
@@ -446,7 +406,7 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
             "comparison", table, "Crude and propensity-weighted comparison by endpoint "
             f"(risk at {study.horizon_days:g} days; full precision in results.json)", notes))
     bar.update(1)
-    return {"tte": tte, "kms": kms, "comparisons": comparisons, "ps": ps,
+    return {"tte": tte, "fits": fits, "kms": kms, "comparisons": comparisons, "ps": ps,
             "treated": treated, "control": control, "cluster": cluster}
 
 
@@ -458,7 +418,7 @@ def _ci(est: float, lo: float, hi: float, digits: int = 2) -> str:
 
 
 def _p(p: float) -> str:
-    from ..tables._tests import format_p
+    from .._format import format_p
 
     return format_p(p) if np.isfinite(p) else ""
 
@@ -510,90 +470,3 @@ def _journal_rows(endpoint: str, comp) -> pd.DataFrame:
                                                            "without events)")
             for lo, hi in zip(t.boot_lower.astype(float), t.boot_upper.astype(float), strict=True)]
     return rows
-
-
-def _figures(writer: _Writer, study: Study, state: dict) -> None:
-    import mace_outcomes as mo
-
-    from ..plots import plot_forest, plot_love, plot_overlap
-
-    labels = {state["treated"]: str(state["treated"]), state["control"]: str(state["control"])}
-    order = [state["treated"], state["control"]]
-    breaks = None
-    if study.unit == "months" and study.horizon_days == 365:
-        breaks = (0, 3, 6, 9, 12)
-    for ep, (km, lr) in state["kms"].items():
-        comp = state["comparisons"].get(ep)
-        crude = comp.table.iloc[0] if comp is not None else None
-        name = ENDPOINT_LABELS.get(ep, ep)
-        fig = km.plot(kind="event", unit=study.unit, width=study.width, test=lr, breaks=breaks,
-                      **_hr_args(crude), labels=labels, order=order, title=f"{name}, crude")
-        writer.section(f"Kaplan-Meier: {ep}", writer.figure(f"km_{ep}_crude", fig))
-        if comp is None:
-            continue
-        row = comp.table.iloc[1]
-        ps = comp.propensity[row["analysis"]]
-        d = state["tte"][ep].assign(_w=ps.weights.to_numpy())
-        wkm = mo.kaplan_meier(d, group="arm", weights="_w", cluster=state["cluster"])
-        wlr = mo.logrank(d, group="arm", weights="_w", cluster=state["cluster"])
-        fig = wkm.plot(kind="event", unit=study.unit, width=study.width, test=wlr,
-                       breaks=breaks, **_hr_args(row), labels=labels, order=order,
-                       title=f"{name}, {row['analysis']}")
-        writer.section(f"Kaplan-Meier: {ep}, weighted", writer.figure(f"km_{ep}_iptw", fig))
-    if state["comparisons"]:
-        rows = []
-        for ep, comp in state["comparisons"].items():
-            for _, r in comp.table.iterrows():
-                rows.append({"label": f"{ENDPOINT_LABELS.get(ep, ep)}: {r['analysis']}",
-                             "hr": r["hr"], "lower": r["lower"], "upper": r["upper"], "p": r["p"]})
-        writer.section("Forest plot", writer.figure("forest", plot_forest(pd.DataFrame(rows))))
-    if state["ps"] is not None:
-        writer.section("Love plot", writer.figure("love", plot_love(state["ps"])))
-        writer.section("Propensity overlap", writer.figure("overlap", plot_overlap(state["ps"])))
-
-
-_CSS = """body{font-family:Helvetica,Arial,sans-serif;max-width:1000px;margin:2em auto;
-color:#222;line-height:1.4}table{border-collapse:collapse;font-size:0.85em;margin:0.5em 0}
-td,th{border-bottom:1px solid #ddd;padding:2px 6px;text-align:left}
-img.figure{max-width:100%;height:auto}section{margin-bottom:2em}
-.note{color:#555;font-size:0.9em}"""
-
-_SCRIPT = """window.addEventListener('load',function(){var im=document.images,ok=0;
-for(var i=0;i<im.length;i++){if(im[i].complete&&im[i].naturalWidth>0){ok++;}}
-document.body.setAttribute('data-images',im.length);
-document.body.setAttribute('data-images-loaded',ok);});"""
-
-
-def _write_report(writer: _Writer, results: dict, state: dict) -> None:
-    arms = {k: html.escape(str(v)) for k, v in results["arms"].items()}  # labels are data
-    head = (f"<h1>{html.escape(writer.study.title)}</h1><p class='note'>{arms['treated']} vs "
-            f"{arms['control']}; horizon {writer.study.horizon_days:g} days; level "
-            f"{html.escape(str(writer.study.level))}; source "
-            f"{html.escape(results['directory'])}</p>")
-    caveat = _events_caveat(results)
-    body = [head, f"<p class='note'>{html.escape(caveat)}</p>"] if caveat else [head]
-    for title, content in writer.sections:
-        slug = "".join(ch if ch.isalnum() else "-" for ch in title.lower())
-        body.append(f'<section id="{slug}"><h2>{html.escape(title)}</h2>{content}</section>')
-    if results.get("warnings"):
-        items = "".join(f"<li>{html.escape(w)}</li>" for w in results["warnings"])
-        body.append(f'<section id="warnings"><h2>Warnings</h2><ul>{items}</ul></section>')
-    page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>"
-            f"{html.escape(writer.study.title)}</title><style>{_CSS}</style>"
-            f"<script>{_SCRIPT}</script></head><body>{''.join(body)}</body></html>")
-    (writer.root / "report.html").write_text(page)
-    writer.files.append(writer.root / "report.html")
-    results["sections"] = [t for t, _ in writer.sections]
-
-
-def _events_caveat(results: dict) -> str:
-    eps = results.get("endpoints", {})
-    if not eps:
-        return ""
-    first = next(iter(eps))
-    n_events = eps[first]["events"]
-    if n_events >= 20:
-        return ""
-    return (f"Only {n_events} {first} events in total: the study cannot estimate a hazard "
-            "ratio with useful precision, adjusted analyses rest on very few events, and an "
-            "absence of a significant difference is not evidence of equivalence.")

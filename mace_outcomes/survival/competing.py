@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._display import frame_html, frame_text
+from .._display import ResultMixin, deprecated_alias, frame_html, frame_text
 from .._frames import survival_arrays
 from ..errors import InputError, Problem
 from ._kernels import seg_cumprod, seg_cumsum, seg_rev_cumsum, seg_shift, segments, strata_grid
@@ -303,8 +303,8 @@ def _check_cause(cause: Any, status: str) -> int:
 
 
 # --------------------------------------------------------------------------- results
-@dataclass(frozen=True)
-class CumulativeIncidence:
+@dataclass(frozen=True, eq=False)
+class CumulativeIncidence(ResultMixin):
     """Aalen-Johansen cumulative incidence of one cause, per group.
 
     Attributes
@@ -318,6 +318,9 @@ class CumulativeIncidence:
     cause : the cause code; ``causes`` all cause codes in the data.
     variance : "aalen-johansen" (infinitesimal jackknife, as survfit) or "delta"
         (Gray's delta method, as cmprsk's cuminc).
+    time_unit : unit of ``time`` (days unless the data said otherwise); ``time_units`` is
+        its deprecated alias.
+    notes : caveats (empty when none).
     """
 
     table: pd.DataFrame
@@ -330,8 +333,11 @@ class CumulativeIncidence:
     weighted: bool
     group: str | None
     groups: list
-    time_units: str = "days"
+    time_unit: str = "days"
     _sizes: dict = field(default_factory=dict, repr=False)
+    notes: list[str] = field(default_factory=list)
+
+    time_units = deprecated_alias("time_unit", "time_units")
 
     def at(self, times) -> pd.DataFrame:
         """Cumulative incidence at given times (a step function, right-continuous).
@@ -369,7 +375,7 @@ class CumulativeIncidence:
         w = ", weighted" if self.weighted else ""
         return (f"Cumulative incidence of cause {self.cause} (Aalen-Johansen{w}); "
                 f"std_err: {self.variance}; {self.conf_level:.0%} CI {self.conf_type}; "
-                f"time in {self.time_units}")
+                f"time in {self.time_unit}")
 
     def _summary(self) -> pd.DataFrame:
         last = self.table.groupby("group", sort=False).tail(1)
@@ -386,8 +392,8 @@ class CumulativeIncidence:
         return frame_html(self._title(), self._summary())
 
 
-@dataclass(frozen=True)
-class GrayTest:
+@dataclass(frozen=True, eq=False)
+class GrayTest(ResultMixin):
     """Gray's test of equal cumulative incidence across groups.
 
     Attributes
@@ -406,6 +412,7 @@ class GrayTest:
     groups: list
     method: str = "Gray's test (K-sample, cumulative incidence)"
     weighted: bool = False  # Gray's test has no weighted form here
+    notes: list[str] = field(default_factory=list)
 
     def _title(self) -> str:
         return (f"{self.method}, rho = {self.rho:g}; groups {self.groups}\n"

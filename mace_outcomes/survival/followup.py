@@ -17,12 +17,12 @@ Biometrics 38:29-41.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from .._display import frame_html, frame_text
+from .._display import ResultMixin, frame_html, frame_text
 from .._frames import survival_arrays
 from .kaplan_meier import kaplan_meier
 
@@ -32,8 +32,8 @@ PROBS = (0.25, 0.5, 0.75)
 NAMES = ("q1", "median", "q3")
 
 
-@dataclass(frozen=True)
-class FollowUp:
+@dataclass(frozen=True, eq=False)
+class FollowUp(ResultMixin):
     """Reverse Kaplan-Meier follow-up.
 
     Attributes
@@ -53,6 +53,7 @@ class FollowUp:
     conf_level: float
     group: str | None
     time_unit: str = "days"
+    notes: list[str] = field(default_factory=list)
 
     def _footer(self) -> str:
         o = self.overall.loc["median"]

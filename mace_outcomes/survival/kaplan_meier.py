@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .._display import frame_html, frame_text
-from .._frames import SurvivalArrays, survival_arrays, warn_extreme_weights
+from .._display import ResultMixin, frame_html, frame_text
+from .._frames import SurvivalArrays, survival_arrays, warn_extreme_weights, warn_unclustered
 from ..errors import InputError, Problem
 from ._kernels import (
     RiskTable,
@@ -143,8 +143,8 @@ def group_codes(arr: SurvivalArrays) -> np.ndarray:
     return pd.Categorical(arr.group, categories=arr.group_levels).codes.astype(np.int64)
 
 
-@dataclass(frozen=True)
-class KaplanMeier:
+@dataclass(frozen=True, eq=False)
+class KaplanMeier(ResultMixin):
     """Kaplan-Meier curves, one per group.
 
     Attributes
@@ -157,6 +157,7 @@ class KaplanMeier:
     variance : "greenwood" or "robust" (infinitesimal jackknife).
     group : the grouping column, or None (the single group is labelled "all").
     groups : group labels in sorted order.
+    notes : caveats recorded while fitting (e.g. extreme weights).
     """
 
     table: pd.DataFrame
@@ -169,6 +170,7 @@ class KaplanMeier:
     cluster: str | None = None
     time_unit: str = "days"
     n: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     # -- views -----------------------------------------------------------------------
     def _curve(self, label) -> pd.DataFrame:
@@ -318,8 +320,11 @@ def kaplan_meier(df: pd.DataFrame, time: str = "time", event: str = "event",
     _check_conf(conf_type, conf_level)
     arr = survival_arrays(df, time=time, event=event, group=group, weights=weights,
                           cluster=cluster)
+    warn_unclustered(df, cluster, "kaplan_meier")
+    notes = []
     if arr.weights is not None:
-        warn_extreme_weights(df, arr.weights, [] if arr.group is None else [arr.group])
+        msg = warn_extreme_weights(df, arr.weights, [] if arr.group is None else [arr.group])
+        notes += [msg] if msg else []
     if robust is None:
         robust = weights is not None or cluster is not None
     if arr.group is None:
@@ -347,4 +352,4 @@ def kaplan_meier(df: pd.DataFrame, time: str = "time", event: str = "event",
                        weighted=weights is not None,
                        variance="robust" if robust else "greenwood", group=group,
                        groups=list(arr.group_levels) if group is not None else ["all"],
-                       cluster=cluster, n=counts)
+                       cluster=cluster, n=counts, notes=notes)

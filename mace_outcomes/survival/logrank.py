@@ -14,14 +14,14 @@ Kaplan EL, Meier P (1958) JASA 53:457-481 (the pooled curve used by rho > 0).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy.stats import chi2, norm
 
-from .._display import frame_html, frame_text
-from .._frames import survival_arrays, warn_extreme_weights
+from .._display import ResultMixin, deprecated_alias, frame_html, frame_text
+from .._frames import survival_arrays, warn_extreme_weights, warn_unclustered
 from ..errors import InputError, Problem
 from ._kernels import StrataGrid, seg_cumprod, seg_cumsum, seg_rev_cumsum, seg_shift, strata_grid
 from .kaplan_meier import group_codes
@@ -142,8 +142,8 @@ def robust_score_kernel(time: np.ndarray, event: np.ndarray, z: np.ndarray,
     return float(np.sum(w * resid)), w * resid
 
 
-@dataclass(frozen=True)
-class LogrankResult:
+@dataclass(frozen=True, eq=False)
+class LogrankResult(ResultMixin):
     """Result of :func:`logrank`.
 
     Attributes
@@ -158,6 +158,7 @@ class LogrankResult:
     rho : G-rho parameter.
     strata : stratifying column or None.
     variance : covariance matrix of O - E (over groups), summed over strata.
+    notes : caveats recorded while testing (e.g. extreme weights).
     """
 
     statistic: float
@@ -170,10 +171,9 @@ class LogrankResult:
     rho: float
     strata: str | None
     variance: np.ndarray
+    notes: list[str] = field(default_factory=list)
 
-    @property
-    def p(self) -> float:
-        return self.p_value
+    p = deprecated_alias("p_value", "p")
 
     def _footer(self) -> str:
         z = f", z = {self.z:.4g}" if self.z is not None else ""
@@ -241,8 +241,11 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
     """
     arr = survival_arrays(df, time=time, event=event, group=group, weights=weights,
                           strata=strata, cluster=cluster, min_groups=2)
+    warn_unclustered(df, cluster, "logrank")
+    notes = []
     if arr.weights is not None:
-        warn_extreme_weights(df, arr.weights, [arr.group])
+        msg = warn_extreme_weights(df, arr.weights, [arr.group])
+        notes += [msg] if msg else []
     levels = list(arr.group_levels)
     k = len(levels)
     problems = []
@@ -293,4 +296,4 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
         p = float(2 * norm.sf(abs(z)))
     return LogrankResult(statistic=float(stat), df=dfree, p_value=p, method=method,
                          weighted=weights is not None, table=table, z=z, rho=float(rho),
-                         strata=strata, variance=var)
+                         strata=strata, variance=var, notes=notes)

@@ -16,14 +16,14 @@ with weights or clusters; R's ``resid(survfit, type="sojourn")``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from .._display import frame_html, frame_text
-from .._frames import survival_arrays
+from .._display import ResultMixin, frame_html, frame_text
+from .._frames import no_other_keywords, renamed, survival_arrays
 from ..errors import InputError, Problem
 from ._kernels import km_surv, risk_table, rmst_area, rmst_ij_influence
 from .kaplan_meier import _group_slices
@@ -56,8 +56,8 @@ def rmst_kernel(time: np.ndarray, event: np.ndarray, tau: float,
     return value, float(np.sum((tail * tail * g)[inside])), None
 
 
-@dataclass(frozen=True)
-class RMSTResult:
+@dataclass(frozen=True, eq=False)
+class RMSTResult(ResultMixin):
     """Restricted mean survival time per group and between-group contrasts.
 
     Attributes
@@ -70,6 +70,7 @@ class RMSTResult:
     tau : truncation time.
     variance : "greenwood" or "robust".
     covariance : covariance matrix of the groups' RMSTs.
+    notes : caveats (none are raised today; kept for the shared result contract).
     """
 
     table: pd.DataFrame
@@ -81,6 +82,7 @@ class RMSTResult:
     groups: list
     covariance: np.ndarray
     time_unit: str = "days"
+    notes: list[str] = field(default_factory=list)
 
     def _footer(self) -> str:
         c = self.contrast
@@ -132,10 +134,12 @@ def _contrasts(est, cov, tau, labels, z, conf_level) -> pd.DataFrame:
 
 
 def rmst(df: pd.DataFrame, time: str = "time", event: str = "event",
-         group: str | None = "group", tau: float | None = None, weights: str | None = None,
-         cluster: str | None = None, conf_level: float = 0.95,
-         robust: bool | None = None) -> RMSTResult:
-    """Restricted mean survival time up to ``tau`` per group, with difference and ratios.
+         group: str | None = "group", horizon: float | None = None,
+         weights: str | pd.Series | np.ndarray | None = None,
+         cluster: str | pd.Series | np.ndarray | None = None, conf_level: float = 0.95,
+         robust: bool | None = None, **deprecated) -> RMSTResult:
+    """Restricted mean survival time up to ``horizon`` (days) per group, with difference
+    and ratios.
 
     Parameters
     ----------
@@ -143,11 +147,13 @@ def rmst(df: pd.DataFrame, time: str = "time", event: str = "event",
     time, event : follow-up time and 0/1 event columns.
     group : group column (or None for one overall RMST). With two groups the contrasts
         are second level minus (over) first, as survRM2's ``rmst2`` arm 1 vs arm 0.
-    tau : truncation time. Default, as survRM2: the smallest of the groups' largest
-        observed times. A ``tau`` beyond a group's last observed time is an error (the
+    horizon : truncation time (survRM2's ``tau``; ``tau=`` is accepted with a
+        FutureWarning). Default, as survRM2: the smallest of the groups' largest
+        observed times. A horizon beyond a group's last observed time is an error (the
         curve is not estimated there).
-    weights : optional case weights (e.g. IPTW): weighted Kaplan-Meier curves.
-    cluster : optional cluster ids for the robust variance.
+    weights : optional case weights (e.g. IPTW): weighted Kaplan-Meier curves; a column
+        name or values aligned with the rows (e.g. ``ps.weights``).
+    cluster : optional cluster ids for the robust variance (column name or aligned ids).
     conf_level : confidence level.
     robust : variance choice. Default: robust infinitesimal jackknife (Therneau &
         Grambsch 2000) whenever weights or a cluster are given; otherwise the
@@ -164,10 +170,12 @@ def rmst(df: pd.DataFrame, time: str = "time", event: str = "event",
     >>> import pandas as pd, mace_outcomes as mo
     >>> df = pd.DataFrame({"time": [2, 4, 6, 8, 3, 5, 9, 10], "event": [1, 1, 0, 1, 1, 0, 1, 0],
     ...                    "arm": [0, 0, 0, 0, 1, 1, 1, 1]})
-    >>> fit = mo.rmst(df, group="arm", tau=8)
+    >>> fit = mo.rmst(df, group="arm", horizon=8)
     >>> fit.table["rmst"].round(3).tolist()
     [5.5, 6.75]
     """
+    tau = renamed(deprecated, "tau", "horizon", "rmst", horizon)
+    no_other_keywords(deprecated, "rmst")
     arr = survival_arrays(df, time=time, event=event, group=group, weights=weights,
                           cluster=cluster, min_groups=1)
     if not (0 < conf_level < 1):
@@ -181,13 +189,14 @@ def rmst(df: pd.DataFrame, time: str = "time", event: str = "event",
         tau = limit
     tau = float(tau)
     if not np.isfinite(tau) or tau <= 0:
-        raise InputError(Problem(f"tau must be a positive time, not {tau!r}", time))
+        raise InputError(Problem(f"horizon (RMST's tau) must be a positive time, not "
+                                 f"{tau!r}", time))
     if tau > limit:
         late = [str(lab) for lab, v in largest.items() if v < tau]
         raise InputError(Problem(
-            f"tau = {tau:g} is beyond the last observed time in group(s) {late} "
-            f"(smallest of the groups' largest times: {limit:g})", time,
-            fix="choose tau no larger than that"))
+            f"horizon (RMST's tau) = {tau:g} is beyond the last observed time in "
+            f"group(s) {late} (smallest of the groups' largest times: {limit:g})", time,
+            fix="choose a horizon no larger than that"))
     z = norm.ppf(1 - (1 - conf_level) / 2)
     labels, est, var, rows = [], [], [], []
     infl_cols = []

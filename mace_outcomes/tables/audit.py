@@ -20,15 +20,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import _stats as k
 from .._display import frame_text
-from . import _tests as k
+from .._format import p_phrase
 from .export import ExportMixin
 
 COUNT_TESTS = ("chi-square", "chi-square (Yates)", "Fisher exact")
 MEAN_TESTS = ("Student t", "Welch t")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AuditResult(ExportMixin):
     """Recomputed p-values of published tables.
 
@@ -393,8 +394,7 @@ def audit_reported(tables: Mapping | str | Path, *, units: tuple[str, ...] = ("p
 
 
 def _p_eq(p: float) -> str:
-    text = k.format_p(p)
-    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"
+    return p_phrase(p)  # the package's one phrasing of a p-value in running text
 
 
 def _as_float(v) -> float:

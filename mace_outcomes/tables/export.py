@@ -12,44 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._display import ResultMixin, to_markdown
 from .._safe import neutralise_formulas
-
-
-def _numeric_like(column: pd.Series) -> bool:
-    """Whether a column of cells reads as numbers (right-aligned) rather than words."""
-    cells = [str(v).strip() for v in column if str(v).strip()]
-    if not cells:
-        return True
-    numeric = sum(c[0].isdigit() or c[0] in "<>-." for c in cells)
-    return numeric >= len(cells) / 2
-
-
-def to_markdown(frame: pd.DataFrame, title: str = "", notes: Sequence[str] = ()) -> str:
-    """A GitHub-flavoured pipe table, title in bold above, notes below."""
-    cols = [str(c) for c in frame.columns]
-
-    def cell(v) -> str:
-        return str(v).replace("|", "\\|").replace("\n", " ")
-
-    lines = []
-    if title:
-        lines += [f"**{title}**", ""]
-    lines.append("| " + " | ".join(cell(c) for c in cols) + " |")
-    align = [":---" if i == 0 or not _numeric_like(frame.iloc[:, i]) else "---:"
-             for i in range(len(cols))]
-    lines.append("| " + " | ".join(align) + " |")
-    for row in frame.itertuples(index=False):
-        # leading spaces of level rows would be lost in Markdown: use non-breaking ones
-        vals = [cell(v) for v in row]
-        if vals and vals[0].startswith(" "):
-            stripped = vals[0].lstrip(" ")
-            vals[0] = "&nbsp;&nbsp;&nbsp;" + stripped
-        lines.append("| " + " | ".join(vals) + " |")
-    if notes:
-        lines.append("")
-        lines += [str(n) for n in notes]
-    return "\n".join(lines) + "\n"
-
 
 _LATEX_ESCAPES = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
@@ -166,7 +130,7 @@ def to_csv(frame: pd.DataFrame, path: str | Path | None = None) -> Path | str:
     return path
 
 
-class ExportMixin:
+class ExportMixin(ResultMixin):
     """Adds the writers to a result that defines ``formatted()``, ``title`` and ``notes``."""
 
     def _display(self) -> tuple[pd.DataFrame, str, list[str]]:

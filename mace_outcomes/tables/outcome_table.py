@@ -9,17 +9,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .. import _stats as k
 from .._display import frame_text
 from .._format import format_ci
-from .._frames import arm_order, row_ids
+from .._frames import arm_order, column_values
 from ..errors import InputError, MonotoneLikelihoodWarning, Problem
-from . import _tests as k
 from .export import ExportMixin
 
 _W = "_outcome_table_weight"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OutcomeTable(ExportMixin):
     """Outcomes by arm at a horizon, one row per endpoint (and comparison).
 
@@ -30,9 +30,12 @@ class OutcomeTable(ExportMixin):
         (events by the horizon / patients, %), ``km_<arm>``, ``km_lower_<arm>``,
         ``km_upper_<arm>`` (Kaplan-Meier cumulative incidence 1 - S at the horizon, %,
         with its CI), then ``hr``, ``lower``, ``upper``, ``p``, ``method`` (``"Cox"`` or
-        ``"Firth Cox (no events in OCT)"``), ``logrank_p``; with weights also
-        ``km_adj_<arm>`` (weighted KM, robust CI), ``hr_adj``, ``lower_adj``, ``upper_adj``,
-        ``p_adj``, ``method_adj``, ``logrank_p_adj`` (IPTW log-rank).
+        ``"Firth Cox (no events in OCT)"``), ``logrank_p`` (the comparison's two arms);
+        with weights also ``km_adj_<arm>`` (weighted KM, robust CI), ``hr_adj``,
+        ``lower_adj``, ``upper_adj``, ``p_adj``, ``method_adj``, ``logrank_p_adj`` (IPTW
+        log-rank). Each comparison's numbers come from the estimation
+        :func:`mace_outcomes.compare_arms` runs (``weighting/_engine.py``), so they equal
+        its crude and weighted rows on the same data.
     arms_table : long, one row per endpoint x arm: endpoint, group, n, n_event, percent,
         cum_inc, lower, upper (and the weighted columns).
     effects : long, one row per endpoint x comparison x analysis (crude / adjusted): hr,
@@ -50,6 +53,7 @@ class OutcomeTable(ExportMixin):
     settings: dict = field(default_factory=dict)
     warnings: tuple = ()
     title: str = "Clinical outcomes"
+    time_unit: str = "days"
 
     @property
     def notes(self) -> list[str]:
@@ -61,7 +65,8 @@ class OutcomeTable(ExportMixin):
                + (f", follow-up censored at {h:g} days" if self.settings.get(
                    "censor_at_horizon", True) else "")
                + "; Firth-penalised Cox (profile-likelihood CI, penalised LR p; "
-               "Heinze & Schemper 2001) when an arm has no events."]
+               "Heinze & Schemper 2001) when an arm has no events or the likelihood is "
+               "monotone."]
         if self.weighted:
             out.append("Adjusted: weighted by " + str(self.settings.get("weights")) +
                        "; weighted KM and Cox with robust (sandwich) variance; IPTW log-rank "
@@ -105,59 +110,56 @@ class OutcomeTable(ExportMixin):
 
 
 def _weights_for(df: pd.DataFrame, weights, name: str) -> np.ndarray | None:
+    # the package's one parser; the estimators then check the values are positive
     if weights is None:
         return None
-    if isinstance(weights, str):
-        if weights not in df.columns:
-            raise InputError(Problem("weights column not found", weights, source=name))
-        return pd.to_numeric(df[weights], errors="coerce").to_numpy(dtype=float)
-    if isinstance(weights, pd.Series):
-        w = weights.reindex(df.index)
-        if w.isna().any():
-            raise InputError(Problem("no weight for these rows (the weights Series is "
-                                     "aligned with the frame by index)", "weights",
-                                     row_ids(df, w.isna().to_numpy()), name))
-        return w.to_numpy(dtype=float)
-    w = np.asarray(weights, dtype=float)
-    if len(w) != len(df):
-        raise InputError(Problem(f"{len(w)} weights for {len(df)} rows", "weights",
-                                 source=name))
-    return w
+    values, _ = column_values(df, weights, "weights", source=name)
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
 
 
-def _hr(d: pd.DataFrame, term_cols: list[str], weighted: bool, firth: bool | str,
-        n_event_by_arm: dict, arms: list, reference, conf_level: float,
-        cluster: str | None) -> dict[str, dict]:
-    """Cox (or Firth Cox) of the arm dummies; one entry per non-reference arm."""
-    from ..regression.fit import cox
+def _method(fit) -> str:
+    """The model behind a row's HR, in the table's words (the rules live in the engine)."""
+    zero = ", ".join(map(str, fit.zero_arms))
+    if fit.model == "none":
+        return "no events: no HR"
+    if fit.model == "firth":
+        return "Firth Cox" + {"no events": f" (no events in {zero})",
+                              "monotone": " (monotone likelihood)"}.get(fit.reason, "")
+    return "Cox" + (f" (no events in {zero}: HR not finite; use firth)" if zero else "")
 
-    zero = [a for a in arms if n_event_by_arm[a] == 0]
-    out = {}
-    if sum(n_event_by_arm.values()) == 0:
-        for c in term_cols:
-            out[c] = dict(hr=np.nan, lower=np.nan, upper=np.nan, p=np.nan,
-                          method="no events: no HR")
-        return out
-    use_firth = bool(zero) if firth == "auto" else bool(firth)
-    if use_firth:
-        method = "Firth Cox" + (f" (no events in {', '.join(map(str, zero))})" if zero else "")
-    else:
-        method = "Cox"
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fit = cox(d, time="time", event="event", covariates=term_cols,
-                  weights=_W if weighted else None, cluster=cluster, firth=use_firth,
-                  conf_level=conf_level)
-    for w in caught:
+
+def _pair(d: pd.DataFrame, treated, reference, weighted: bool, cluster: str | None,
+          horizon: float, firth, conf_type: str, conf_level: float, name: str):
+    """The shared two-arm estimation (``compare_arms`` runs the same) of one comparison."""
+    from ..weighting._engine import estimate_arms
+
+    rows = d[d["group"].isin([treated, reference])]
+    if (rows["group"] == treated).sum() == 0 or (rows["group"] == reference).sum() == 0:
+        return None  # an arm without rows in this endpoint: nothing to estimate
+    fit = estimate_arms(rows, arm="group", treated=treated, control=reference,
+                        weights=_W if weighted else None, cluster=cluster, horizon=horizon,
+                        conf_type=conf_type, conf_level=conf_level, firth=firth,
+                        term=f"{name}: {treated!r} vs {reference!r}")
+    for w in fit.warnings:  # the method column says when the HR is not finite
         if not issubclass(w.category, MonotoneLikelihoodWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    if zero and not use_firth:
-        method += f" (no events in {', '.join(map(str, zero))}: HR not finite; use firth)"
-    for c in term_cols:
-        s = fit.summary.loc[c]
-        out[c] = dict(hr=float(s["hr"]), lower=float(s["lower"]), upper=float(s["upper"]),
-                      p=float(s["p"]), method=method)
-    return out
+    return fit
+
+
+def _effect(fit) -> dict:
+    if fit is None:
+        return dict(hr=np.nan, lower=np.nan, upper=np.nan, p=np.nan, method="no rows")
+    return dict(hr=fit.hr, lower=fit.lower, upper=fit.upper, p=fit.p, method=_method(fit))
+
+
+def _incidence(fits: list, arm) -> dict:
+    """Cumulative incidence 1 - S at the horizon (%) of one arm, from a fit holding it."""
+    for fit in fits:
+        if fit is not None and arm in fit.at_horizon.index:
+            s = fit.at_horizon.loc[arm]
+            return dict(cum_inc=100 * (1 - s["surv"]), lower=100 * (1 - s["upper"]),
+                        upper=100 * (1 - s["lower"]))
+    return dict(cum_inc=np.nan, lower=np.nan, upper=np.nan)
 
 
 def outcome_table(
@@ -195,13 +197,17 @@ def outcome_table(
         (:func:`mace_outcomes._frames.arm_order`): ``treated`` first, the reference
         (the first label in sorted order, as R's factor levels, unless named) last.
     treated, reference : name the treated and the reference arm instead of ``arms``.
-    firth : ``"auto"`` (Firth-penalised Cox when an arm has no events by the horizon,
-        otherwise ordinary Cox), ``True`` or ``False``.
+    firth : ``"auto"`` (Firth-penalised Cox when an arm has no events in the analysed
+        follow-up, or the Cox likelihood is monotone; otherwise ordinary Cox), ``True``
+        or ``False``.
     censor_at_horizon : censor follow-up at the horizon for the HR and the log-rank test
         (so they describe the same period as the event counts).
     cluster : optional cluster column (lesion-level data, e.g. ``patient_id``): robust
         (cluster) variance of the Kaplan-Meier estimates and the Cox model, and the robust
-        (clustered) log-rank score test for two arms.
+        (clustered) log-rank score test.
+
+    With more than two arms each comparison (an arm vs the reference) is estimated on
+    the rows of its two arms: its own Cox model and log-rank test.
     conf_type, conf_level : of the Kaplan-Meier intervals (and the HR's level).
 
     Returns
@@ -227,9 +233,6 @@ def outcome_table(
     >>> ot.table.loc[0, "comparison"]
     'OCT vs IVUS'
     """
-    from ..survival.kaplan_meier import kaplan_meier
-    from ..survival.logrank import logrank
-
     if isinstance(tte_by_endpoint, pd.DataFrame):
         tte_by_endpoint = {"endpoint": tte_by_endpoint}
     if not tte_by_endpoint:
@@ -272,11 +275,6 @@ def outcome_table(
         d = pd.DataFrame({"time": np.minimum(t, horizon) if censor_at_horizon else t,
                           "event": within.astype(int) if censor_at_horizon else e,
                           "group": df[group].to_numpy()}, index=df.index)
-        term_cols = []
-        for a in others:
-            c = f"arm_{len(term_cols)}"
-            d[c] = (d["group"] == a).astype(float)
-            term_cols.append(c)
         if cluster is not None:
             d[cluster] = df[cluster].to_numpy()
         w = _weights_for(df, weights, str(name))
@@ -285,64 +283,46 @@ def outcome_table(
         g = df[group].to_numpy()
         n_by = {a: int((g == a).sum()) for a in these}
         ev_by = {a: int(within[g == a].sum()) for a in these}
+        total_events = int(d["event"].sum())
 
-        # Kaplan-Meier at the horizon on the original follow-up (censoring does not change
-        # S at the horizon itself)
-        km_in = pd.DataFrame({"time": t, "event": e, "group": g}, index=df.index)
-        if cluster is not None:
-            km_in[cluster] = df[cluster].to_numpy()
-        km = kaplan_meier(km_in, group="group", conf_type=conf_type, conf_level=conf_level,
-                          cluster=cluster).at(horizon).set_index("group")
-        km_w = None
-        if w is not None:
-            km_in[_W] = w
-            km_w = kaplan_meier(km_in, group="group", weights=_W, conf_type=conf_type,
-                                conf_level=conf_level, cluster=cluster
-                                ).at(horizon).set_index("group")
+        # One shared estimation per comparison (each arm vs the reference), crude and
+        # weighted: Kaplan-Meier at the horizon (censoring at the horizon does not change
+        # S there), log-rank, Cox or Firth, exactly as compare_arms reads them.
+        est = {(a, wt): _pair(d, a, ref, wt, cluster, horizon, firth, conf_type, conf_level,
+                              str(name))
+               for a in others for wt in ((False, True) if w is not None else (False,))}
         wide = {"endpoint": name}
         for a in these:
+            holding = [est[(b, False)] for b in others if a in (b, ref)]
             row = {"endpoint": name, "group": a, "n": n_by[a], "n_event": ev_by[a],
-                   "percent": 100 * ev_by[a] / n_by[a] if n_by[a] else np.nan}
-            s = km.loc[a] if a in km.index else None
-            row.update(cum_inc=100 * (1 - s["surv"]) if s is not None else np.nan,
-                       lower=100 * (1 - s["upper"]) if s is not None else np.nan,
-                       upper=100 * (1 - s["lower"]) if s is not None else np.nan)
-            if km_w is not None:
-                sw = km_w.loc[a]
-                row.update(cum_inc_adj=100 * (1 - sw["surv"]), lower_adj=100 * (1 - sw["upper"]),
-                           upper_adj=100 * (1 - sw["lower"]))
+                   "percent": 100 * ev_by[a] / n_by[a] if n_by[a] else np.nan,
+                   **_incidence(holding, a)}
+            if w is not None:
+                adj = _incidence([est[(b, True)] for b in others if a in (b, ref)], a)
+                row.update({f"{key}_adj": v for key, v in adj.items()})
             arm_rows.append(row)
             wide.update({f"n_{a}": row["n"], f"n_event_{a}": row["n_event"],
                          f"percent_{a}": row["percent"], f"km_{a}": row["cum_inc"],
                          f"km_lower_{a}": row["lower"], f"km_upper_{a}": row["upper"]})
-            if km_w is not None:
+            if w is not None:
                 wide.update({f"km_adj_{a}": row["cum_inc_adj"],
                              f"km_adj_lower_{a}": row["lower_adj"],
                              f"km_adj_upper_{a}": row["upper_adj"]})
 
-        total_events = int(d["event"].sum())
-        lr_p = lr_p_w = np.nan
-        if total_events > 0:
-            two = len(these) == 2  # the clustered and weighted tests compare two arms
-            lr_p = logrank(d, group="group",
-                           cluster=cluster if two else None).p_value
-            if w is not None:
-                lr_p_w = (logrank(d, group="group", weights=_W, cluster=cluster).p_value
-                          if two else np.nan)
-        crude = _hr(d, term_cols, False, firth, ev_by, these, ref, conf_level, cluster)
-        adj = (_hr(d, term_cols, True, firth, ev_by, these, ref, conf_level, cluster)
-               if w is not None else None)
-        for a, c in zip(others, term_cols, strict=True):
+        for a in others:
             comp = f"{a} vs {ref}"
-            r = dict(wide, comparison=comp)
-            r.update(crude[c], logrank_p=lr_p)
+            crude = est[(a, False)]
+            lr_p = np.nan if crude is None else crude.logrank_p
+            r = dict(wide, comparison=comp, **_effect(crude), logrank_p=lr_p)
             eff_rows.append(dict(endpoint=name, comparison=comp, analysis="crude",
-                                 logrank_p=lr_p, n_event=total_events, **crude[c]))
-            if adj is not None:
-                r.update({f"{key}_adj": v for key, v in adj[c].items()},
-                         logrank_p_adj=lr_p_w)
+                                 logrank_p=lr_p, n_event=total_events, **_effect(crude)))
+            if w is not None:
+                adj = est[(a, True)]
+                lr_w = np.nan if adj is None else adj.logrank_p
+                r.update({f"{key}_adj": v for key, v in _effect(adj).items()},
+                         logrank_p_adj=lr_w)
                 eff_rows.append(dict(endpoint=name, comparison=comp, analysis="adjusted",
-                                     logrank_p=lr_p_w, n_event=total_events, **adj[c]))
+                                     logrank_p=lr_w, n_event=total_events, **_effect(adj)))
             wide_rows.append(r)
         if any(ev_by[a] == 0 for a in these) and firth == "auto":
             notes.append(f"{name}: no events in {', '.join(str(a) for a in these if ev_by[a] == 0)}"

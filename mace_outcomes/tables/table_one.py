@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .. import _stats as k
 from .._display import frame_text
-from .._frames import row_ids
+from .._frames import arm_order, column_values, row_ids
 from ..errors import InputError, Problem, SmallCountWarning
-from . import _tests as k
 from .columns import describable_columns, left_out_note
 from .export import ExportMixin
 
@@ -23,7 +23,7 @@ from .export import ExportMixin
 _OUTCOME_COLUMNS = {"time", "event", "status", "event_type"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TableOne(ExportMixin):
     """A Table 1 by arm.
 
@@ -96,25 +96,12 @@ class TableOne(ExportMixin):
 def _weights_array(df: pd.DataFrame, weights) -> np.ndarray | None:
     if weights is None:
         return None
-    if isinstance(weights, str):
-        if weights not in df.columns:
-            raise InputError(Problem("weights column not found", weights, source="df"))
-        w = pd.to_numeric(df[weights], errors="coerce")
-    else:
-        w = weights if isinstance(weights, pd.Series) else pd.Series(
-            np.asarray(weights, float), index=df.index)
-        if isinstance(weights, pd.Series) and not w.index.equals(df.index):
-            w = w.reindex(df.index)
-        w = pd.to_numeric(w, errors="coerce")
-    arr = w.to_numpy(dtype=float)
-    if len(arr) != len(df):
-        raise InputError(Problem(f"weights have {len(arr)} values for {len(df)} rows",
-                                 "weights", source="df"))
+    values, name = column_values(df, weights, "weights", source="df")
+    arr = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(arr) | (arr <= 0)
     if bad.any():
         raise InputError(Problem("weights must be positive and finite (missing, zero or "
-                                 "negative found)", weights if isinstance(weights, str)
-                                 else "weights", row_ids(df, bad), "df"))
+                                 "negative found)", name, row_ids(df, bad), "df"))
     return arr
 
 
@@ -195,6 +182,7 @@ def table_one(
     weights: str | pd.Series | np.ndarray | None = None,
     *,
     arms: Sequence | None = None,
+    treated=None,
     overall: bool = False,
     equal_var: bool | str = "levene",
     yates: bool = False,
@@ -238,8 +226,12 @@ def table_one(
         sampling weights, as R's ``survey`` package does: a design-based t test of the
         weighted means (``svyttest``, two arms) and the Rao-Scott second-order corrected
         chi-square (``svychisq``, F form).
-    arms : the arms in column order (default: categories of a categorical column, else
-        sorted labels).
+    arms : the arms in column order. Default with two arms the package's one arm order
+        (:func:`mace_outcomes._frames.arm_order`: treated first, the reference last, as
+        every HR reads); otherwise the categories of a categorical column, else sorted
+        labels.
+    treated : with two arms and no ``arms``, the treated arm (default: the last sorted
+        label, as R's factor levels make the first the reference).
     overall : add a column for all arms together.
     equal_var : ``"levene"``: Student t unless Levene's test (mean-centred, as SPSS prints
         it) has p < ``alpha_levene``, then Welch t. ``True``: always Student; ``False``:
@@ -312,6 +304,8 @@ def table_one(
 
     if arms is None:
         arms = _levels(df[group])
+        if len(arms) == 2 or treated is not None:
+            arms = arm_order(arms, treated=treated, source="df", column=group)
     arms = list(arms)
     unknown = sorted(set(pd.unique(df[group]).tolist()) - set(arms), key=str)
     if unknown:

@@ -13,7 +13,7 @@ import pandas as pd
 
 
 def _level(col: str, value: float) -> str:
-    # dummies are named "vessel=LCX": "with vessel = LCX" / "without vessel = LCX"
+    # a factor's dummy is told as "vessel=LCX": "with vessel = LCX" / "without vessel = LCX"
     if "=" in col:
         name, lvl = col.split("=", 1)
         return f"{'with' if value == 1 else 'without'} {name} = {lvl}"
@@ -47,13 +47,15 @@ def describe(design: pd.DataFrame, z: np.ndarray, mask: np.ndarray, direction: n
     element is the intercept). ``labels`` = (control label, treated label)."""
     X = design.to_numpy(dtype=float)
     z = np.asarray(z).astype(np.int64)
+    dummies = design.attrs.get("dummies", {})  # "vesselLCX" -> ("vessel", "LCX")
     found = []
     for j, col in enumerate(design.columns):
         x = X[:, j]
+        said = "=".join(map(str, dummies[col])) if col in dummies else str(col)
         if np.all((x == 0) | (x == 1)):
-            how = _binary(str(col), x, z, labels)
+            how = _binary(said, x, z, labels)
         else:
-            how = _continuous(str(col), x, z, labels)
+            how = _continuous(said, x, z, labels)
         if how is not None:
             found.append((str(col), how))
     if found:

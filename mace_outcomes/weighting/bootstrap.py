@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .._display import frame_html, frame_text
+from .._display import ResultMixin, frame_html, frame_text
 from .._frames import survival_arrays
 from ..errors import InputError, Problem
 from .batch import arm_sums, cox_binary, km_binary, layout
@@ -51,7 +51,7 @@ TIE_ARRAYS = 8
 
 
 @dataclass(frozen=True, eq=False)
-class BootstrapResult:
+class BootstrapResult(ResultMixin):
     """Bootstrap distribution of the weighted comparison.
 
     Attributes
@@ -75,6 +75,12 @@ class BootstrapResult:
     treated: object = None
     control: object = None
     notes: list = field(default_factory=list)
+    time_unit: str = "days"
+
+    @property
+    def weighted(self) -> bool:
+        """Whether the replicates are propensity-weighted (``estimand`` not None)."""
+        return self.estimand is not None
 
     def _footer(self) -> str:
         unit = f"clusters ({self.cluster})" if self.cluster else "rows"

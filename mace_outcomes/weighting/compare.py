@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._display import frame_html, frame_text
-from .._frames import survival_arrays
-from ..errors import InputError, MonotoneLikelihoodWarning, StatisticalWarning
+from .._display import ResultMixin, frame_html, frame_text
+from .._frames import no_other_keywords, renamed, survival_arrays
+from ..errors import StatisticalWarning
 from .evalue import RARE_THRESHOLD, e_value
 from .propensity import Propensity, propensity, treatment_indicator
 
@@ -91,7 +91,7 @@ def exact_test(time: np.ndarray, event: np.ndarray, z: np.ndarray,
 
 
 @dataclass(frozen=True, eq=False)
-class RiskDifference:
+class RiskDifference(ResultMixin):
     """Risk (1 - Kaplan-Meier) per arm at a horizon and their difference and ratio.
 
     ``table``: rows ``difference`` and ``ratio`` with estimate, lower, upper, p;
@@ -105,6 +105,7 @@ class RiskDifference:
     variance: str
     conf_level: float
     notes: list = field(default_factory=list)
+    time_unit: str = "days"
 
     def _footer(self) -> str:
         text = [f"risk = 1 - Kaplan-Meier at {self.horizon:g} days; "
@@ -216,7 +217,7 @@ def risk_difference(df: pd.DataFrame, treatment: str = "arm",
 # -- the one-call comparison -------------------------------------------------------------
 
 @dataclass(frozen=True, eq=False)
-class Comparison:
+class Comparison(ResultMixin):
     """Crude and adjusted comparisons of two arms, one row per analysis.
 
     Attributes
@@ -225,6 +226,10 @@ class Comparison:
     propensity : dict analysis -> :class:`Propensity` of the weighted rows.
     treated, control : arm labels; horizon, tau : days; cluster : column or None.
     notes : what was done and why (rare-event path, clustering, warnings).
+    curves : dict analysis -> :class:`~mace_outcomes.survival.kaplan_meier.KaplanMeier`
+        the row's survival at the horizon was read from (draw them, do not refit).
+    tests : dict analysis -> :class:`~mace_outcomes.survival.logrank.LogrankResult` of the
+        row's log-rank p (None without events).
     """
 
     table: pd.DataFrame
@@ -236,6 +241,14 @@ class Comparison:
     cluster: str | None
     conf_level: float
     notes: list = field(default_factory=list)
+    curves: dict = field(default_factory=dict)
+    tests: dict = field(default_factory=dict)
+    time_unit: str = "days"
+
+    @property
+    def weighted(self) -> bool:
+        """Whether any row is propensity-weighted (IPTW or overlap)."""
+        return bool(self.propensity)
 
     def balance(self) -> pd.DataFrame:
         """Balance of every weighted analysis side by side (long format, column analysis)."""
@@ -261,103 +274,71 @@ class Comparison:
                           self._footer().replace("\n", "<br>"), digits=3)
 
 
-def _cox_row(d, time, event, w_col, cluster, rare: bool, conf_level, term: str = "arm"):
-    """Cox HR for the arm indicator; Firth-penalised when its likelihood is monotone.
-
-    Rare path (an arm has no events), and the monotone likelihood ``mo.cox`` detects
-    when both arms have events (e.g. every event of one arm after the other arm left
-    follow-up): the maximum-likelihood HR is 0 or infinite and the robust sandwich is
-    degenerate, so the weighted Firth fit is read with its model-based profile
-    penalised likelihood (limits and penalised likelihood-ratio p); ``mo.cox`` puts the
-    weights on the scale of their Kish effective sample size first (see
-    :mod:`mace_outcomes.regression.firth`). ``term`` names the arm in the warning.
-    """
-    from ..regression.fit import cox
-
-    def fit_with(firth: bool):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", StatisticalWarning)
-            fit = cox(d, time=time, event=event, covariates=[_ARM], weights=w_col,
-                      cluster=None if firth else cluster, firth=firth,
-                      conf_level=conf_level, robust=False if firth else None)
-        return fit, [w for w in caught if issubclass(w.category, StatisticalWarning)]
-
-    fit, caught = fit_with(rare)
-    monotone = not rare and any(issubclass(w.category, MonotoneLikelihoodWarning)
-                                for w in caught)
-    msgs = [str(w.message) for w in caught
-            if not (monotone and issubclass(w.category, MonotoneLikelihoodWarning))]
-    if monotone:
-        hr = fit.summary.loc[_ARM, "hr"]
-        msg = (f"monotone likelihood: the Cox hazard ratio of {term} is "
-               f"{'0' if hr == 0 else 'infinite'} although both arms have events (e.g. every "
-               "event of one arm after the other arm left follow-up); the row "
-               "uses the Firth penalised Cox model with profile-likelihood limits instead")
-        warnings.warn(msg, MonotoneLikelihoodWarning, stacklevel=4)
-        msgs.append(msg)
-        fit, caught = fit_with(True)
-        msgs += [str(w.message) for w in caught]
-    row = fit.summary.loc[_ARM]
-    if rare or monotone:
-        method = "Firth penalised Cox, profile-likelihood CI and LR p"
-        if monotone:
-            method += " (monotone likelihood)"
-        if w_col is not None:
-            method += " (weights scaled to the effective sample size)"
-    else:
-        method = "Cox" + (", robust SE" if (w_col is not None or cluster is not None) else "")
-    return {"hr": row["hr"], "lower": row["lower"], "upper": row["upper"], "p": row["p"],
-            "method": method}, msgs
+_FIRTH_METHOD = "Firth penalised Cox, profile-likelihood CI and LR p"
 
 
-def _analysis(d: pd.DataFrame, name: str, time: str, event: str, w_col: str | None,
-              cluster: str | None, horizon: float, tau: float, conf_level: float,
-              rare: bool, rare_outcome: bool, notes: list, term: str = "arm") -> dict:
-    from ..survival.logrank import logrank
-    from ..survival.rmst import rmst
-    row: dict = {"analysis": name}
-    cox_part, msgs = _cox_row(d, time, event, w_col, cluster, rare, conf_level, term)
-    row.update(cox_part)
-    notes.extend(f"{name}: {m}" for m in msgs)
-    at, _ = _km_at(d, time, event, w_col, cluster, horizon)
-    row["surv_treated"], row["surv_control"] = at.loc[1, "surv"], at.loc[0, "surv"]
-    rc = risk_contrast(at.loc[1, "surv"], at.loc[1, "std_err"], at.loc[0, "surv"],
-                       at.loc[0, "std_err"], conf_level,
+def _method(fit) -> str:
+    """The row's model in words (the estimation rules live in ``_engine``)."""
+    if fit.model == "none":
+        return "no events: no HR"
+    if fit.model == "firth":
+        return (_FIRTH_METHOD + (" (monotone likelihood)" if fit.reason == "monotone" else "")
+                + (" (weights scaled to the effective sample size)" if fit.weighted else ""))
+    return "Cox" + (", robust SE" if fit.robust else "")
+
+
+def _analysis(d: pd.DataFrame, name: str, treatment: str, arms: tuple, time: str, event: str,
+              w_col: str | None, cluster: str | None, horizon: float, tau: float,
+              conf_level: float, notes: list, term: str = "arm") -> tuple[dict, object]:
+    """One row of the comparison from one call of the shared estimation."""
+    from ._engine import estimate_arms
+
+    t_label, c_label = arms
+    fit = estimate_arms(d, arm=treatment, treated=t_label, control=c_label, time=time,
+                        event=event, weights=w_col, cluster=cluster, horizon=horizon,
+                        tau=tau, conf_level=conf_level, term=term)
+    notes.extend(f"{name}: {m}" for m in fit.messages)
+    at = fit.at_horizon
+    row: dict = {"analysis": name, "method": _method(fit), "hr": fit.hr, "lower": fit.lower,
+                 "upper": fit.upper, "p": fit.p, "logrank_p": fit.logrank_p,
+                 "n_treated": fit.n[t_label], "events_treated": fit.events[t_label],
+                 "n_control": fit.n[c_label], "events_control": fit.events[c_label],
+                 "surv_treated": at.loc[t_label, "surv"],
+                 "surv_control": at.loc[c_label, "surv"]}
+    rc = risk_contrast(at.loc[t_label, "surv"], at.loc[t_label, "std_err"],
+                       at.loc[c_label, "surv"], at.loc[c_label, "std_err"], conf_level,
                        _cross_arm_cov(d, time, event, w_col, cluster, horizon))
     row.update({k: rc[k] for k in ("rd", "rd_lower", "rd_upper", "rr", "rr_lower",
                                    "rr_upper")})
-    # clustered data: the robust log-rank score test, as the Cox SE is cluster-robust
-    lr = logrank(d, time=time, event=event, group=_ARM, weights=w_col, cluster=cluster)
-    row["logrank_p"] = lr.p_value
-    try:
-        with np.errstate(all="ignore"):  # an arm without events has an RMTL of 0
-            rm = rmst(d, time=time, event=event, group=_ARM, tau=tau, weights=w_col,
-                      cluster=cluster, conf_level=conf_level).contrast.loc["difference"]
-        row.update(rmst_diff=rm["estimate"], rmst_lower=rm["lower"], rmst_upper=rm["upper"])
-    except InputError as exc:
-        row.update(rmst_diff=np.nan, rmst_lower=np.nan, rmst_upper=np.nan)
-        notes.append(f"{name}: RMST not estimable to tau={tau:g} ({exc.problems[0].reason})")
+    rm = fit.rmst
+    row.update(rmst_diff=np.nan if rm is None else rm["estimate"],
+               rmst_lower=np.nan if rm is None else rm["lower"],
+               rmst_upper=np.nan if rm is None else rm["upper"])
+    return row, fit
+
+
+def _e_values(row: dict, rare_outcome: bool) -> dict:
     if np.isfinite(row["hr"]) and row["hr"] > 0 and np.isfinite(row["lower"]):
         ev = e_value(row["hr"], row["lower"], row["upper"], measure="HR", rare=rare_outcome)
-        row["e_value"], row["e_value_ci"] = ev.e_value, ev.e_value_ci
-    else:
-        row["e_value"] = row["e_value_ci"] = np.nan
-    return row
+        return {"e_value": ev.e_value, "e_value_ci": ev.e_value_ci}
+    return {"e_value": np.nan, "e_value_ci": np.nan}
 
 
-def compare_arms(tte: pd.DataFrame, treatment: str = "arm",
+def compare_arms(df: pd.DataFrame | None = None, treatment: str = "arm",
                  covariates: list[str] | None = None, *, formula: str | None = None,
                  estimand: str = "ATE", time: str = "time", event: str = "event",
                  cluster: str | None = None, horizon: float = 365, tau: float | None = None,
                  overlap: bool = True, stabilize: bool = False, trim=None, truncate=None,
                  firth_ps: bool = False, treated=None, conf_level: float = 0.95,
                  n_boot: int = 0, seed: int | None = None, n_jobs: int = 1,
-                 progress: bool = False) -> Comparison:
+                 progress: bool = False, memory_gb: float = 1.0,
+                 **deprecated) -> Comparison:
     """Crude and propensity-weighted comparisons of two arms, side by side.
 
     Parameters
     ----------
-    tte : time-to-event frame (``mo.time_to_event``): time, event, treatment, covariates.
+    df : time-to-event frame (``mo.time_to_event``): time, event, treatment, covariates
+        (``tte=``, its old name, is accepted with a FutureWarning).
     treatment : arm column; the treated arm is the last sorted label unless ``treated``.
     covariates, formula : the propensity model (see :func:`propensity`); without them only
         the crude row is returned.
@@ -371,6 +352,7 @@ def compare_arms(tte: pd.DataFrame, treatment: str = "arm",
         its ``firth``).
     n_boot : if > 0, add bootstrap percentile limits of the hazard ratio (boot_lower,
         boot_upper) re-estimating the propensity model per replicate (Austin 2016).
+    memory_gb : working-memory budget of the bootstrap (see :func:`bootstrap`).
 
     Returns
     -------
@@ -380,7 +362,10 @@ def compare_arms(tte: pd.DataFrame, treatment: str = "arm",
         at ``horizon``), hr, lower, upper, p, logrank_p, rmst_diff, rmst_lower,
         rmst_upper, rd, rd_lower, rd_upper, rr, rr_lower, rr_upper (risk = 1 - KM at
         ``horizon``), exact_p (Fisher, rare-event path only), e_value, e_value_ci
-        [, boot_lower, boot_upper].
+        [, boot_lower, boot_upper]. A weighted row's n and events count the rows its
+        propensity fit kept (``ps.kept``).
+        ``.curves[analysis]``: the KaplanMeier curves the row was read from;
+        ``.tests[analysis]``: its LogrankResult (None without events).
 
     Notes
     -----
@@ -398,6 +383,10 @@ def compare_arms(tte: pd.DataFrame, treatment: str = "arm",
     >>> tte = mo.time_to_event(mo.load_example(), "mace", horizon=365)  # doctest: +SKIP
     >>> mo.compare_arms(tte, "arm", ["age", "ckd", "acs"]).table      # doctest: +SKIP
     """
+    tte = renamed(deprecated, "tte", "df", "compare_arms", df)
+    no_other_keywords(deprecated, "compare_arms")
+    if tte is None:
+        raise TypeError("compare_arms() missing the time-to-event frame df")
     if cluster is None and "patient_id" in tte.columns and tte["patient_id"].duplicated().any():
         cluster = "patient_id"
         auto_cluster = True
@@ -429,12 +418,6 @@ def compare_arms(tte: pd.DataFrame, treatment: str = "arm",
                      f"({exact['events_by_horizon_treated']}/{counts['n_treated']} vs "
                      f"{exact['events_by_horizon_control']}/{counts['n_control']}, "
                      f"p = {exact['exact_p']:.3g}); no Wald test is reported")
-    # Rare outcome for the E-value conversion: crude risk by horizon under 15%.
-    at_all, _ = _km_at(d, time, event, None, None, horizon)
-    overall = 1 - float(np.average(at_all["surv"], weights=[counts["n_control"],
-                                                            counts["n_treated"]]))
-    rare_outcome = overall < RARE_THRESHOLD
-
     analyses: list[tuple[str, Propensity | None]] = [("crude", None)]
     est = str(estimand).upper()
     est = "ATO" if est == "OVERLAP" else est
@@ -453,21 +436,23 @@ def compare_arms(tte: pd.DataFrame, treatment: str = "arm",
             name = "overlap" if e == "ATO" else f"IPTW-{e}"
             analyses.append((name, ps))
 
-    rows, props = [], {}
+    rows, props, curves, tests = [], {}, {}, {}
     for name, ps in analyses:
         if ps is None:
             dd, w_col = d, None
             ess = (float(counts["n_treated"]), float(counts["n_control"]))
         else:
+            # rows a propensity fit dropped (trimmed, or weight exactly 0) are not analysed,
+            # and the row's n and events count the rows kept
             dd = d.assign(**{_W: ps.weights}).loc[ps.kept]
             w_col = _W
             ess = (ps.ess[ps.treated], ps.ess[ps.control])
             props[name] = ps
             notes.extend(f"{name}: {m}" for m in ps.warnings)
-        row = _analysis(dd, name, time, event, w_col, cluster, horizon, tau, conf_level,
-                        rare, rare_outcome, notes,
-                        term=f"'{treatment}' ({t_label!r} vs {c_label!r})")
-        row.update(counts)
+        row, fit = _analysis(dd, name, treatment, (t_label, c_label), time, event, w_col,
+                             cluster, horizon, tau, conf_level, notes,
+                             term=f"'{treatment}' ({t_label!r} vs {c_label!r})")
+        curves[name], tests[name] = fit.curves, fit.logrank
         row["ess_treated"], row["ess_control"] = ess
         row["exact_p"] = exact["exact_p"] if rare else np.nan
         if n_boot and ps is not None:
@@ -476,10 +461,19 @@ def compare_arms(tte: pd.DataFrame, treatment: str = "arm",
                            estimand=ps.estimand, stabilize=ps.stabilize, trim=trim,
                            truncate=truncate, firth=firth_ps, treated=treated, cluster=cluster,
                            horizon=horizon, tau=tau, n_boot=n_boot, conf_level=conf_level,
-                           seed=seed, n_jobs=n_jobs, progress=progress)
+                           seed=seed, n_jobs=n_jobs, progress=progress, memory_gb=memory_gb)
             hr = bt.table.set_index("statistic").loc["hr"]
             row["boot_lower"], row["boot_upper"] = hr["lower"], hr["upper"]
         rows.append(row)
+
+    # Rare outcome for the E-value conversion: crude risk by horizon under 15% (the crude
+    # curves' survival at the horizon, averaged over the arms by their sizes).
+    crude = rows[0]
+    overall = 1 - float(np.average([crude["surv_control"], crude["surv_treated"]],
+                                   weights=[counts["n_control"], counts["n_treated"]]))
+    rare_outcome = overall < RARE_THRESHOLD
+    for row in rows:
+        row.update(_e_values(row, rare_outcome))
 
     cols = ["analysis", "method", "n_treated", "events_treated", "n_control", "events_control",
             "ess_treated", "ess_control", "surv_treated", "surv_control", "hr", "lower",
@@ -498,4 +492,4 @@ def compare_arms(tte: pd.DataFrame, treatment: str = "arm",
                  f"conversion (crude risk by {horizon:g} days = {overall:.1%})")
     return Comparison(table=table, propensity=props, treated=t_label, control=c_label,
                       horizon=horizon, tau=tau, cluster=cluster, conf_level=conf_level,
-                      notes=notes)
+                      notes=notes, curves=curves, tests=tests)

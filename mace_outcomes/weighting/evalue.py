@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._display import frame_html, frame_text
+from .._display import ResultMixin, frame_html, frame_text
 from ..errors import InputError, Problem
 
 RARE_THRESHOLD = 0.15
@@ -56,7 +56,7 @@ def to_risk_ratio(value: float, measure: str, rare: bool) -> float:
 
 
 @dataclass(frozen=True)
-class EValue:
+class EValue(ResultMixin):
     """E-values of an estimate and of its confidence limit closer to the null."""
 
     estimate: float
@@ -80,11 +80,17 @@ class EValue:
                          "e_value": self.e_value_ci})
         return pd.DataFrame(rows)
 
-    def _footer(self) -> str:
-        conv = ("" if self.measure == "RR" else
-                f"{self.measure} converted to RR assuming a "
+    @property
+    def notes(self) -> list[str]:
+        """The conversion to a risk ratio, when the measure is not one."""
+        if self.measure == "RR":
+            return []
+        return [f"{self.measure} converted to RR assuming a "
                 f"{'rare' if self.rare else 'common'} outcome "
-                f"({'< ' if self.rare else '>= '}{RARE_THRESHOLD:.0%} by end of follow-up)")
+                f"({'< ' if self.rare else '>= '}{RARE_THRESHOLD:.0%} by end of follow-up)"]
+
+    def _footer(self) -> str:
+        conv = "\n".join(self.notes)
         return ("E-value: the minimum risk ratio an unmeasured confounder would need with both "
                 "treatment and outcome to explain the estimate away (VanderWeele & Ding 2017)."
                 + (f"\n{conv}" if conv else ""))

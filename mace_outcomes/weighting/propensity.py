@@ -26,7 +26,8 @@ import pandas as pd
 from scipy import stats
 from scipy.special import expit
 
-from .._display import frame_html, frame_text
+from .._design import design
+from .._display import ResultMixin, frame_html, frame_text
 from .._frames import EXTREME_RELATIVE_WEIGHT, arm_order, relative_weights, row_ids
 from ..errors import ExtremeWeightWarning, InputError, Problem, SeparationWarning
 from ._separation import describe
@@ -46,7 +47,7 @@ POSITIVITY_BOUNDS = (0.025, 0.975)
 
 
 @dataclass(frozen=True, eq=False)
-class Propensity:
+class Propensity(ResultMixin):
     """Fitted propensity model, weights and diagnostics (see :func:`propensity`).
 
     Attributes
@@ -87,6 +88,16 @@ class Propensity:
     method: str = "logistic regression (maximum likelihood, statsmodels)"
     warnings: list = field(default_factory=list)
     separated_rows: pd.Series | None = None
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The propensity model as tidy rows: term, coef, se, z, p."""
+        return self.coef.rename_axis("term").reset_index()
+
+    @property
+    def notes(self) -> list[str]:
+        """Caveats raised while fitting (the contract's name for ``warnings``)."""
+        return list(self.warnings)
 
     # -- diagnostics -------------------------------------------------------------------
     def balance(self, weights: pd.Series | np.ndarray | None = None, threshold: float = 0.1,
@@ -216,49 +227,21 @@ def treatment_indicator(df: pd.DataFrame, treatment: str, treated=None,
 
 
 def design_matrix(df: pd.DataFrame, covariates=None, formula: str | None = None,
-                  source: str = "data") -> pd.DataFrame:
-    """Covariate matrix without intercept; categorical columns become 0/1 dummies
-    (first level dropped); a formula is read by patsy (its left side is ignored)."""
+                  source: str = "data", reference: dict | None = None) -> pd.DataFrame:
+    """The propensity model's covariates (no intercept) from the package's one builder,
+    :func:`mace_outcomes._design.design`: columns named as R's ``model.matrix``
+    (``vesselLCX``), aligned with ``df.index``. ``attrs["dummies"]`` maps each factor
+    dummy to its (column, level), so messages can speak of ``vessel = LCX``."""
     if (covariates is None) == (formula is None):
         raise InputError(Problem("give either covariates=[...] or formula='~ ...'",
                                  source=source))
-    if formula is not None:
-        import patsy
-        rhs = formula.split("~", 1)[1] if "~" in formula else formula
-        try:
-            X = patsy.dmatrix(rhs, df, return_type="dataframe", NA_action="raise")
-        except patsy.PatsyError as exc:
-            raise InputError(Problem(f"cannot build the formula '{formula}': {exc}",
-                                     source=source)) from exc
-        return X.drop(columns=[c for c in X.columns if c == "Intercept"])
-    covariates = list(covariates)
-    problems = []
-    missing = [c for c in covariates if c not in df.columns]
-    for c in missing:
-        problems.append(Problem(f"column not found (columns are {list(df.columns)})", c,
-                                (), source))
-    if problems:
-        raise InputError(problems)
-    if not covariates:
+    d = design(df, covariates, formula=formula, reference=reference, source=source)
+    if not d.names:
         raise InputError(Problem("no covariates given", source=source))
-    for c in covariates:
-        na = df[c].isna().to_numpy()
-        if na.any():
-            problems.append(Problem("missing covariate value", c, tuple(df.index[na]), source,
-                                    fix="impute or drop these rows before weighting"))
-    if problems:
-        raise InputError(problems)
-    parts = []
-    for c in covariates:
-        s = df[c]
-        if s.dtype == bool:
-            parts.append(s.astype(float).rename(c))
-        elif pd.api.types.is_numeric_dtype(s):
-            parts.append(s.astype(float))
-        else:
-            parts.append(pd.get_dummies(s, prefix=c, prefix_sep="=", drop_first=True,
-                                        dtype=float))
-    return pd.concat(parts, axis=1)
+    X = pd.DataFrame(d.x, columns=d.names, index=df.index)
+    X.attrs["dummies"] = {name: (v, lv) for v, levels in d.levels.items() if v in d.terms
+                          for name, lv in zip(d.terms[v], levels[1:], strict=True)}
+    return X
 
 
 def fit_logistic(X: np.ndarray, z: np.ndarray, names: list[str], firth: bool = False):
@@ -365,7 +348,8 @@ def propensity(df: pd.DataFrame, treatment: str, covariates: list[str] | None = 
     treatment : column with the two arms. The treated arm is the last label in sorted
         order (1 of 0/1, "OCT" of IVUS/OCT) unless ``treated`` names it.
     covariates : columns of the propensity model (categorical ones become dummies), or
-    formula : a patsy right-hand side, e.g. ``"~ age + C(vessel) + np.log(egfr)"``.
+    formula : a right-hand side in R's terms, e.g. ``"~ age + factor(vessel) + arm:age"``
+        (parsed, never evaluated; see :func:`mace_outcomes._design.design`).
     estimand : "ATE" (inverse probability of treatment), "ATT" (treated), or "ATO"
         (overlap weights, the population with clinical equipoise).
     stabilize : ATE only: multiply by the arm's share (Robins et al. 2000).

@@ -1,7 +1,9 @@
-"""Small numerical kernels behind the tables: the tests a Table 1 uses and the SMD.
+"""Statistical kernels shared by every room: the tests a Table 1 uses, the normality
+rule that chooses between them, weighted summaries and the standardized mean difference.
 
-Pure functions on numpy arrays (no pandas). Each one states its formula and the
-reference it follows; the tests hold them against ``scipy.stats`` and R.
+Upstream of tables/, outcomes/ and weighting/ (like ``_frames`` and ``_format``): pure
+functions on numpy arrays (no pandas). Each one states its formula and the reference it
+follows; the tests hold them against ``scipy.stats`` and R.
 """
 
 from __future__ import annotations
@@ -11,14 +13,13 @@ import math
 import numpy as np
 from scipy import special, stats
 
-from .._format import format_p  # noqa: F401 (the one p-value formatter)
+from ._format import format_p  # noqa: F401 (the one p-value formatter, for the tables)
 
 # Above this many enumerated tables the exact Fisher-Freeman-Halton test falls back to
 # Monte-Carlo sampling of tables with the observed margins (seeded, stated in the output).
 EXACT_TABLE_LIMIT = 2_000_000
 
 
-# --------------------------------------------------------------------------- formatting
 # ----------------------------------------------------------------------- contingency
 def expected_counts(table: np.ndarray) -> np.ndarray:
     """Expected cell counts under independence: row total x column total / N."""
