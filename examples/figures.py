@@ -25,6 +25,7 @@ import pandas as pd
 
 import mace_outcomes as mo
 from mace_outcomes.plots import (
+    arm_colours,
     plot_cif,
     plot_forest,
     plot_km,
@@ -41,6 +42,7 @@ ENDPOINTS = {"MACE": "mace", "Cardiac death": "cardiac_death", "Myocardial infar
              "Target-vessel revascularisation": "tvr", "Stent thrombosis": "stent_thrombosis"}
 LABELS = {"OCT": "OCT-guided", "IVUS": "IVUS-guided"}
 ORDER = ["OCT", "IVUS"]  # treatment arm first, as in study.toml
+PALETTE = arm_colours(ORDER, treated="OCT")  # one colour per arm in every figure
 
 
 def main(out: Path, dpi: int = 600, formats=FORMATS) -> list[Path]:
@@ -61,7 +63,7 @@ def main(out: Path, dpi: int = 600, formats=FORMATS) -> list[Path]:
         km = mo.kaplan_meier(mace, group="arm")
         crude_hr = mo.cox(mace, covariates=["oct"], firth=True)
         save(plot_km(km, kind="event", percent=True, breaks=BREAKS, labels=LABELS,
-                     order=ORDER,
+                     order=ORDER, palette=PALETTE,
                      test=mo.logrank(mace, group="arm"), hr=crude_hr, ylabel="MACE (%)",
                      risk_table_rows=("n_risk", "cum_events")), "km_mace_crude")
 
@@ -70,22 +72,23 @@ def main(out: Path, dpi: int = 600, formats=FORMATS) -> list[Path]:
         mace["iptw"] = ps.weights
         km_w = mo.kaplan_meier(mace, group="arm", weights="iptw")
         save(plot_km(km_w, kind="event", percent=True, breaks=BREAKS, labels=LABELS,
-                     order=ORDER,
+                     order=ORDER, palette=PALETTE,
                      test=mo.logrank(mace, group="arm", weights="iptw"),
                      hr=mo.cox(mace, covariates=["oct"], weights="iptw", firth=True),
-                     ylabel="MACE (%), IPTW-weighted", weighted_counts="unweighted",
+                     ylabel="MACE (%), IPTW-weighted", weighted_counts="both",
                      title="Inverse-probability-weighted"), "km_mace_iptw")
 
         kms = {name: mo.kaplan_meier(df, group="arm") for name, df in tte.items()}
         save(plot_km_panels(kms, kind="event", percent=True, breaks=BREAKS, labels=LABELS,
-                            order=ORDER), "km_components")
+                            order=ORDER, palette=PALETTE), "km_components")
 
         # MACE vs non-cardiac death (status 2) as the competing event
         cif = {"MACE": mo.cumulative_incidence(mace, status="status", group="arm", cause=1)}
         if (mace["status"] == 2).any():
             cif["Non-cardiac death"] = mo.cumulative_incidence(mace, status="status",
                                                                group="arm", cause=2)
-        save(plot_cif(cif, percent=True, breaks=BREAKS, labels=LABELS, order=ORDER), "cif_mace")
+        save(plot_cif(cif, percent=True, breaks=BREAKS, labels=LABELS, order=ORDER,
+                         palette=PALETTE), "cif_mace")
 
         rows = []
         for name, df in tte.items():
@@ -100,13 +103,15 @@ def main(out: Path, dpi: int = 600, formats=FORMATS) -> list[Path]:
         forest = pd.DataFrame(rows)
         save(plot_forest(forest, columns={"OCT": "OCT", "IVUS": "IVUS"},
                          label_header="Endpoint", xlabel="Hazard ratio (Firth), OCT vs IVUS",
-                         favours=("Favours OCT", "Favours IVUS")), "forest_endpoints")
+                         favours=("Favours OCT", "Favours IVUS"), palette=PALETTE),
+             "forest_endpoints")
 
         save(plot_love(ps, labels={"age_years": "Age, years", "male": "Male sex",
                                    "diabetes": "Diabetes", "egfr": "eGFR",
-                                   "lvef_percent": "LVEF, %", "prior_pci": "Prior PCI"}),
+                                   "lvef_percent": "LVEF, %", "prior_pci": "Prior PCI"},
+                       palette=PALETTE),
              "love_plot")
-        save(plot_overlap(ps, weighted=True, labels=LABELS), "ps_overlap")
+        save(plot_overlap(ps, weighted=True, labels=LABELS, palette=PALETTE), "ps_overlap")
     return written
 
 

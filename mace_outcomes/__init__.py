@@ -51,6 +51,7 @@ _ROOMS = {
     "followup": "survival.followup",
     "cumulative_incidence": "survival.competing",
     "gray_test": "survival.competing",
+    "win_ratio": "survival.win_ratio",
     # regression
     "cox": "regression.fit",
     "fine_gray": "regression.fine_gray",
@@ -60,11 +61,14 @@ _ROOMS = {
     "bootstrap": "weighting.bootstrap",
     "compare_arms": "weighting.compare",
     "risk_difference": "weighting.compare",
+    "pool": "weighting.pool",
+    "impute": "weighting.impute",
     # non-time-to-event outcomes (stent expansion, procedural outcomes)
     "compare_outcome": "outcomes",
     "stent_expansion": "outcomes",
     # tables
     "table_one": "tables",
+    "missingness": "tables.missingness",
     "outcome_table": "tables",
     "audit_reported": "tables",
     "compare_to_reported": "tables",

@@ -31,7 +31,7 @@ from itertools import product
 import numpy as np
 import pandas as pd
 
-from ._frames import row_ids
+from ._frames import missing_problems, row_ids
 from .errors import InputError, Problem
 
 # what to write instead of the patsy / R constructs the language leaves out
@@ -126,6 +126,13 @@ def _label(level) -> str:
     return "TRUE" if level is True else "FALSE" if level is False else str(level)
 
 
+def model_variables(covariates=None, formula: str | None = None) -> list[str]:
+    """The columns a model reads, from its ``covariates`` or its ``formula``."""
+    if formula is not None:
+        return list(dict.fromkeys(v for t in parse_formula(formula)[0] for v in t))
+    return [covariates] if isinstance(covariates, str) else list(covariates or [])
+
+
 def design(df: pd.DataFrame, covariates=None, formula: str | None = None,
            reference: dict | None = None, source: str = "data") -> Design:
     """The design matrix of ``covariates`` (main effects) or of a ``formula``.
@@ -157,10 +164,8 @@ def design(df: pd.DataFrame, covariates=None, formula: str | None = None,
     factors: dict[str, list] = {}
     for v in variables:
         s = df[v]
-        na = s.isna().to_numpy()
-        if na.any():
-            problems.append(Problem("missing covariate value (impute or drop these rows "
-                                    "explicitly)", v, row_ids(df, na), source))
+        if s.isna().any():  # the one message: column, ids, count, remedies
+            problems += missing_problems(df, [v], source, policy=False)
             continue
         is_number = (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
                      and not isinstance(s.dtype, pd.CategoricalDtype))

@@ -29,6 +29,7 @@ class SurvivalArrays:
     index: pd.Index
     group_levels: list | None = None
     strata_levels: list | None = None
+    start: np.ndarray | None = None  # entry times of (start, stop] rows, float64
 
 
 ID_COLUMNS = ("lesion_id", "patient_id")
@@ -49,6 +50,74 @@ def row_ids(df: pd.DataFrame, mask) -> tuple:
 
 _rows = row_ids
 
+#: The choices of ``missing=``: stop naming the rows, or fit on the complete rows.
+MISSING_POLICIES = ("error", "complete_case")
+_MISSING_FIX = ("choose missing=\"complete_case\" to fit on the rows with every used value "
+                "(the rows left out are listed in the result's .dropped and notes), or "
+                "impute them first with mo.impute(...)")
+_MISSING_FIX_NO_POLICY = ("drop these rows explicitly (and report it), or impute them first "
+                          "with mo.impute(...)")
+
+
+def missing_problems(df: pd.DataFrame, columns, source: str = "data",
+                     policy: bool = True) -> list[Problem]:
+    """One :class:`Problem` per column of ``columns`` holding missing values: the column,
+    the count, the rows by :func:`row_ids` and the remedies (``missing="complete_case"``
+    where the estimator offers it, ``policy``, or ``mo.impute``). The one message of every
+    estimator that meets a missing covariate, weight or time."""
+    problems = []
+    for c in _used(df, columns):
+        na = df[c].isna().to_numpy()
+        if na.any():
+            n = int(na.sum())
+            problems.append(Problem(
+                f"{n} missing value{'s' if n != 1 else ''} (of {len(df)} rows)", c,
+                row_ids(df, na), source, _MISSING_FIX if policy else _MISSING_FIX_NO_POLICY))
+    return problems
+
+
+def _used(df: pd.DataFrame, columns) -> list[str]:
+    """The column names among ``columns`` (Series / arrays / None skipped), once each."""
+    return list(dict.fromkeys(c for c in columns if isinstance(c, str) and c in df.columns))
+
+
+@dataclass(frozen=True)
+class CompleteCases:
+    """The rows to fit under a ``missing=`` policy, and those left out."""
+
+    frame: pd.DataFrame
+    dropped: pd.DataFrame  # one row per (row left out, missing variable): id, variable
+    notes: list
+
+
+def complete_cases(df: pd.DataFrame, columns, missing: str = "error",
+                   source: str = "data") -> CompleteCases:
+    """Apply the ``missing=`` policy to the used ``columns`` of ``df``.
+
+    ``"error"``: an :class:`InputError` listing every column with missing values
+    (:func:`missing_problems`). ``"complete_case"``: the rows with every used value, the
+    rows left out (``dropped``: id, variable; a row missing two variables appears twice)
+    and a note counting them per variable.
+    """
+    if missing not in MISSING_POLICIES:
+        raise InputError(Problem(f"missing must be one of {MISSING_POLICIES}, got "
+                                 f"{missing!r}", source=source))
+    used = _used(df, columns)
+    na = df[used].isna().to_numpy() if used else np.zeros((len(df), 0), bool)
+    if missing == "error" or not na.any():
+        if na.any():
+            raise InputError(missing_problems(df, used, source))
+        return CompleteCases(df, pd.DataFrame({"id": [], "variable": []}), [])
+    rows, cols = np.nonzero(na)  # row-major: each row's variables in column order
+    ids = np.asarray(row_ids(df, np.ones(len(df), bool)), dtype=object)
+    dropped = pd.DataFrame({"id": ids[rows], "variable": np.asarray(used)[cols]})
+    per = na.sum(axis=0)
+    n_rows = int(na.any(axis=1).sum())
+    counts = ", ".join(f"{c} {int(k)}" for c, k in zip(used, per, strict=True) if k)
+    note = (f"complete cases: {n_rows} of {len(df)} rows left out for a missing value "
+            f"(missing {counts})")
+    return CompleteCases(df.loc[~na.any(axis=1)], dropped, [note])
+
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, list]:
     codes, levels = pd.factorize(values, sort=True)
@@ -67,6 +136,7 @@ def survival_arrays(
     strata: str | pd.Series | np.ndarray | None = None,
     min_groups: int = 1,
     source: str = "data",
+    start: str | None = None,
 ) -> SurvivalArrays:
     """Validate and extract the columns of a survival analysis.
 
@@ -84,12 +154,14 @@ def survival_arrays(
         :func:`column_values`.
     min_groups : the number of distinct group labels required (2 for a comparison).
     source : name of the table, used in error messages.
+    start : column of entry times of counting-process rows ``(start, stop]`` (delayed
+        entry, time-varying covariates): not missing, ``>= 0`` and below ``time``.
     """
     if not isinstance(df, pd.DataFrame):
         raise InputError(Problem(f"expected a pandas DataFrame, got {type(df).__name__}",
                                  source=source))
     problems: list[Problem] = []
-    wanted = {"time": time, "event": event, "status": status, "group": group,
+    wanted = {"time": time, "start": start, "event": event, "status": status, "group": group,
               "weights": weights, "cluster": cluster, "strata": strata}
     missing = [c for c in wanted.values()
                if isinstance(c, str) and c not in df.columns]
@@ -99,13 +171,20 @@ def survival_arrays(
     if len(df) == 0:
         raise InputError(Problem("the table has no rows", source=source))
 
+    # missing values in a used column: the one message (column, ids, count, remedies)
+    problems += missing_problems(df, [time, event, status, weights], source, policy=False)
     t = pd.to_numeric(df[time], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(t)
+    bad = ~np.isfinite(t) & df[time].notna().to_numpy()
     if bad.any():
-        problems.append(Problem("missing or non-numeric time", time, _rows(df, bad), source))
+        problems.append(Problem("non-numeric or infinite time", time, _rows(df, bad), source))
     neg = np.isfinite(t) & (t < 0)
     if neg.any():
         problems.append(Problem("negative time", time, _rows(df, neg), source))
+
+    s0 = None
+    if start is not None:
+        s0 = pd.to_numeric(df[start], errors="coerce").to_numpy(dtype=float)
+        problems += _start_problems(df, s0, t, start, time, source)
 
     indicator_col = event if event is not None else status
     if indicator_col is None:
@@ -120,6 +199,7 @@ def survival_arrays(
     else:
         bad_e = ~(np.isfinite(e_raw) & (e_raw >= 0) & (np.floor(e_raw) == e_raw))
         reason = "status must be 0 (censored) or a cause code 1, 2, ..."
+    bad_e &= col.notna().to_numpy()  # missing ones are reported above
     if bad_e.any():
         problems.append(Problem(reason, indicator_col, _rows(df, bad_e), source))
 
@@ -142,9 +222,11 @@ def survival_arrays(
         values, wname = column_values(df, weights, "weights", source)
         w = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
         bad_w = ~np.isfinite(w) | (w <= 0)
+        if isinstance(weights, str):  # a missing weight in a column is reported above
+            bad_w &= df[weights].notna().to_numpy()
         if bad_w.any():
-            problems.append(Problem("weights must be positive and finite (missing, zero or "
-                                    "negative found)", wname, _rows(df, bad_w), source))
+            problems.append(Problem("weights must be positive and finite (missing, zero, "
+                                    "negative or infinite found)", wname, _rows(df, bad_w), source))
 
     cl = None
     if cluster is not None:
@@ -168,7 +250,25 @@ def survival_arrays(
         raise InputError(problems)
     return SurvivalArrays(time=t, event=e_raw.astype(np.int64), group=g, weights=w,
                           cluster=cl, strata=st, index=df.index, group_levels=levels,
-                          strata_levels=st_levels)
+                          strata_levels=st_levels, start=s0)
+
+
+def _start_problems(df, s0, t, start, time, source) -> list[Problem]:
+    """Entry times must be numbers, non-negative and before the row's stop time."""
+    out = []
+    bad = ~np.isfinite(s0)
+    if bad.any():
+        out.append(Problem("missing or non-numeric start time", start, _rows(df, bad), source))
+    neg = np.isfinite(s0) & (s0 < 0)
+    if neg.any():
+        out.append(Problem("negative start time", start, _rows(df, neg), source))
+    with np.errstate(invalid="ignore"):
+        late = np.isfinite(s0) & np.isfinite(t) & (s0 >= t)
+    if late.any():
+        out.append(Problem(f"start must be before {time!r} (a (start, stop] row of positive "
+                           "length)", start, _rows(df, late), source,
+                           fix="drop rows of zero length or correct the times"))
+    return out
 
 
 def column_values(df: pd.DataFrame, value, role: str,

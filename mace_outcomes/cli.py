@@ -46,8 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("tte", parents=[common],
                        help="write the time-to-event table of an endpoint")
     t.add_argument("directory", type=Path)
-    t.add_argument("--endpoint", default="mace")
-    t.add_argument("--horizon", type=float, default=None, help="administrative censoring (days)")
+    t.add_argument("--endpoint", default="mace",
+                   help="a built-in endpoint or one defined in the study file's "
+                        "[endpoints.NAME] (e.g. macce)")
+    t.add_argument("--horizon", default=None,
+                   help="administrative censoring: days, or 365d, 12m, 1y")
+    t.add_argument("--study", type=Path, default=None,
+                   help="TOML study file defining endpoints (default: the folder's study.toml)")
     t.add_argument("--landmark", type=float, default=0.0, help="start the clock later (days)")
     t.add_argument("--level", choices=["patient", "lesion"], default="patient")
     t.add_argument("-o", "--output", type=Path, required=True,
@@ -123,8 +128,12 @@ def _tte(args: argparse.Namespace) -> None:
     # the cohort's own files are refused before the long read; a name that exists is
     # refused by the write itself, after the input's own problems are reported
     check_output(args.output, overwrite=True, protect=args.directory)
+    from .records.durations import parse_duration
+
+    horizon = None if args.horizon is None else parse_duration(args.horizon, "--horizon")
+    endpoint = _study(args.study, args.directory).endpoint(args.endpoint)
     cohort = read_cohort(args.directory)
-    tte = time_to_event(cohort, endpoint=args.endpoint, horizon=args.horizon,
+    tte = time_to_event(cohort, endpoint=endpoint, horizon=horizon,
                         landmark=args.landmark, level=args.level)
     write_table(tte, args.output)  # never overwrites: a file made meanwhile is refused
     print(f"wrote {len(tte)} rows to {args.output}")

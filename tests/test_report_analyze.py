@@ -177,7 +177,7 @@ def test_a_cohort_without_events_is_reported(tmp_path):
     events.to_csv(folder / "events.csv", index=False)
     res = mo.analyze(folder, out=tmp_path / "results", bootstrap=0, progress=False)
     assert res.results["endpoints"]["mace"]["events"] == 0
-    assert "no mace events" in res.results["endpoints"]["mace"]["notes"][0]
+    assert "no MACE events" in res.results["endpoints"]["mace"]["notes"][0]
 
 
 @pytest.mark.slow

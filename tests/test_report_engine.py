@@ -6,6 +6,7 @@ stored curves, and by counting the estimator calls the report makes.
 """
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -23,7 +24,8 @@ def _cohort(tmp_path, level="patient", lesionless=(), free_text=False):
     folder = tmp_path / "cohort"
     shutil.copytree(example_path(), folder)
     study = (folder / "study.toml").read_text()
-    study = study.replace('level = "patient"', f'level = "{level}"\nprimary_outcome = ""')
+    study = study.replace('level = "patient"', f'level = "{level}"')
+    study = re.sub(r'primary_outcome = "[^"]*"', 'primary_outcome = ""', study)
     study = study.replace('endpoints = ["mace", "cardiac_death", "mi", "tvr", "stent_thrombosis"]',
                           'endpoints = ["mace", "cardiac_death"]')
     study = study.replace('width = "single"', 'width = "single"\nformats = ["png"]')
@@ -58,10 +60,10 @@ def spied(tmp_path_factory):
         comparisons.append((a[0], cmp(*a, **k)))
         return comparisons[-1][1]
 
-    def record(self, name, fig):
+    def record(self, name, fig, **caption):
         if getattr(fig, "risk_table", None) is not None:
             risk[name] = fig.risk_table.copy()
-        return figure(self, name, fig)
+        return figure(self, name, fig, **caption)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(mo, "kaplan_meier", count("kaplan_meier", km))

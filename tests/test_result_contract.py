@@ -75,6 +75,14 @@ REGISTRY = [
     Entry("rmst_weighted",
           cache(lambda: mo.rmst(lung(), group="group", horizon=365, weights="w")), True, "days"),
     Entry("followup", cache(lambda: mo.followup(lung(), group="group")), None, "days"),
+    Entry("win_ratio", cache(lambda: mo.win_ratio(
+        pd.DataFrame(reference("win_ratio")["data"]), levels=[("time_death", "death"),
+                                                              ("time_mi", "mi")])),
+          False, "days"),
+    Entry("win_ratio_weighted", cache(lambda: mo.win_ratio(
+        pd.DataFrame(reference("win_ratio")["data"]), levels=[("time_death", "death"),
+                                                              ("time_mi", "mi")],
+        weights="w")), True, "days"),
     Entry("cumulative_incidence",
           cache(lambda: mo.cumulative_incidence(mgus(), group="group")), False, "days"),
     Entry("cumulative_incidence_weighted",
@@ -114,6 +122,9 @@ REGISTRY = [
           cache(lambda: mo.compare_outcome(lung(), "wt_loss", "group")), False),
     Entry("compare_outcome_adjusted",
           cache(lambda: mo.compare_outcome(lung(), "wt_loss", "group", ["age"])), True),
+    Entry("missingness",
+          cache(lambda: mo.missingness(lung().assign(age=lambda d: d["age"].where(
+              d.index % 7 > 0)), ["age", "ph_ecog"], group="group"))),
     Entry("table_one",
           cache(lambda: mo.table_one(lung(), group="group", variables=["age", "ph_ecog"])),
           False),
@@ -126,6 +137,12 @@ REGISTRY = [
           cache(lambda: mo.outcome_table({"death": lung()}, group="group", weights="w")),
           True, "days"),
     Entry("audit_reported", cache(lambda: mo.audit_reported(reference("paper_tables")))),
+    Entry("impute", cache(lambda: mo.impute(
+        lung().assign(wt_loss=lambda d: d["wt_loss"].mask(d.index % 5 == 0)),
+        variables=["age", "ph_ecog", "wt_loss"], m=2, seed=1, iterations=2,
+        treatment="group"))),
+    Entry("pool", cache(lambda: mo.pool([mo.cox(lung().iloc[k:k + 200], covariates=["group"])
+                                         for k in (0, 10, 20)]))),
     Entry("followup_summary", cache(lambda: followup_summary(mo.load_example())), None,
           "months"),  # its table is in months (days / 30.44)
 ]

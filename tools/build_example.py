@@ -256,6 +256,7 @@ arms = ["OCT", "IVUS"]
 horizon_days = 365
 level = "patient"
 endpoints = ["mace", "cardiac_death", "mi", "tvr", "stent_thrombosis"]
+primary_outcome = "stent_expansion"   # the paper's primary endpoint (lesion level)
 
 [exclusions]
 "no intravascular imaging" = "arm == 'none'"

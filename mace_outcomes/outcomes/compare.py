@@ -44,7 +44,7 @@ from scipy import stats
 
 from .._design import design
 from .._display import ResultMixin, frame_html, frame_text
-from .._frames import arm_order, row_ids
+from .._frames import arm_order, complete_cases, row_ids
 from .._stats import (
     expected_counts,
     fisher_exact_rxc,
@@ -71,6 +71,7 @@ class OutcomeComparison(ResultMixin):
     cluster: str | None
     estimand: str
     notes: list[str] = field(default_factory=list)
+    dropped: pd.DataFrame | None = None  # rows left out by missing="complete_case"
 
     @property
     def weighted(self) -> bool:
@@ -195,6 +196,7 @@ def compare_outcome(
     nonnormal: str | bool = "auto",
     units: str | None = None,
     conf_level: float = 0.95,
+    missing: str = "error",
 ) -> OutcomeComparison:
     """Crude, regression-adjusted, IPTW, overlap-weighted and AIPW comparison of an outcome.
 
@@ -210,6 +212,10 @@ def compare_outcome(
         AIPW estimates the ATE).
     outcome_type : "auto", "continuous" or "binary".
     nonnormal : "auto" (Shapiro-Wilk in each arm), True (Mann-Whitney) or False (t-test).
+    missing : ``"error"`` (default): a missing outcome, arm, covariate or cluster id is an
+        ``InputError`` naming the column, the row ids and the count; ``"complete_case"``:
+        every row is fitted on the units with every used value, the others listed in
+        ``.dropped`` (id, variable) and counted in ``notes``.
 
     Returns
     -------
@@ -225,16 +231,12 @@ def compare_outcome(
     """
     covariates = list(covariates or [])
     needed = [outcome, treatment, *covariates] + ([cluster] if cluster else [])
-    missing = [c for c in needed if c not in df.columns]
-    if missing:
-        raise InputError([Problem("column not found", column=c) for c in missing])
+    absent = [c for c in needed if c not in df.columns]
+    if absent:
+        raise InputError([Problem("column not found", column=c) for c in absent])
+    cc = complete_cases(df, needed, missing)
+    df = cc.frame
     problems = []
-    for c in needed:
-        na = df[c].isna().to_numpy()
-        if na.any():
-            problems.append(Problem("missing values (complete data are required; impute or "
-                                    "exclude these rows explicitly)", column=c,
-                                    rows=row_ids(df, na)))
     levels = pd.unique(df[treatment].dropna()).tolist()
     if len(levels) != 2:
         problems.append(Problem(f"needs exactly two arms, found {levels}", column=treatment))
@@ -253,7 +255,7 @@ def compare_outcome(
     codes = pd.factorize(df[cluster])[0] if cluster else None
     z = stats.norm.ppf(0.5 + conf_level / 2)
     n1, n0 = int(t.sum()), int(len(t) - t.sum())
-    notes = []
+    notes = list(cc.notes)
 
     frame = df[covariates].copy()
     frame["_treated"] = t
@@ -307,7 +309,7 @@ def compare_outcome(
     return OutcomeComparison(table=pd.DataFrame(rows, columns=_COLUMNS), outcome=outcome,
                              outcome_type=outcome_type, treated=treated, control=control,
                              units=units, cluster=cluster, estimand=estimand,
-                             notes=notes + ps_notes)
+                             notes=notes + ps_notes, dropped=cc.dropped)
 
 
 def _se_note(cluster):

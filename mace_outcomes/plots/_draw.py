@@ -15,9 +15,19 @@ from matplotlib.figure import Figure
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, MaxNLocator
+from matplotlib.transforms import blended_transform_factory
 
 from ._curves import Curve, label_for
-from .style import figure_style, figure_width, font_size, new_figure
+from .style import (
+    figure_style,
+    figure_width,
+    font_size,
+    legend_fit,
+    legend_rows,
+    new_figure,
+    text_lines,
+    wrap_text,
+)
 
 
 @dataclass
@@ -35,11 +45,12 @@ def layout(width: str | float, fontsize: float | None) -> Layout:
     return Layout(fs, w, min(0.62 * w, 3.2), fs * 1.5 / 72)
 
 
-def figure_height(lay: Layout, n_groups: int, n_rows: int, legend: bool,
+def figure_height(lay: Layout, n_groups: int, n_rows: int, legend: bool | int,
                    title: bool) -> float:
+    """``legend``: shown or not, or the number of text lines it takes."""
     pt = lay.fontsize / 72
     h = lay.main_height + 3.4 * pt            # tick labels and x label
-    h += 2.0 * pt if legend else 0.0
+    h += (2.0 + 1.2 * (int(legend) - 1)) * pt if legend else 0.0
     h += 2.0 * pt if title else 0.0
     h += n_rows * (n_groups * lay.line + 2.2 * pt)
     return h + 0.08
@@ -88,11 +99,14 @@ def _draw(target, curves: list[Curve], risk: pd.DataFrame | None, *, rows: Seque
     if legend:
         handles = [Line2D([], [], color=c.colour, linestyle=c.linestyle, linewidth=1.4)
                    for c in curves]
-        ax.legend(handles, [c.label for c in curves], loc="lower left",
-                  bbox_to_anchor=(0.0, 1.0), frameon=False,
-                  ncols=len(curves) if len(curves) <= 3 else int(np.ceil(len(curves) / 2)),
-                  borderaxespad=0.2, handlelength=1.6, columnspacing=1.2,
-                  title=legend_title, alignment="left")
+        names, ncols = legend_entries(curves, lay)
+        # above the curves from the figure's left edge: it may use the whole width, so
+        # long arm labels break over lines (legend_entries) instead of squeezing the plot
+        at = blended_transform_factory(target.transSubfigure if hasattr(
+            target, "transSubfigure") else target.transFigure, ax.transAxes)
+        ax.legend(handles, names, loc="lower left", bbox_to_anchor=(0.0, 1.0),
+                  bbox_transform=at, frameon=False, ncols=ncols, borderaxespad=0.2,
+                  handlelength=1.6, columnspacing=1.2, title=legend_title, alignment="left")
     if annotation:
         # a handle-less legend so that matplotlib's "best" placement keeps the test and
         # HR text off the curves (survminer's fixed corner sits on a steep early drop)
@@ -114,6 +128,22 @@ def _draw(target, curves: list[Curve], risk: pd.DataFrame | None, *, rows: Seque
             _draw_table(tax, risk, row, groups, colour_of, table_labels, row_titles[row], fs)
             tables.append(tax)
     return {"ax": ax, "tables": tables}
+
+
+def legend_entries(curves: list[Curve], lay: Layout) -> tuple[list[str], int]:
+    """Legend labels (wrapped to the figure width) and columns: at most 3 side by side."""
+    names, ncols = legend_fit([c.label for c in curves], lay.width_in - 0.1, lay.fontsize)
+    cap = len(curves) if len(curves) <= 3 else int(np.ceil(len(curves) / 2))
+    return names, min(ncols, cap)
+
+
+def table_label(text: str, lay: Layout) -> str:
+    """A risk-table row label: at most 36% of the width and two lines, an ellipsis past
+    them (the legend above, in the same colour, carries the whole label)."""
+    lines = wrap_text(text, 0.36 * lay.width_in, lay.fontsize).split("\n")
+    if len(lines) <= 2:
+        return "\n".join(lines)
+    return f"{lines[0]}\n{lines[1]}\u2026"
 
 
 def _y_locator(ylim, scale: float):
@@ -161,12 +191,15 @@ def render(curves, risk, rows, row_titles, xb, xmax, yl, percent, conf_int, cens
     n_groups = len(groups)
     n_rows = len(rows) if risk is not None else 0
     lay = layout(width, fontsize)
+    table_labels = {g: table_label(label_for(g, labels), lay) for g in groups}
+    lay.line *= text_lines(table_labels.values())  # a wrapped label needs a taller row
+    if legend:  # the text lines it takes, wrapped to the figure width
+        legend = legend_rows(*legend_entries(curves, lay))
     if height is not None:
         # give the curves whatever the tables and labels leave
         fixed = figure_height(lay, n_groups, n_rows, legend, bool(title)) - lay.main_height
         lay.main_height = max(1.0, float(height) - fixed)
     fig_height = figure_height(lay, n_groups, n_rows, legend, bool(title))
-    table_labels = {g: label_for(g, labels) for g in groups}
     with figure_style(lay.fontsize):
         fig = new_figure(width, fig_height) if target is None else target
         parts = _draw(fig, curves, risk, rows=rows, row_titles=row_titles, breaks=xb,

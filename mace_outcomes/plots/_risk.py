@@ -11,7 +11,9 @@ from ..errors import InputError, Problem
 from ._curves import label_for
 
 ROW_TITLES = {"n_risk": "Number at risk", "cum_events": "Cumulative events",
-              "cum_censored": "Cumulative censored"}
+              "cum_censored": "Cumulative censored", "ess": "Effective sample size"}
+#: the rows that exist as weighted and as unweighted (actual) counts.
+COUNT_ROWS = ("n_risk", "cum_events", "cum_censored")
 
 
 def at_risk_table(table: pd.DataFrame, times_days: Sequence[float], groups: Sequence,
@@ -26,6 +28,8 @@ def at_risk_table(table: pd.DataFrame, times_days: Sequence[float], groups: Sequ
 
     ``counts="unweighted"`` reads the unweighted columns of a weighted curve; the
     censorings are then the drop in the unweighted risk set not explained by events.
+    A table with ``n_risk_ess`` (Kish's effective size of each risk set, put there by
+    whoever knows the weights) adds ``ess``, read at ``t`` as ``n_risk`` is.
     """
     if counts not in ("weighted", "unweighted"):
         raise InputError(Problem(f"counts must be 'weighted' or 'unweighted', not {counts!r}",
@@ -51,13 +55,17 @@ def at_risk_table(table: pd.DataFrame, times_days: Sequence[float], groups: Sequ
             n_censor = n_risk - n_event - np.append(n_risk[1:], 0.0)
         first_at_or_after = np.searchsorted(grid, t, side="left")
         upto = np.searchsorted(grid, t, side="right")
-        frames.append(pd.DataFrame({
+        frame = pd.DataFrame({
             "group": [g] * t.size,
             "time_days": t,
             "n_risk": np.append(n_risk, 0.0)[first_at_or_after],
             "cum_events": np.r_[0.0, np.cumsum(n_event)][upto],
             "cum_censored": np.r_[0.0, np.cumsum(n_censor)][upto],
-        }))
+        })
+        if "n_risk_ess" in c.columns:
+            frame["ess"] = np.append(c["n_risk_ess"].to_numpy(dtype=float), 0.0)[
+                first_at_or_after]
+        frames.append(frame)
     out = pd.concat(frames, ignore_index=True)
     out["counts"] = "unweighted" if (raw or "n_risk_unweighted" not in table.columns) \
         else "weighted"
@@ -82,19 +90,29 @@ def check_counts(weighted_counts: str) -> None:
 def risk_tables(table, xb, unit_days, unit, groups, labels, weighted: bool,
                  weighted_counts: str, rows: list[str]):
     """The risk-table frame, the rows to draw and their titles (saying which counts)."""
+    if "ess" in rows and "n_risk_ess" not in table.columns:
+        raise InputError(Problem(
+            "the effective-sample-size row needs the curves' n_risk_ess column",
+            column="risk_table_rows",
+            fix="add n_risk_ess ((sum w)^2 / sum w^2 of each risk set) to the weighted "
+                "curves' table, or drop 'ess' from risk_table_rows"))
     if not weighted:
         return (_risk_frame(table, xb, unit_days, unit, groups, labels, "weighted"), rows,
                 dict(ROW_TITLES))
     if weighted_counts != "both":
         risk = _risk_frame(table, xb, unit_days, unit, groups, labels, weighted_counts)
-        return risk, rows, {k: f"{v} ({weighted_counts})" for k, v in ROW_TITLES.items()}
+        titles = {k: f"{v} ({weighted_counts})" for k, v in ROW_TITLES.items()}
+        return risk, rows, {**titles, "ess": ROW_TITLES["ess"]}
     risk = _risk_frame(table, xb, unit_days, unit, groups, labels, "weighted")
     raw = _risk_frame(table, xb, unit_days, unit, groups, labels, "unweighted")
-    for col in ROW_TITLES:
+    for col in COUNT_ROWS:
         risk[f"{col}_unweighted"] = raw[col].to_numpy()
     titles = {k: f"{v} (weighted)" for k, v in ROW_TITLES.items()}
     titles.update({f"{k}_unweighted": f"{v} (unweighted)" for k, v in ROW_TITLES.items()})
-    return risk, [r for row in rows for r in (row, f"{row}_unweighted")], titles
+    titles["ess"] = ROW_TITLES["ess"]  # of the weighted risk set: one row, no twin
+    drawn = [r for row in rows for r in ((row,) if row == "ess" else
+                                         (row, f"{row}_unweighted"))]
+    return risk, drawn, titles
 
 
 def _risk_frame(table, xb, unit_days, unit, groups, labels, counts) -> pd.DataFrame:

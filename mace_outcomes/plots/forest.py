@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import FixedLocator, NullLocator
 
 from ..errors import InputError, Problem
-from .style import figure_style, figure_width, font_size, format_p, format_ratio, new_figure
+from .style import (
+    figure_style,
+    figure_width,
+    font_size,
+    format_p,
+    format_ratio,
+    new_figure,
+    text_lines,
+    wrap_text,
+)
 
 __all__ = ["plot_forest"]
 
@@ -52,8 +61,8 @@ def _column_widths(cols, fs: float) -> list[float]:
     bold = FontProperties(family=sans_font(), size=fs, weight="bold")
     out = []
     for _, values, header in cols:
-        w = [renderer.get_text_width_height_descent(v, plain, ismath=False)[0]
-             for v in values if v]
+        w = [renderer.get_text_width_height_descent(line, plain, ismath=False)[0]
+             for v in values if v for line in v.split("\n")]
         if header:
             w.append(renderer.get_text_width_height_descent(header, bold, ismath=False)[0])
         # bold headings in the label column, an indent, and a gap to the next column
@@ -66,8 +75,9 @@ def plot_forest(data: pd.DataFrame, *, label: str = "label", estimate: str = "hr
                 xlabel: str = "Hazard ratio", favours: Sequence[str] | None = None,
                 xlim: tuple[float, float] | None = None, show_p: bool = True,
                 estimate_header: str | None = None, label_header: str = "", colour: str = "#000000",
-                weights: str | None = None, width: str | float = "double",
-                fontsize: float | None = None, title: str | None = None):
+                weights: str | None = None, palette: Mapping | None = None,
+                width: str | float = "double", fontsize: float | None = None,
+                title: str | None = None):
     """Forest plot: one row per endpoint, analysis or subgroup, log-scaled ratio axis.
 
     Parameters
@@ -95,6 +105,11 @@ def plot_forest(data: pd.DataFrame, *, label: str = "label", estimate: str = "hr
         Print the ``p`` column (formatted as journals do: ``<0.001``).
     weights : str, optional
         Column scaling the marker area (e.g. number of events), as in meta-analysis.
+    palette : mapping of arm -> colour, optional
+        The study's arm colours, treated arm first
+        (:func:`~mace_outcomes.plots.style.arm_colours`): the favours captions take the
+        colours of the first (left, ratio < 1) and second arm, and a ``columns`` heading
+        naming an arm takes its colour, as the arm's curves do in the other figures.
     width : {"single", "double"} or float
         Journal column.
 
@@ -148,8 +163,12 @@ def plot_forest(data: pd.DataFrame, *, label: str = "label", estimate: str = "hr
     n = len(df)
     indent = heading.any()
 
-    labels = [("" if heading[i] or not indent else "   ") + str(df[label].iloc[i])
-              for i in range(n)]
+    w_in = figure_width(width)
+    fs = font_size(width) if fontsize is None else float(fontsize)
+    # long labels break over lines: the label column gets at most 35% of the width
+    pads = ["" if heading[i] or not indent else "   " for i in range(n)]
+    labels = [pads[i] + wrap_text(str(df[label].iloc[i]), 0.35 * w_in, fs).replace(
+        "\n", "\n" + pads[i]) for i in range(n)]
     hr_text = [_ci_text(est[i], lo[i], hi[i]) for i in range(n)]
     p_text = ([format_p(float(v)) if np.isfinite(pd.to_numeric(v, errors="coerce")) else ""
                for v in df["p"]] if show_p else [])
@@ -163,8 +182,6 @@ def plot_forest(data: pd.DataFrame, *, label: str = "label", estimate: str = "hr
     else:
         lo_lim, hi_lim = map(float, xlim)
 
-    w_in = figure_width(width)
-    fs = font_size(width) if fontsize is None else float(fontsize)
     text_cols = [("label", labels, label_header)]
     text_cols += [(c, [str(v) for v in df[c].fillna("")], h) for c, h in extra.items()]
     right_cols = [("hr_text", hr_text, estimate_header or "HR (95% CI)")]
@@ -181,7 +198,7 @@ def plot_forest(data: pd.DataFrame, *, label: str = "label", estimate: str = "hr
     left_w, right_w = widths[:len(text_cols)], widths[len(text_cols):]
     plot_w = max(avail - sum(widths), 0.3 * avail)
     ratios = left_w + [plot_w] + right_w
-    line = fs * 2.0 / 72
+    line = fs * (2.0 + 1.2 * (text_lines(labels) - 1)) / 72  # room for wrapped labels
     height = (n + 1.6) * line + fs * (3.0 + (2.0 if favours else 0)
                                       + (2 if title else 0)) / 72 + 0.1
 
@@ -222,16 +239,20 @@ def plot_forest(data: pd.DataFrame, *, label: str = "label", estimate: str = "hr
         ax.set_xlabel(xlabel, labelpad=4 + (1.8 * fs if favours else 0))
         ax.tick_params(axis="y", left=False, labelleft=False)
         ax.spines["left"].set_visible(False)
+        sides = list((palette or {}).values())[:2]
+        sides += ["black"] * (2 - len(sides))
         if favours:
             left, right = favours
             # captions spread over the neighbouring text columns: keep them out of the
             # layout, or constrained layout would squeeze the plot to make room for them
             ax.annotate(f"\u2190 {left}", xy=(ref, 0), xycoords=("data", "axes fraction"),
                         xytext=(-4, -(fs + 9)), textcoords="offset points", ha="right",
-                        va="top", fontsize=fs - 0.5, annotation_clip=False, in_layout=False)
+                        va="top", fontsize=fs - 0.5, annotation_clip=False, in_layout=False,
+                        color=sides[0], gid="favours:left")
             ax.annotate(f"{right} \u2192", xy=(ref, 0), xycoords=("data", "axes fraction"),
                         xytext=(4, -(fs + 9)), textcoords="offset points", ha="left",
-                        va="top", fontsize=fs - 0.5, annotation_clip=False, in_layout=False)
+                        va="top", fontsize=fs - 0.5, annotation_clip=False, in_layout=False,
+                        color=sides[1], gid="favours:right")
 
         cols = text_cols + right_cols
         for tax, (name, values, header) in zip(text_axes, cols, strict=True):
@@ -244,7 +265,7 @@ def plot_forest(data: pd.DataFrame, *, label: str = "label", estimate: str = "hr
             # layout, or an overhang would make constrained layout shrink every column
             if header:
                 tax.text(x, -1, header, ha=ha, va="center", fontweight="bold", fontsize=fs,
-                         in_layout=False)
+                         in_layout=False, color=(palette or {}).get(name, "black"))
             for i, v in enumerate(values):
                 bold = name == "label" and heading[i]
                 tax.text(x, y[i], v, ha=ha, va="center", fontsize=fs, in_layout=False,

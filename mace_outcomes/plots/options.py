@@ -36,8 +36,10 @@ class CurveOptions:
         table; the x-axis ends at the last break. Default: round steps over the data.
     risk_table : bool
         Draw the number-at-risk table under the x-axis.
-    risk_table_rows : sequence of {"n_risk", "cum_events", "cum_censored"}
-        Which tables to draw, top to bottom.
+    risk_table_rows : sequence of {"n_risk", "cum_events", "cum_censored", "ess"}
+        Which tables to draw, top to bottom; all of the first three is the KMunicate
+        layout (Morris et al. 2019). "ess" (weighted curves whose table carries
+        ``n_risk_ess``) adds Kish's effective sample size of each risk set.
     weighted_counts : {"weighted", "unweighted", "both"}
         For weighted curves: the weighted (pseudo-population) or the actual numbers, or
         both tables one under the other; each table's title says which. Ignored for

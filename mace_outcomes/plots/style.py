@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -27,6 +28,7 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from .._format import format_p, format_ratio  # noqa: F401 (re-exported)
+from .._frames import arm_order
 from ..errors import InputError, Problem
 
 # Okabe & Ito (2008): black first is dropped so two-arm figures get the two most
@@ -150,6 +152,79 @@ def palette_for(groups: Sequence, palette: Sequence[str] | Mapping | None = None
         raise InputError(Problem(f"{len(groups)} groups but {len(colours)} colours",
                                  column="palette", fix="give one colour per group"))
     return dict(zip(groups, colours, strict=False))
+
+
+def arm_colours(arms: Sequence, treated=None, palette: Sequence[str] | Mapping | None = None
+                ) -> dict:
+    """One colour per arm, for every figure of a study: ``{arm: colour}``.
+
+    Colours go to the arms in the package's arm order (treated first, the reference
+    last; ``mace_outcomes._frames.arm_order``), so the treated arm is orange and the
+    reference blue in the Kaplan-Meier, cumulative-incidence, overlap and forest figures
+    alike. Pass the mapping as ``palette=`` to each figure.
+
+    >>> arm_colours(["IVUS", "OCT"])
+    {'OCT': '#E69F00', 'IVUS': '#0072B2'}
+    """
+    return palette_for(arm_order(list(arms), treated=treated), palette)
+
+
+@functools.lru_cache(maxsize=4096)
+def text_width(text: str, fontsize: float) -> float:
+    """Width in inches of one line of ``text`` in the package's font."""
+    from matplotlib.font_manager import FontProperties
+
+    renderer = _renderer()
+    prop = FontProperties(family=sans_font(), size=fontsize)
+    return renderer.get_text_width_height_descent(text, prop, ismath=False)[0] / 72 \
+        if text else 0.0
+
+
+@functools.lru_cache(maxsize=1)
+def _renderer():
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    return RendererAgg(1, 1, 72)  # 72 dpi: widths come out in points
+
+
+def wrap_text(text: str, width_in: float, fontsize: float) -> str:
+    """``text`` broken at spaces into lines no wider than ``width_in`` where possible."""
+    lines: list[str] = []
+    for word in str(text).split():
+        if lines and text_width(f"{lines[-1]} {word}", fontsize) <= width_in:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return "\n".join(lines) or str(text)
+
+
+def legend_fit(labels: Sequence[str], width_in: float, fontsize: float,
+               handle_em: float = 4.2) -> tuple[list[str], int]:
+    """Legend labels and a column count so that the legend fits ``width_in``.
+
+    As many columns as fit side by side; when even one column is too wide, long labels
+    are broken over lines. A legend wider than its figure makes the layout engine squeeze
+    the plot to a sliver (or give up), so it is sized here, not left to chance.
+    """
+    labels = [str(x) for x in labels]
+    em = fontsize / 72
+    widest = max((text_width(line, fontsize) for x in labels for line in x.split("\n")),
+                 default=0.0)
+    for ncols in range(len(labels), 0, -1):
+        if ncols * (widest + handle_em * em) <= width_in:
+            return labels, ncols
+    return [wrap_text(x, width_in - handle_em * em, fontsize) for x in labels], 1
+
+
+def text_lines(labels: Sequence[str]) -> int:
+    """The most lines any label spans."""
+    return max((str(x).count("\n") + 1 for x in labels), default=1)
+
+
+def legend_rows(labels: Sequence[str], ncols: int) -> int:
+    """Text lines a legend of ``labels`` in ``ncols`` columns takes."""
+    rows = math.ceil(len(labels) / max(ncols, 1))
+    return rows * text_lines(labels)
 
 
 class JournalFigure(Figure):

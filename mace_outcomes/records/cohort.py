@@ -218,13 +218,54 @@ class Cohort:
         new._steps = self._steps + [(name, int(hit.sum()), n_les, int(gone_events.sum()))]
         return new
 
+    def exclude_lesions(self, name: str, mask: pd.Series | np.ndarray | str) -> Cohort:
+        """A new cohort without the lesions meeting an exclusion criterion.
+
+        ``mask`` is a boolean Series / array aligned with ``lesions`` or an expression on
+        the lesions table, in the language of :meth:`exclude` (e.g. ``"treated == 0"``
+        for untreated lesions). Events recorded against an excluded lesion go with it;
+        the patient stays (at lesion level a patient left without lesions is dropped by
+        :func:`time_to_event`, which says so in its attrition).
+        """
+        les = self.lesions
+        if les is None:
+            raise InputError(Problem(f"lesion exclusion '{name}': the cohort has no lesions "
+                                     "table", source="lesions",
+                                     fix="remove it, or add a lesions table"))
+        hit = evaluate(mask, les, name=name, source="lesions") if isinstance(mask, str) \
+            else np.asarray(mask)
+        hit = np.asarray(hit)
+        if hit.shape != (len(les),) or pd.isna(hit).any():
+            raise InputError(Problem(f"lesion exclusion '{name}': mask must be one boolean "
+                                     f"per lesion ({len(les)})", source="lesions"))
+        hit = hit.astype(bool)
+        gone = set(les.loc[hit, "lesion_id"].tolist())
+        ev = self.events
+        gone_events = (ev["lesion_id"].isin(gone).to_numpy() if "lesion_id" in ev
+                       else np.zeros(len(ev), bool))
+        new = copy.copy(self)
+        new.lesions = les.loc[~hit]
+        new.events = ev.loc[~gone_events]
+        parts = [pd.DataFrame({"table": "lesions", "id": les.loc[hit, "lesion_id"],
+                               "patient_id": les.loc[hit, "patient_id"], "reason": name}),
+                 pd.DataFrame({"table": "events", "id": ev.loc[gone_events, "event_id"],
+                               "patient_id": ev.loc[gone_events, "patient_id"],
+                               "reason": name})]
+        parts = [x.astype(object) for x in parts if len(x)]
+        new._excluded = (pd.concat([self._excluded.astype(object)] + parts, ignore_index=True)
+                         if parts else self._excluded)
+        new._steps = self._steps + [(name, 0, int(hit.sum()), int(gone_events.sum()))]
+        return new
+
     # ------------------------------------------------------------------ views
     @property
     def arms(self) -> list:
-        """Arm labels: the study's declared ``arms`` if given, else the labels present."""
+        """Arm labels: the study's declared ``arms`` if given (matched to the codes in
+        the data, see :func:`declared_arms`), else the labels present."""
         declared = (self.study or {}).get("study", {}).get("arms")
-        if declared:
-            return list(declared)
+        codes, _, unmatched = declared_arms(declared, self.patients["arm"])
+        if codes and not unmatched:
+            return codes
         return sorted(pd.unique(self.patients["arm"].dropna()).tolist(), key=str)
 
     @property
@@ -255,8 +296,11 @@ class Cohort:
     def check_arms(self) -> None:
         """Raise :class:`ValidationError` unless ``arm`` has exactly two labels."""
         declared = (self.study or {}).get("study", {}).get("arms")
-        problems = arm_problems(self.patients, declared,
-                                source=self.source.get("patients", "patients"))
+        source = self.source.get("patients", "patients")
+        problems = unmatched_arm_problems(declared, self.patients["arm"], source)
+        if not problems:
+            codes = declared_arms(declared, self.patients["arm"])[0]
+            problems = arm_problems(self.patients, codes or None, source=source)
         if problems:
             raise ValidationError(problems)
 
@@ -332,7 +376,9 @@ def read_cohort(
     ``"in-stent restenosis" = "in_stent_restenosis == 1"``; see
     :meth:`Cohort.exclude` for the language, which is parsed, never run as Python),
     the exclusions are applied in the file's order and recorded in
-    ``cohort.attrition``. Event-code aliases come from ``aliases`` if given, else
+    ``cohort.attrition``; an ``[exclusions.lesions]`` table (name = an expression on
+    lesions, e.g. ``"untreated lesion" = "stents_implanted == 0"``) then excludes lesions
+    (:meth:`Cohort.exclude_lesions`). Event-code aliases come from ``aliases`` if given, else
     from an ``[aliases]`` table of ``study.toml`` (code = "ARC-2 type"), else from
     ``aliases.csv`` in the folder (columns ``code``, ``event_type``).
 
@@ -372,9 +418,72 @@ def read_cohort(
         if not isinstance(exclusions, dict):
             raise InputError(Problem("[exclusions] must be a table of name = query",
                                      source="study.toml"))
+        lesion_rules = exclusions.get("lesions") if isinstance(
+            exclusions.get("lesions"), dict) else {}
         for name, query in exclusions.items():
+            if name == "lesions" and isinstance(query, dict):
+                continue  # [exclusions.lesions]: applied to lesions, after the patients
             if not isinstance(query, str):
                 raise InputError(Problem(f"exclusion '{name}' must be a query string",
                                          source="study.toml"))
             cohort = cohort.exclude(name, query)
+        for name, query in lesion_rules.items():
+            cohort = cohort.exclude_lesions(name, query)
     return cohort
+
+
+# ----------------------------------------------------------------------------- arms
+def _code_text(value) -> str:
+    """An arm code as TOML would write it as a key: 1 and 1.0 read "1", True "true"."""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    return text.lower() if text.lower() in ("true", "false") else text
+
+
+def declared_arms(declared, values) -> tuple[list, dict, list]:
+    """The study file's ``arms`` matched to the arm codes in the data.
+
+    ``declared`` is empty or ``None`` (take the arms from the data), a list
+    ``[treated, reference]`` of labels or codes, or a table ``{code = "label"}`` whose
+    first entry is the treated arm and second the reference. TOML keys are text, so a key
+    matches a code by how it is written: ``"1"`` matches the integer ``1`` (or ``1.0``),
+    ``"true"`` / ``"True"`` the boolean ``True``.
+
+    Returns
+    -------
+    (codes, labels, unmatched): the data's codes in the declared order, ``{code: label}``
+    (the code itself for a list), and the declared entries that match no code.
+
+    >>> declared_arms({"1": "OCT-guided", "0": "IVUS-guided"}, pd.Series([0, 1, 1]))
+    ([1, 0], {1: 'OCT-guided', 0: 'IVUS-guided'}, [])
+    """
+    if not declared:
+        return [], {}, []
+    mapping = isinstance(declared, Mapping)
+    entries = list(declared.items()) if mapping else [(a, a) for a in declared]
+    present = {_code_text(v): v for v in pd.unique(pd.Series(values).dropna()).tolist()}
+    codes, labels, unmatched = [], {}, []
+    for key, label in entries:
+        code = present.get(_code_text(key))
+        if code is None:
+            unmatched.append(key)
+            continue
+        codes.append(code)
+        labels[code] = label if mapping else code
+    return codes, labels, unmatched
+
+
+def unmatched_arm_problems(declared, values, source: str) -> list[Problem]:
+    """A problem naming the declared arms that match no code in the data."""
+    unmatched = declared_arms(declared, values)[2]
+    if not unmatched:
+        return []
+    present = sorted(pd.unique(pd.Series(values).dropna()).tolist(), key=_code_text)
+    return [Problem(f"study arms {unmatched} not among the arm codes in the data {present}",
+                    "arm", (), source, "write the codes as they appear in the arm column, "
+                    "e.g. arms = {1 = \"OCT-guided\", 0 = \"IVUS-guided\"}")]

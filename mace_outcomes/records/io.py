@@ -142,6 +142,12 @@ def _ids_as_text(df: pd.DataFrame, source: str) -> pd.DataFrame:
 
 
 def _read_excel(path: Path, sheet: str | int) -> pd.DataFrame:
+    import importlib.util
+
+    if importlib.util.find_spec("openpyxl") is None:
+        raise InputError(Problem("reading Excel files needs the optional package openpyxl",
+                                 source=path.name, fix="pip install \"mace_outcomes[excel]\" "
+                                 "(or save the tables as .csv)"))
     header = pd.read_excel(path, sheet_name=sheet, header=None, nrows=1)
     names = [str(v) for v in header.iloc[0].tolist()] if len(header) else []
     source = f"{path.name}[{sheet}]" if isinstance(sheet, str) else path.name

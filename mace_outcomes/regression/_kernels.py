@@ -37,6 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from ..survival._kernels import tied_to_previous, time_grid
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -63,13 +65,50 @@ class Layout:
     block_ptr: np.ndarray  # CSR row pointer of rows into blocks (bstart + [n])
     group_ptr: np.ndarray  # CSR row pointer of deaths into groups (gstart + [n_deaths])
     rows: np.ndarray  # arange(n), the CSR column indices
+    entry: Entry | None = None  # delayed entry of (start, stop] rows; None: all enter at 0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Bookkeeping of delayed entry: rows that enter at or after a group's time leave
+    its risk set. Rows are taken in (stratum, start) order and cut into entry blocks;
+    ``S(t) = sum_{stop >= t} - sum_{start >= t}``, both reverse cumulative sums."""
+
+    ptr: np.ndarray  # CSR row pointer of the entry blocks (into ``cols``)
+    cols: np.ndarray  # sorted-row positions in (stratum, start) order
+    gfirst: np.ndarray  # per group: first entry block with start >= the group's time
+    gend: np.ndarray  # per group: first entry block of the next stratum
+    row_in: np.ndarray  # per sorted row: groups (all strata) with key <= its start key
+    row_out: np.ndarray  # per sorted row: groups with key <= its stop key
+
+
+def _tied_blocks(tb: np.ndarray, sb: np.ndarray, one_stratum: bool) -> np.ndarray:
+    """Blocks whose time is tied (up to floating-point noise, R's ``aeqSurv``) with the
+    previous block of the same stratum, so they are merged into it."""
+    if one_stratum:  # block times ascend: judge neighbours directly
+        return tied_to_previous(tb)
+    utime, inv = time_grid(tb)  # ties judged over all distinct times, as R
+    snapped = utime[inv]
+    out = np.zeros(tb.size, dtype=bool)
+    out[1:] = (snapped[1:] == snapped[:-1]) & (sb[1:] == sb[:-1])
+    return out
 
 
 def make_layout(time: np.ndarray, event: np.ndarray, strata: np.ndarray | None,
-                ties: str = "efron") -> Layout:
-    """Sort rows by (stratum, time) once and index blocks, tie groups, Efron terms."""
+                ties: str = "efron", start: np.ndarray | None = None) -> Layout:
+    """Sort rows by (stratum, time) once and index blocks, tie groups, Efron terms.
+
+    With ``start`` (entry times of (start, stop] rows) the start and stop times are put
+    on one grid (tied up to floating-point noise as R's ``aeqSurv``) and the entry
+    bookkeeping (:class:`Entry`) is added.
+    """
     n = len(time)
     st = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata, dtype=np.int64)
+    codes = None
+    if start is not None:
+        _, inv = time_grid(np.concatenate([time, start]))
+        codes = inv[:n], inv[n:]
+        time = codes[0]
     # one sort; the order within a block is immaterial (sums), so no stable sort is needed
     if strata is None:
         order = np.argsort(time)
@@ -80,6 +119,11 @@ def make_layout(time: np.ndarray, event: np.ndarray, strata: np.ndarray | None,
     new_block[0] = True
     new_block[1:] = (ts[1:] != ts[:-1]) | (ss[1:] != ss[:-1])
     bstart = np.flatnonzero(new_block)
+    if codes is None:
+        merge = _tied_blocks(ts[bstart], ss[bstart], strata is None)
+        if merge.any():
+            new_block[bstart[merge]] = False
+            bstart = np.flatnonzero(new_block)
     block = np.cumsum(new_block) - 1
     nb = len(bstart)
     bstrat = ss[bstart]
@@ -109,9 +153,31 @@ def make_layout(time: np.ndarray, event: np.ndarray, strata: np.ndarray | None,
         term_mult = d.astype(float)
     else:
         raise ValueError(f"ties must be 'efron' or 'breslow', not {ties!r}")
+    entry = None
+    if codes is not None:
+        # grid codes are below 2n, so stratum * (2n + 1) + code orders by (stratum, time)
+        entry = _entry(ss, codes[0][order], codes[1][order], bstart[gblock], 2 * n + 1)
     return Layout(order, bstart, block, next_first, gblock, gstart, ev, d, gfirst,
                   term_group, term_f, term_mult, np.r_[bstart, n], np.r_[gstart, len(ev)],
-                  np.arange(n))
+                  np.arange(n), entry)
+
+
+def _entry(ss: np.ndarray, stop_c: np.ndarray, start_c: np.ndarray, grow: np.ndarray,
+           m: int) -> Entry:
+    """Entry blocks and, per group and row, their positions (integer keys
+    ``stratum * m + time code``; ``grow``: a sorted row of each group)."""
+    ekey = ss * m + start_c
+    cols = np.argsort(ekey, kind="stable")
+    ek = ekey[cols]
+    new = np.r_[True, ek[1:] != ek[:-1]] if ek.size else np.zeros(0, bool)
+    bfirst = np.flatnonzero(new)
+    ebkey = ek[bfirst]
+    gkey = ss[grow] * m + stop_c[grow]
+    gfirst = np.searchsorted(ebkey, gkey, side="left")
+    gend = np.searchsorted(ebkey, (ss[grow] + 1) * m, side="left")
+    row_in = np.searchsorted(gkey, ekey, side="right")
+    row_out = np.searchsorted(gkey, ss * m + stop_c, side="right")
+    return Entry(np.r_[bfirst, ek.size], cols, gfirst, gend, row_in, row_out)
 
 
 def design_products(x: np.ndarray) -> np.ndarray:
@@ -149,11 +215,23 @@ def group_sums(lay: Layout, r: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, n
     rc[:nb] = np.cumsum(blk[::-1], axis=0)[::-1]
     rc[nb] = 0.0
     S = rc[lay.gblock] - rc[lay.next_first[lay.gblock]]
+    if lay.entry is not None:
+        S -= _entered_later(lay.entry, r, z)
     if len(lay.ev):
         E = sparse.csr_matrix((r[lay.ev], lay.ev, lay.group_ptr), shape=(len(lay.d), n)) @ z
     else:
         E = np.zeros((0, z.shape[1]))
     return S, E
+
+
+def _entered_later(en: Entry, r: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Per group, the sums of ``r z`` over rows of its stratum entering at or after its
+    time (``start >= t``): they are in ``stop >= t`` but not at risk at ``t``."""
+    nb = len(en.ptr) - 1
+    blk = sparse.csr_matrix((r[en.cols], en.cols, en.ptr), shape=(nb, len(r))) @ z
+    rc = np.zeros((nb + 1, z.shape[1]))
+    rc[:nb] = np.cumsum(blk[::-1], axis=0)[::-1]
+    return rc[en.gfirst] - rc[en.gend]
 
 
 def loglik_score_info(beta: np.ndarray, x: np.ndarray, z: np.ndarray, w: np.ndarray,
@@ -353,11 +431,19 @@ def score_residuals(beta: np.ndarray, x: np.ndarray, w: np.ndarray, lay: Layout)
     same[ok] = blk_first_block[lay.gblock[gi[ok]]] == blk_first_block[ok]
     bA = np.where(same, cA[np.maximum(gi, 0)], 0.0)
     bB = np.where(same[:, None], cB[np.maximum(gi, 0)], 0.0)
-    rowA = bA[lay.block]
+    rowA, rowB = bA[lay.block], None
+    if lay.entry is not None:
+        # (start, stop] rows: only the groups with start < t_g <= stop, a difference of
+        # running sums over all groups (a row's groups lie in its own stratum)
+        gA = np.r_[0.0, np.cumsum(A)]
+        gB = np.vstack([np.zeros((1, p)), np.cumsum(B, axis=0)])
+        en = lay.entry
+        rowA = gA[en.row_out] - gA[en.row_in]
+        rowB = gB[en.row_out] - gB[en.row_in]
     resid = np.empty((n, p))
     for j in range(p):  # column by column: no n x p temporaries
         col = x[:, j] * rowA
-        col -= bB[:, j][lay.block]
+        col -= bB[:, j][lay.block] if rowB is None else rowB[:, j]
         col *= e
         resid[:, j] = -col
     gev = np.repeat(np.arange(ng), lay.d)

@@ -38,6 +38,7 @@ from .._design import design
 from .._display import ResultMixin, frame_html, frame_text
 from .._frames import survival_arrays
 from ..errors import InputError, MonotoneLikelihoodWarning, Problem
+from ..survival._kernels import snap_sorted
 from ._wald import TermTests
 
 __all__ = ["fine_gray", "FineGray", "censoring_km_left", "prepare", "fine_gray_sums",
@@ -409,7 +410,7 @@ def fine_gray(df: pd.DataFrame, time: str = "time", status: str = "status",
     if not (arr.event == cause).any():
         raise InputError(Problem(f"no events of cause {cause}", column=status))
     order = np.argsort(arr.time, kind="stable")
-    t = arr.time[order]
+    t = snap_sorted(arr.time[order])  # noise ties are one time, as R's aeqSurv
     mark = np.where(arr.event[order] == 0, 0, np.where(arr.event[order] == cause, 1, 2))
     x = x[order]
     x = x - x.mean(axis=0)  # centring changes neither the estimates nor the likelihood

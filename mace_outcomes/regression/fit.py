@@ -25,9 +25,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._design import design
+from .._design import design, model_variables
 from .._display import ResultMixin, frame_html, frame_text
-from .._frames import survival_arrays, warn_extreme_weights, warn_unclustered
+from .._frames import (
+    complete_cases,
+    survival_arrays,
+    warn_extreme_weights,
+    warn_unclustered,
+)
 from ..errors import InputError, MonotoneLikelihoodWarning, Problem, StatisticalWarning
 from . import _kernels as K
 from ._wald import TermTests
@@ -52,6 +57,7 @@ class CoxResult(TermTests, ResultMixin):
     firth : whether the Firth penalised likelihood was used.
     warnings : messages of the statistical warnings raised while fitting (``notes``).
     weighted : whether case weights were used.
+    dropped : rows left out by ``missing="complete_case"`` (id, variable), else empty.
     """
 
     summary: pd.DataFrame
@@ -70,6 +76,7 @@ class CoxResult(TermTests, ResultMixin):
     terms: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _state: dict[str, Any] = field(default_factory=dict, repr=False)
     weighted: bool = False
+    dropped: pd.DataFrame | None = field(default=None, repr=False)
 
     def ph_test(self, transform: str = "km", terms: bool = True) -> pd.DataFrame:
         """Grambsch-Therneau test of proportional hazards (R's ``cox.zph``).
@@ -117,6 +124,8 @@ def cox(
     *,
     formula: str | None = None,
     reference: dict | None = None,
+    missing: str = "error",
+    start: str | None = None,
 ) -> CoxResult:
     """Fit a Cox proportional-hazards model.
 
@@ -143,6 +152,14 @@ def cox(
         ``"Surv(time, event) ~"`` is ignored). Parsed, never evaluated; see
         :func:`mace_outcomes._design.design`.
     reference : reference level per categorical covariate, e.g. ``{"vessel": "LAD"}``.
+    missing : ``"error"`` (default): a missing time, event, covariate, weight, cluster or
+        stratum is an ``InputError`` naming the column, the row ids and the count;
+        ``"complete_case"``: fit on the rows with every used value, the others listed in
+        ``.dropped`` (id, variable) and counted per variable in ``notes``.
+    start : column of entry times for counting-process rows ``(start, stop]`` with
+        ``time`` the stop (delayed entry, time-varying covariates, recurrent events, as
+        R's ``Surv(start, stop, event)``): a row is at risk at ``t`` when
+        ``start < t <= stop``. Works with ties, strata, weights, cluster and Firth.
 
     Returns
     -------
@@ -203,15 +220,18 @@ def cox(
         raise InputError(Problem(f"ties must be 'efron' or 'breslow', not {ties!r}"))
     if not 0 < conf_level < 1:
         raise InputError(Problem(f"conf_level must be in (0, 1), not {conf_level}"))
+    cc = complete_cases(df, [time, event, *model_variables(covariates, formula), weights,
+                             cluster, strata, start], missing, source="df")
+    df = cc.frame
     arr = survival_arrays(df, time=time, event=event, weights=weights, cluster=cluster,
-                          strata=strata, source="df")
+                          strata=strata, source="df", start=start)
     dm = design(df, covariates, formula=formula, reference=reference, source="df")
     xall, names_all, terms = dm.x, dm.names, dm.terms
     if xall.shape[1] == 0:
         raise InputError(Problem("give at least one covariate"))
     if arr.event.sum() == 0:
         raise InputError(Problem("no events: a Cox model cannot be fitted", column=event))
-    msgs: list[str] = []
+    msgs: list[str] = list(cc.notes)
     unclustered = warn_unclustered(df, cluster, "cox")
     if unclustered:
         msgs.append(unclustered)
@@ -233,7 +253,7 @@ def cox(
     if robust is None:
         robust = weights is not None or cluster is not None
     w_orig = arr.weights if arr.weights is not None else np.ones(len(arr.time))
-    lay = K.make_layout(arr.time, arr.event, arr.strata, ties)
+    lay = K.make_layout(arr.time, arr.event, arr.strata, ties, start=arr.start)
     center = (xraw.mean(axis=0) if arr.weights is None
               else np.average(xraw, axis=0, weights=w_orig))
     x = (xraw - center)[lay.order]
@@ -255,7 +275,8 @@ def cox(
                       variance_kind=None if not robust else
                       ("robust (cluster sandwich)" if cluster is not None else
                        "robust sandwich"))
-    return replace(_with_aliased(fit, names_all, msgs), weighted=weights is not None)
+    return replace(_with_aliased(fit, names_all, msgs), weighted=weights is not None,
+                   dropped=cc.dropped)
 
 
 def _drop_aliased(x: np.ndarray, names: list[str], strata, msgs: list[str],

@@ -4,6 +4,14 @@ Each endpoint's Kaplan-Meier figures show the very curves, log-rank test and haz
 ``mo.compare_arms`` reported for its crude and first weighted analysis
 (``Comparison.curves`` / ``.tests``): nothing is re-estimated for a picture, so a figure
 cannot disagree with the tables beside it.
+
+One study, one look: every figure takes its arm colours from one mapping built here from
+the arm order (treated first), its risk tables in the KMunicate layout (at risk, events,
+censored; Morris et al. 2019, BMJ Open 9:e030215), and a weighted curve shows the
+weighted and the actual numbers. An endpoint with competing deaths (MI, TVR, stent
+thrombosis: a patient who died can no longer have one) is drawn as the Aalen-Johansen
+cumulative incidence with Gray's test, since 1 - KM with deaths censored overstates it
+(Austin, Lee & Fine 2016); ``[figures] components = "km"`` asks for Kaplan-Meier instead.
 """
 
 from __future__ import annotations
@@ -16,15 +24,45 @@ ENDPOINT_LABELS = {"mace": "MACE", "cardiac_death": "Cardiac death", "mi": "Myoc
                    "Stent thrombosis", "all_cause_death": "All-cause death",
                    "target_lesion_failure": "Target-lesion failure"}
 
+#: the risk tables under every survival figure of the report (KMunicate); weighted
+#: curves add the effective sample size of each risk set.
+KMUNICATE = ("n_risk", "cum_events", "cum_censored")
 
-def hr_args(row: pd.Series | None) -> dict:
+
+def risk_set_ess(table: pd.DataFrame, frame: pd.DataFrame, weights: np.ndarray) -> np.ndarray:
+    """Kish's effective sample size (sum w)^2 / sum w^2 of the risk set of each row of a
+    curve table: the subjects of the row's group still followed at its time."""
+    out = np.zeros(len(table))
+    times = frame["time"].to_numpy(dtype=float)
+    for g in pd.unique(table["group"]):  # the two arms; the sums are vectorised
+        mine = (frame["arm"] == g).to_numpy()
+        order = np.argsort(times[mine], kind="stable")
+        t, w = times[mine][order], np.asarray(weights, dtype=float)[mine][order]
+        s1 = np.r_[np.cumsum(w[::-1])[::-1], 0.0]  # sum of weights with time >= t[i]
+        s2 = np.r_[np.cumsum((w * w)[::-1])[::-1], 0.0]
+        rows = (table["group"] == g).to_numpy()
+        k = np.searchsorted(t, table.loc[rows, "time"].to_numpy(dtype=float), side="left")
+        out[rows] = np.divide(s1[k] ** 2, s2[k], out=np.zeros(k.size), where=s2[k] > 0)
+    return out
+
+
+def with_ess(curves, frame: pd.DataFrame, weights: np.ndarray):
+    """The weighted curves with ``n_risk_ess`` in their table, for the KMunicate row."""
+    import dataclasses
+
+    table = curves.table.assign(n_risk_ess=risk_set_ess(curves.table, frame, weights))
+    return dataclasses.replace(curves, table=table)
+
+
+def hr_args(row: pd.Series | None, label: str | None = None) -> dict:
     """The hazard ratio annotation of a KM figure from a compare_arms row."""
     if row is None or not np.isfinite(row.get("hr", np.nan)):
         return {}
     if "Firth" in str(row.get("method", "")):  # say which model gave a finite HR
-        return {"hr_label": f"Firth HR {row['hr']:.2f} ({row['lower']:.2f}-"
+        return {"hr_label": f"{label + ' (Firth)' if label else 'Firth HR'} {row['hr']:.2f} "
+                            f"({row['lower']:.2f}-"
                             f"{row['upper']:.2f})"}
-    return {"hr": row}
+    return {"hr": row, **({"hr_label": label} if label else {})}
 
 
 def km_panels(state: dict, ep: str) -> list[tuple[str, str, object, object, pd.Series | None]]:
@@ -40,34 +78,138 @@ def km_panels(state: dict, ep: str) -> list[tuple[str, str, object, object, pd.S
     panels = [("crude", "crude", comp.curves["crude"], comp.tests["crude"], rows.iloc[0])]
     if len(rows) > 1:
         name = rows.loc[1, "analysis"]
-        panels.append(("iptw", name, comp.curves[name], comp.tests[name], rows.iloc[1]))
+        curves = comp.curves[name]
+        ps = comp.propensity.get(name)
+        if ps is not None:  # the effective sample size row of a weighted figure
+            curves = with_ess(curves, state["tte"][ep], ps.weights.to_numpy())
+        panels.append(("iptw", name, curves, comp.tests[name], rows.iloc[1]))
     return panels
 
 
+def competing_deaths(state: dict, ep: str) -> bool:
+    """Whether some patient's follow-up for ``ep`` ended in a competing death."""
+    return bool((state["tte"][ep]["status"] == 2).any())
+
+
+def cif_panels(state: dict, ep: str) -> list[tuple[str, str, object, object, pd.Series | None]]:
+    """(file suffix, analysis, cumulative incidence, Gray's test, row) of an endpoint.
+
+    Aalen-Johansen curves of the endpoint with deaths as the competing event, crude and
+    with the comparison's first weighting. Gray's test annotates the crude figure (it
+    has no weighted or cluster-robust version: none is shown where it would not apply);
+    the hazard ratio is the comparison's, a cause-specific one.
+    """
+    import mace_outcomes as mo
+
+    d = state["tte"][ep]
+    comp = state["fits"].get(ep)
+    ci = mo.cumulative_incidence(d, group="arm")
+    gray = (mo.gray_test(d, group="arm") if comp is not None and state.get("cluster") is None
+            else None)
+    rows = comp.table.reset_index(drop=True) if comp is not None else None
+    panels = [("crude", "crude", ci, gray, None if rows is None else rows.iloc[0])]
+    if rows is not None and len(rows) > 1:
+        name = rows.loc[1, "analysis"]
+        ps = comp.propensity.get(name)
+        if ps is not None:
+            weighted = d.assign(iptw=ps.weights.to_numpy())
+            ci_w = with_ess(mo.cumulative_incidence(weighted, group="arm", weights="iptw"),
+                            d, ps.weights.to_numpy())
+            panels.append(("iptw", name, ci_w, None, rows.iloc[1]))
+    return panels
+
+
+def _units(state: dict) -> str:
+    return "lesions, clustered by patient" if state.get("cluster") else "patients"
+
+
+def _cif_caption(label: str, analysis: str, test, units: str) -> str:
+    how = "" if analysis == "crude" else f" ({analysis}, inverse-probability weighted)"
+    test_note = ("Gray's test" if test is not None else
+                 "no Gray's test (it has no weighted or cluster-robust form)")
+    return (f"{label}{how}: Aalen-Johansen cumulative incidence by arm ({units}), deaths "
+            f"as the competing event (1 - Kaplan-Meier would overstate it); {test_note}; "
+            "cause-specific hazard ratio. Under the curves: at risk, cumulative events and "
+            "cumulative censored (KMunicate).")
+
+
+def _km_caption(label: str, analysis: str, units: str) -> str:
+    how = "" if analysis == "crude" else f" ({analysis}, inverse-probability weighted)"
+    counts = (" Weighted (pseudo-population) and actual (unweighted) numbers are shown, "
+              "with the effective sample size of each risk set." if analysis != "crude"
+              else "")
+    return (f"{label}{how}: Kaplan-Meier cumulative incidence by arm ({units}). Under the "
+            f"curves: at risk, cumulative events and cumulative censored (KMunicate).{counts}")
+
+
+def study_palette(state: dict) -> dict:
+    """The one colour per arm of every figure of the study (treated arm first)."""
+    from ..plots.style import arm_colours
+
+    return arm_colours([state["treated"], state["control"]], treated=state["treated"])
+
+
+def _rows_for(curves, common: dict) -> dict:
+    """KMunicate rows, and the effective sample size where the curves carry it."""
+    if "n_risk_ess" in curves.table.columns:
+        return {**common, "risk_table_rows": (*KMUNICATE, "ess")}
+    return common
+
+
+def _cif_figures(writer, state: dict, ep: str, name: str, common: dict) -> None:
+    from ..plots import plot_cif
+
+    for suffix, analysis, ci, test, row in cif_panels(state, ep):
+        fig = plot_cif(ci, test=test, **hr_args(row, "Cause-specific HR"),
+                       conf_int=state.get("cluster") is None,  # no cluster-robust bands
+                       title=f"{name}, {analysis}", **_rows_for(ci, common))
+        title = f"Cumulative incidence: {ep}" + (", weighted" if suffix != "crude" else "")
+        caption = _cif_caption(name, analysis, test, _units(state))
+        writer.section(title, writer.figure(f"cif_{ep}_{suffix}", fig, caption=caption))
+
+
+def _km_figures(writer, state: dict, ep: str, name: str, common: dict) -> None:
+    for suffix, analysis, km, test, row in km_panels(state, ep):
+        fig = km.plot(kind="event", test=test, **hr_args(row), title=f"{name}, {analysis}",
+                      **_rows_for(km, common))
+        title = f"Kaplan-Meier: {ep}" + (", weighted" if suffix != "crude" else "")
+        caption = _km_caption(name, analysis, _units(state))
+        writer.section(title, writer.figure(f"km_{ep}_{suffix}", fig, caption=caption))
+
+
 def figures(writer, study, state: dict) -> None:
-    """KM figures of every endpoint, the forest plot, the love and overlap plots."""
+    """KM (or cumulative-incidence) figures of every endpoint, the forest plot, the love
+    and overlap plots, all in the study's arm colours."""
     from ..plots import plot_forest, plot_love, plot_overlap
 
-    labels = {state["treated"]: str(state["treated"]), state["control"]: str(state["control"])}
-    order = [state["treated"], state["control"]]
-    breaks = None
+    treated, control = state["treated"], state["control"]
+    palette = study_palette(state)
+    label = state.get("label") or (lambda n: ENDPOINT_LABELS.get(n, n))
+    common = {"labels": {treated: str(treated), control: str(control)},
+              "order": [treated, control], "palette": palette, "unit": study.unit,
+              "width": study.width, "risk_table_rows": KMUNICATE,
+              # weighted curves: the pseudo-population and the patients behind it
+              "weighted_counts": "both"}
     if study.unit == "months" and study.horizon_days == 365:
-        breaks = (0, 3, 6, 9, 12)
+        common["breaks"] = (0, 3, 6, 9, 12)
+    as_cif = getattr(study, "components", "cif") == "cif"
     for ep in state["tte"]:
-        name = ENDPOINT_LABELS.get(ep, ep)
-        for suffix, analysis, km, test, row in km_panels(state, ep):
-            fig = km.plot(kind="event", unit=study.unit, width=study.width, test=test,
-                          breaks=breaks, **hr_args(row), labels=labels, order=order,
-                          title=f"{name}, {analysis}")
-            title = f"Kaplan-Meier: {ep}" + (", weighted" if suffix != "crude" else "")
-            writer.section(title, writer.figure(f"km_{ep}_{suffix}", fig))
+        if as_cif and competing_deaths(state, ep):
+            _cif_figures(writer, state, ep, label(ep), common)
+        else:
+            _km_figures(writer, state, ep, label(ep), common)
     if state["comparisons"]:
         rows = []
         for ep, comp in state["comparisons"].items():
             for _, r in comp.table.iterrows():
-                rows.append({"label": f"{ENDPOINT_LABELS.get(ep, ep)}: {r['analysis']}",
+                rows.append({"label": f"{label(ep)}: {r['analysis']}",
                              "hr": r["hr"], "lower": r["lower"], "upper": r["upper"], "p": r["p"]})
-        writer.section("Forest plot", writer.figure("forest", plot_forest(pd.DataFrame(rows))))
+        fig = plot_forest(pd.DataFrame(rows), palette=palette,
+                          favours=(f"Favours {treated}", f"Favours {control}"))
+        writer.section("Forest plot", writer.figure("forest", fig))
     if state["ps"] is not None:
-        writer.section("Love plot", writer.figure("love", plot_love(state["ps"])))
-        writer.section("Propensity overlap", writer.figure("overlap", plot_overlap(state["ps"])))
+        love = plot_love(state["ps"], labels=state.get("labels"), palette=palette,
+                         width=study.width)
+        writer.section("Love plot", writer.figure("love", love))
+        overlap = plot_overlap(state["ps"], palette=palette, width=study.width)
+        writer.section("Propensity overlap", writer.figure("overlap", overlap))

@@ -41,7 +41,9 @@ class Writer:
         self.files += [base.with_suffix(s) for s in (".csv", ".md", ".html")]
         return page
 
-    def figure(self, name: str, fig) -> str:
+    def figure(self, name: str, fig, caption: str | None = None) -> str:
+        """Save ``fig`` in the study's formats; its caption is ``caption`` or a sentence
+        made from the report's figure name (:func:`caption_for`)."""
         from matplotlib.figure import Figure
 
         from ..plots import save_figure
@@ -60,8 +62,9 @@ class Writer:
             paths.append(png)
         self.files += paths
         data = base64.b64encode(png.read_bytes()).decode()
-        return (f'<figure><img class="figure" alt="{html.escape(name)}" '
-                f'src="data:image/png;base64,{data}"><figcaption>{html.escape(name)}'
+        text = caption or caption_for(name, self.study)
+        return (f'<figure><img class="figure" alt="{html.escape(text)}" '
+                f'src="data:image/png;base64,{data}"><figcaption>{html.escape(text)}'
                 "</figcaption></figure>")
 
     def section(self, title: str, body: str) -> None:
@@ -113,3 +116,24 @@ def events_caveat(results: dict) -> str:
     return (f"Only {n_events} {first} events in total: the study cannot estimate a hazard "
             "ratio with useful precision, adjusted analyses rest on very few events, and an "
             "absence of a significant difference is not evidence of equivalence.")
+
+
+def caption_for(name: str, study: Study) -> str:
+    """A figure caption as a sentence, from the report's figure names (``km_<endpoint>_
+    crude|iptw``, ``forest``, ``love``, ``overlap``) and the study's labels."""
+    fixed = {
+        "forest": "Hazard ratios (95% CI) of every endpoint, crude and propensity-weighted.",
+        "love": "Standardised mean differences of the propensity covariates before and "
+                "after weighting (|SMD| < 0.1: balanced).",
+        "overlap": "Distribution of the propensity score by arm.",
+    }
+    if name in fixed:
+        return fixed[name]
+    if name.startswith("km_"):
+        endpoint, _, kind = name[3:].rpartition("_")
+        how = ("propensity-weighted (IPTW) " if kind == "iptw" else "")
+        level = "lesions, clustered by patient" if study.level == "lesion" else "patients"
+        return (f"{study.label(endpoint)}: {how}Kaplan-Meier cumulative incidence by arm "
+                f"({level}; time in {study.unit}; horizon {study.horizon_days:g} days), "
+                "with numbers at risk.")
+    return name.replace("_", " ").capitalize() + "."

@@ -38,7 +38,7 @@ import pandas as pd
 
 from ..errors import InputError, Problem
 from . import _output
-from ._figures import ENDPOINT_LABELS, figures
+from ._figures import figures
 from ._html import Writer as _Writer
 from ._html import write_report
 from .study import Study, read_study
@@ -124,17 +124,47 @@ def _exclusion_columns(study: Study, frame: pd.DataFrame) -> list[str]:
 
 
 def _arms(cohort, study: Study) -> tuple:
-    labels = sorted(pd.unique(cohort.patients["arm"]).tolist(), key=str)
-    if study.arms:
-        missing = [a for a in study.arms if a not in labels]
-        if missing or len(study.arms) != 2:
-            raise InputError(Problem(f"study arms {study.arms} do not match the data's arms "
-                                     f"{labels}", column="arm", source=study.source))
-        return tuple(study.arms)
-    if len(labels) != 2:
-        raise InputError(Problem(f"needs exactly two arms after exclusions, found {labels}",
+    """(cohort with the arms under their display labels, treated label, control label,
+    {"treated": code, "control": code}). Empty ``arms``: both from the data, the first
+    sorted code the reference (the package's one rule)."""
+    import copy
+
+    from .._frames import arm_order
+    from .preflight import study_arms
+
+    codes, labels = study_arms(cohort, study)
+    if not codes:
+        codes = arm_order(cohort.patients["arm"].dropna())
+    if len(codes) != 2:
+        raise InputError(Problem(f"needs exactly two arms after exclusions, found {codes}",
                                  column="arm", source="patients"))
-    return labels[1], labels[0]
+    raw = {"treated": codes[0], "control": codes[1]}
+    if labels and any(labels[c] != c for c in codes):  # {code = "label"}: label every output
+        cohort = copy.copy(cohort)
+        cohort.patients = cohort.patients.assign(arm=cohort.patients["arm"].map(labels))
+        codes = [labels[c] for c in codes]
+    cohort.study = {**(cohort.study or {}), "study": {**(cohort.study or {}).get("study", {}),
+                                                      "arms": list(codes)}}
+    return cohort, codes[0], codes[1], raw
+
+
+def _missing_data(cohort, study: Study, treated) -> tuple:
+    """The missingness table of the patients' characteristics; then, under [study]
+    missing = "complete_case", the cohort without the patients (or, at lesion level, the
+    lesions) missing a propensity covariate: one attrition line per variable, in order."""
+    from ..tables.missingness import missingness
+
+    patients = cohort.patients
+    table = missingness(patients, _covariates(patients, _exclusion_columns(study, patients)),
+                        group="arm", treated=treated)
+    if study.missing == "complete_case":
+        for col in study.covariates:
+            if col in cohort.patients and cohort.patients[col].isna().any():
+                cohort = cohort.exclude(f"missing {col}", cohort.patients[col].isna())
+            elif (cohort.lesions is not None and col in cohort.lesions
+                  and cohort.lesions[col].isna().any()):
+                cohort = cohort.exclude_lesions(f"missing {col}", cohort.lesions[col].isna())
+    return cohort, table
 
 
 # ----------------------------------------------------------------------------- the study
@@ -175,6 +205,10 @@ def analyze(directory: str | Path | None = None, out: str | Path = "results", *,
         study = read_study(study, required=True)
     if bootstrap is not None:
         study.bootstrap = int(bootstrap)
+    if isinstance(study.horizon_days, str):  # "1y", "12m", "365d"
+        from .study import horizon_in_days
+
+        study.horizon_days = horizon_in_days(study.horizon_days)
     out = Path(out).resolve()
     _check_output_folder(out, directory.resolve())
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -243,12 +277,18 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
         # as time_to_event does at lesion level, before the flow and the tables, so the
         # attrition shows the patients without lesion records and no table counts them
         cohort = without_lesionless(cohort)
-    treated, control = _arms(cohort, study)
-    results["arms"] = {"treated": treated, "control": control}
+    cohort, treated, control, codes = _arms(cohort, study)
+    results["arms"] = {"treated": treated, "control": control, "codes": codes}
+    label = study.label
+    cohort, missing = _missing_data(cohort, study, treated)
     attrition = cohort.attrition
     writer.section("Patient flow", writer.table("attrition", attrition, "Attrition: every input "
                                                 "row accounted for"))
     results["attrition"] = attrition
+    writer.section("Missing data", writer.table(
+        "missingness", missing.table.round(1), "Missing values by arm (patients, STROBE 14b)",
+        missing.notes, result=None))
+    results["missingness"] = missing.table
     bar.update(1)
 
     # -- follow-up ------------------------------------------------------------------------
@@ -264,7 +304,7 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
     patients = cohort.patients
     # table_one chooses the columns by the same rule as _covariates and notes what it left out
     t1 = mo.table_one(patients, group="arm", exclude=[*_ID_COLUMNS, *_exclusion_columns(
-        study, patients)], arms=[treated, control],
+        study, patients)], arms=[treated, control], labels=_labels(study, patients),
         title="Table 1. Baseline characteristics (patients)")
     writer.section("Table 1", writer.table("table1_patients", t1.table, t1.title, result=t1))
     results["table1"] = t1.table
@@ -275,15 +315,19 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
         lesions = cohort.lesions.merge(patients, on="patient_id", suffixes=("", "_patient"))
         exp_cols = ("minimum_stent_area_mm2", "proximal_ref_lumen_csa_mm2",
                     "distal_ref_lumen_csa_mm2")
-        if all(c in lesions for c in exp_cols):
+        # computed only when the study asks for it and the lesions table lacks it
+        computed_expansion = (study.primary_outcome == "stent_expansion"
+                              and "stent_expansion" not in lesions
+                              and all(c in lesions for c in exp_cols))
+        if computed_expansion:
             lesions["stent_expansion"] = mo.stent_expansion(lesions)
         lesion_columns = [c for c in cohort.lesions.columns if c in lesions]
-        lesion_columns += ["stent_expansion"] if "stent_expansion" in lesions else []
+        lesion_columns += ["stent_expansion"] if computed_expansion else []
         procedural = [c for c in study.procedural if c in lesions]
         described, left_out = _describable(lesions[lesion_columns],
                                            exclude=["vessel", *procedural])
         t2 = mo.table_one(lesions, group="arm", variables=described + ["vessel"],
-                          arms=[treated, control],
+                          arms=[treated, control], labels=_labels(study, lesions),
                           title="Tables 2-3. Lesion, procedural and imaging characteristics "
                                 "(lesions)")
         if left_out:  # chosen here, not by table_one: say what was left out, and why
@@ -296,6 +340,7 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
         if procedural:
             t4 = mo.table_one(lesions, group="arm", variables=procedural,
                               categorical=procedural, arms=[treated, control],
+                              labels=_labels(study, procedural),
                               title="Table 4a. Procedural outcomes (lesions)")
             writer.section("Table 4a", writer.table("table4a_procedural", t4.table, t4.title,
                                                     result=t4))
@@ -305,13 +350,19 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
     # -- primary endpoint (lesion level, clustered in patients) ---------------------------
     step("primary endpoint")
     outcome = study.primary_outcome
-    if outcome and lesions is not None and outcome in lesions:
+    if outcome and (lesions is None or outcome not in lesions):
+        raise InputError(Problem(f"primary_outcome {outcome!r} is not a column of the "
+                                 "lesions table", column="primary_outcome",
+                                 source=study.source, fix="name a lesion-level column, or "
+                                 "primary_outcome = \"\" for none"))
+    if outcome:
         lesion_cov = [c for c in study.covariates if c in lesions]
         is_expansion = outcome == "stent_expansion"
         prim = mo.compare_outcome(lesions, outcome, covariates=lesion_cov, cluster="patient_id",
                                   estimand=study.estimand, treated=treated,
                                   units="%" if is_expansion else None)
-        definition = EXPANSION_DEFINITIONS["mean_reference"] if is_expansion else ""
+        # the formula is stated only when this run applied it
+        definition = EXPANSION_DEFINITIONS["mean_reference"] if computed_expansion else ""
         notes = ([f"{outcome}: {definition}"] if definition else []) + list(prim.notes)
         parts = [prim.table.assign(outcome=outcome)]
         if is_expansion:  # adequate expansion as binary outcomes too
@@ -323,14 +374,17 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
                 parts.append(res.table.assign(outcome=flag))
                 notes.append(f"{flag}: {flags[flag].attrs['definition']}")
         rows = pd.concat(parts, ignore_index=True)
+        if not lesion_cov:  # no covariates: no adjusted row
+            rows = rows[rows["analysis"] == "crude"]
         writer.section("Primary endpoint", writer.table(
-            "primary_endpoint", _outcome_rows(rows, treated, control), f"Primary endpoint: "
-            f"{outcome} "
+            "primary_endpoint", _outcome_rows(rows.assign(outcome=rows["outcome"].map(
+                label)), treated, control), f"Primary endpoint: {label(outcome)} "
             f"({prim.units}), {treated} vs {control}, lesions clustered in patients",
             notes + ["crude rows: the tables' test, ignoring clustering; regression, "
                      "weighted and AIPW rows: cluster-robust by patient"]))
         results["primary_endpoint"] = {"outcome": outcome, "units": prim.units,
-                                       "definition": definition, "rows": prim.table,
+                                       "definition": definition,
+                                       "rows": rows[rows["outcome"] == outcome],
                                        "thresholds": rows[rows["outcome"] != outcome],
                                        "notes": notes}
     bar.update(1)
@@ -338,8 +392,8 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
     # -- time-to-event data and propensity -----------------------------------------------
     step("propensity")
     level, cluster = study.level, ("patient_id" if study.level == "lesion" else None)
-    tte = {ep: mo.time_to_event(cohort, endpoint=ep, horizon=study.horizon_days, level=level)
-           for ep in study.endpoints}
+    tte = {ep: mo.time_to_event(cohort, endpoint=study.endpoint(ep), horizon=study.horizon_days,
+                                level=level) for ep in study.endpoints}
     first = tte[study.endpoints[0]]
     unknown = [c for c in study.covariates if c not in first]
     if unknown:
@@ -352,6 +406,8 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
         ps = mo.propensity(first, treatment="arm", covariates=covariates,
                            estimand=study.estimand, treated=treated)
         balance = ps.balance()
+        balance = balance.assign(**{c: balance[c].map(lambda v: label(str(v)))
+                                    for c in ("covariate", "term") if c in balance})
         writer.section("Balance", writer.table(
             "balance", balance.round(4), f"Covariate balance before and after {study.estimand}"
             " weighting (standardised mean differences; |SMD| < 0.1 balanced)",
@@ -362,9 +418,11 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
 
     # -- endpoints ------------------------------------------------------------------------
     step("endpoints")
-    out_tab = mo.outcome_table(tte, group="arm", horizon=study.horizon_days,
-                               arms=[treated, control], cluster=cluster,
-                               title="Table 4b. Clinical outcomes (patients)")
+    unit = "lesions" if study.level == "lesion" else "patients"
+    out_tab = mo.outcome_table({label(ep): d for ep, d in tte.items()}, group="arm",
+                               horizon=study.horizon_days, arms=[treated, control],
+                               cluster=cluster, title=f"Table 4b. Clinical outcomes ({unit}"
+                               + (", clustered by patient)" if cluster else ")"))
     writer.section("Table 4b", writer.table("table4_outcomes", out_tab.table, out_tab.title,
                                            result=out_tab))
     results["table4"] = out_tab.table
@@ -379,7 +437,7 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
         if n_events == 0:  # nothing to compare: say so rather than fail
             kms[ep] = km = mo.kaplan_meier(d, group="arm", cluster=cluster)  # for the figure
             entry.update(km_at_horizon=km.at(study.horizon_days), logrank=None,
-                         notes=[f"no {ep} events in either arm: no test or model"])
+                         notes=[f"no {label(ep)} events in either arm: no test or model"])
             results["endpoints"][ep] = entry
             continue
         n_boot = study.bootstrap if (i == 0 and covariates) else 0
@@ -394,10 +452,10 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
         if covariates:
             comparisons[ep] = comp
             entry["comparison"] = comp.table
-            entry["notes"] = [f"{ep}: {n}" for n in comp.notes]
+            entry["notes"] = [f"{label(ep)}: {n}" for n in comp.notes]
         results["endpoints"][ep] = entry
     if comparisons:
-        table = pd.concat([_journal_rows(ep, c) for ep, c in comparisons.items()],
+        table = pd.concat([_journal_rows(label(ep), c) for ep, c in comparisons.items()],
                           ignore_index=True)
         if "bootstrap 95% CI" in table:  # bootstrapped for the first endpoint only
             table["bootstrap 95% CI"] = table["bootstrap 95% CI"].fillna("")
@@ -407,7 +465,13 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
             f"(risk at {study.horizon_days:g} days; full precision in results.json)", notes))
     bar.update(1)
     return {"tte": tte, "fits": fits, "kms": kms, "comparisons": comparisons, "ps": ps,
-            "treated": treated, "control": control, "cluster": cluster}
+            "treated": treated, "control": control, "cluster": cluster, "label": label,
+            "labels": {c: label(c) for c in [*tte, *covariates]}}
+
+
+def _labels(study: Study, columns) -> dict[str, str]:
+    """Display names of ``columns`` (the study's ``[labels]``, then the defaults)."""
+    return {str(c): study.label(str(c)) for c in columns}
 
 
 def _ci(est: float, lo: float, hi: float, digits: int = 2) -> str:
@@ -446,7 +510,7 @@ def _journal_rows(endpoint: str, comp) -> pd.DataFrame:
     t = comp.table
     pct = 100.0
     rows = pd.DataFrame({
-        "endpoint": ENDPOINT_LABELS.get(endpoint, endpoint),
+        "endpoint": endpoint,
         "analysis": t["analysis"],
         "model": t["method"],
         f"events/N {comp.treated}": [f"{e}/{n}" for e, n in zip(t.events_treated,

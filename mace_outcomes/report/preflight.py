@@ -5,11 +5,14 @@
 both report the same problems, all at once:
 
 * the study file's values (:func:`.study.study_problems`);
-* the records (read without exclusions), then the study's exclusions in order;
-* two arms after the exclusions (the study's ``arms`` when it names them);
+* the records (read without exclusions), then the study's exclusions in order (patients,
+  then ``[exclusions.lesions]``);
+* two arms after the exclusions (the study's ``arms`` when it names them, matched to the
+  data's codes: ``"1"`` matches the integer 1);
 * text or infinite values in numeric covariates (:func:`records.validate.covariate_problems`);
-* the propensity covariates: present in the analysis frame, not blank, finite (rows
-  named by ``patient_id``, or ``lesion_id`` at lesion level);
+* the propensity covariates: present in the analysis frame, not blank unless the study
+  chose ``missing = "complete_case"`` (blank ones: the ids, the count and the settings to
+  choose), finite (rows named by ``patient_id``, or ``lesion_id`` at lesion level);
 * the ``[tables] procedural`` columns present in the lesions table;
 * a dry-run fit of the propensity model on the analysis frame (collinear covariates,
   covariates that separate the arms).
@@ -74,23 +77,40 @@ def preflight(directory: str | Path, study: Study) -> tuple[Cohort | None, list[
 
 def _excluded_cohort(directory, study: Study) -> tuple:
     from ..records import read_cohort
+    from ..records.cohort import Cohort as cohort_type
 
     cohort = read_cohort(directory, aliases=study.aliases or None, apply_exclusions=False)
     problems = []
-    for name, query in study.exclusions.items():
+    rules = [(cohort_type.exclude, name, query) for name, query in study.exclusions.items()]
+    rules += [(cohort_type.exclude_lesions, name, query)
+              for name, query in study.lesion_exclusions.items()]
+    for exclude, name, query in rules:
         try:
-            cohort = cohort.exclude(name, query)
+            cohort = exclude(cohort, name, query)
         except InputError as err:
             problems += [dataclasses.replace(p, source=p.source or study.source)
                          for p in err.problems]
     return cohort, problems
 
 
+def study_arms(cohort, study: Study) -> tuple[list, dict]:
+    """The study's arms as the data codes them, treated first, and ``{code: label}``
+    (empty ``arms``: both taken from the data)."""
+    from ..records.cohort import declared_arms
+
+    codes, labels, _ = declared_arms(study.arms, cohort.patients["arm"])
+    return codes, labels
+
+
 def _arm_problems(cohort, study: Study) -> list[Problem]:
+    from ..records.cohort import unmatched_arm_problems
     from ..records.validate import arm_problems
 
     source = cohort.source.get("patients", "patients")
-    return arm_problems(cohort.patients, study.arms or None, source=source)
+    unmatched = unmatched_arm_problems(study.arms, cohort.patients["arm"], study.source)
+    if unmatched:
+        return unmatched
+    return arm_problems(cohort.patients, study_arms(cohort, study)[0] or None, source=source)
 
 
 def _procedural_problems(cohort, study: Study) -> list[Problem]:
@@ -110,7 +130,8 @@ def _analysis_frame(cohort, study: Study) -> pd.DataFrame:
     """The frame the propensity model is fitted on: the first endpoint's table."""
     from ..records import time_to_event
 
-    return time_to_event(cohort, endpoint=study.endpoints[0], horizon=study.horizon_days,
+    return time_to_event(cohort, endpoint=study.endpoint(study.endpoints[0]),
+                         horizon=study.horizon_days,
                          level=study.level, require_two_arms=False)
 
 
@@ -133,11 +154,8 @@ def _propensity_problems(cohort, study: Study, found: list[Problem]) -> list[Pro
     for col in [c for c in study.covariates if c in frame and c not in flagged]:
         values, source = frame[col], _table_of(cohort, col)
         blank = values.isna().to_numpy()
-        if blank.any():
-            problems.append(Problem("blank (missing) values in a propensity covariate: the "
-                                    "propensity model needs complete data", col,
-                                    row_ids(frame, blank), source,
-                                    f"fill them in, or exclude these {unit} in [exclusions]"))
+        if blank.any() and study.missing != "complete_case":
+            problems.append(_missing_problem(frame, col, blank, source, unit, study))
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
             infinite = np.isinf(values.to_numpy(dtype=float, na_value=np.nan))
             if infinite.any():
@@ -145,7 +163,25 @@ def _propensity_problems(cohort, study: Study, found: list[Problem]) -> list[Pro
                                         row_ids(frame, infinite), source, "correct them"))
     if problems or found:  # the model can only be tried on usable data
         return problems
-    return _dry_run(frame, study)
+    return _dry_run(frame, study, cohort)
+
+
+def _missing_problem(frame, col, blank, source, unit: str, study: Study) -> Problem:
+    """Blank covariate values and no usable policy: the ids, the count, the settings."""
+    n = int(blank.sum())
+    if study.missing == "impute":
+        return Problem(f"{n} blank (missing) value(s) in a propensity covariate, and "
+                       "missing = \"impute\": multiple imputation is not available in the "
+                       "main job yet", col, row_ids(frame, blank), source,
+                       f"set [study] missing = \"complete_case\" in {study.source} (the "
+                       f"{unit} are left out, one attrition line per variable), or fill the "
+                       "values in")
+    return Problem(f"{n} blank (missing) value(s) of {len(frame)} in a propensity "
+                   "covariate: the propensity model needs complete data", col,
+                   row_ids(frame, blank), source,
+                   f"choose a policy in {study.source}: [study] missing = \"complete_case\" "
+                   f"(leave these {unit} out, one attrition line per variable) or missing = "
+                   "\"impute\"; or fill the values in, or exclude them in [exclusions]")
 
 
 def _table_of(cohort, column: str) -> str:
@@ -154,16 +190,19 @@ def _table_of(cohort, column: str) -> str:
     return cohort.source.get(table, table)
 
 
-def _dry_run(frame: pd.DataFrame, study: Study) -> list[Problem]:
+def _dry_run(frame: pd.DataFrame, study: Study, cohort) -> list[Problem]:
     """Fit the propensity model once; its input errors are the study's problems."""
     import mace_outcomes as mo
 
-    treated = study.arms[0] if study.arms else None
+    codes = study_arms(cohort, study)[0]
+    treated = codes[0] if codes else None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # analyze refits and reports the caveats
             mo.propensity(frame, treatment="arm", covariates=list(study.covariates),
-                          estimand=study.estimand, treated=treated)
+                          estimand=study.estimand, treated=treated,
+                          missing="complete_case" if study.missing == "complete_case"
+                          else "error")
     except InputError as err:
         where = f"propensity model ({study.level} level)"
         # the model names rows by the frame's index: name them by id instead

@@ -25,19 +25,38 @@ TEMPLATE = '''\
 [study]
 title = "Clinical outcomes by arm"
 synthetic = false             # true marks simulated data: every output says so
-# The two arms: first = the device under study (coded 1), second = the comparator (0).
-# Leave empty to take them from the data (sorted labels; the last one is coded 1).
+# The two arms. The FIRST is the treated arm (the device under study), the SECOND the
+# reference (comparator): every hazard ratio, table and figure reads first vs second.
+# Leave empty to take them from the data (the first sorted code is the reference).
+# Name them as they appear in the arm column:        arms = ["OCT", "IVUS"]
+# or give coded arms a label for every output:        arms = {1 = "OCT-guided", 0 = "IVUS-guided"}
 arms = []
-horizon_days = 365            # administrative censoring of the outcome analysis
+horizon_days = 365            # administrative censoring: days, or "365d", "12m", "1y"
+time_unit = "days"            # unit of a plain-number horizon_days: "days" or "months"
 level = "patient"             # "patient" or "lesion" (lesions clustered in patients)
 endpoints = ["mace", "cardiac_death", "mi", "tvr", "stent_thrombosis"]
-primary_outcome = "stent_expansion"   # lesion-level continuous outcome, or "" for none
+primary_outcome = ""          # a lesion-level outcome column, e.g. "stent_expansion"; "" for none
+# Missing covariate values: "error" stops naming the patients; "complete_case" leaves
+# them out (one attrition line per variable); "impute" (multiple imputation).
+missing = "error"
 
 [exclusions]
 # Applied in order and listed in the attrition table. name = expression on patients:
 # columns, literals, == != < <= > >=, and/or/not (& | ~), x in [...], isna(x), notna(x).
 # "no intravascular imaging" = "arm == 'none'"
 # "in-stent restenosis" = "in_stent_restenosis == 1"
+
+[exclusions.lesions]
+# The same language, evaluated on the lesions table (their events go with them).
+# "untreated lesion" = "stents_implanted == 0"
+
+# [endpoints.macce]           # your own composite endpoints, then list them in endpoints
+# events = ["cardiac_death", "mi", "tvr", "stroke"]
+# label = "MACCE"
+
+[labels]
+# Display names for columns and endpoints in every table and figure (defaults exist for
+# the built-in names), e.g. age_years = "Age, years", mace = "MACE"
 
 [propensity]
 covariates = []               # confounders for the propensity model (empty: no adjustment)
@@ -54,6 +73,8 @@ width = "single"              # "single" (3.5 in) or "double" (7.2 in) journal c
 unit = "months"               # x-axis of Kaplan-Meier figures: "months" or "days"
 formats = ["pdf", "png"]      # any of pdf, svg, png, tiff
 dpi = 300
+components = "cif"            # endpoints with competing deaths (MI, TVR, ...): "cif"
+                              # draws the Aalen-Johansen incidence, "km" 1 - Kaplan-Meier
 
 [aliases]
 # Your event codes -> ARC-2 event types, e.g. "MI-spont" = "mi" (see mo.records.schema).
@@ -69,13 +90,18 @@ class Study:
 
     title: str = "Clinical outcomes by arm"
     synthetic: bool = False
-    arms: list = field(default_factory=list)
+    arms: list | dict = field(default_factory=list)
     horizon_days: float = 365.0
+    time_unit: str = "days"
     level: str = "patient"
     endpoints: list = field(default_factory=lambda: ["mace", "cardiac_death", "mi", "tvr",
                                                      "stent_thrombosis"])
-    primary_outcome: str = "stent_expansion"
+    primary_outcome: str = ""
+    missing: str = "error"
     exclusions: dict = field(default_factory=dict)
+    lesion_exclusions: dict = field(default_factory=dict)
+    custom_endpoints: dict = field(default_factory=dict)
+    labels: dict = field(default_factory=dict)
     covariates: list = field(default_factory=list)
     estimand: str = "ATE"
     bootstrap: int = 2000
@@ -84,21 +110,44 @@ class Study:
     unit: str = "months"
     formats: list = field(default_factory=lambda: ["pdf", "png"])
     dpi: int = 300
+    components: str = "cif"   # endpoints with competing deaths: "cif" (Aalen-Johansen) or "km"
     procedural: list = field(default_factory=list)
     aliases: dict = field(default_factory=dict)
     source: str = "defaults"
 
+    def endpoint(self, name: str):
+        """The endpoint ``name``: one defined in ``[endpoints.NAME]``, else a built-in."""
+        from ..records import Endpoint
+
+        spec = self.custom_endpoints.get(name)
+        if spec is None:
+            return name
+        return Endpoint(name, tuple(spec["events"]), description=spec.get("label", ""))
+
+    def label(self, name: str) -> str:
+        """The display name of a column or endpoint (``[labels]``, ``[endpoints.NAME]``
+        label, the built-in default, else the name itself)."""
+        from .labels import display_name
+
+        spec = self.custom_endpoints.get(name) or {}
+        own = {**({name: spec["label"]} if spec.get("label") else {}), **self.labels}
+        return display_name(name, own)
+
 
 _SECTIONS = {
-    "study": ("title", "synthetic", "arms", "horizon_days", "level", "endpoints",
-              "primary_outcome"),
+    "study": ("title", "synthetic", "arms", "horizon_days", "time_unit", "level", "endpoints",
+              "primary_outcome", "missing"),
     "propensity": ("covariates", "estimand", "bootstrap", "seed"),
-    "figures": ("width", "unit", "formats", "dpi"),
+    "figures": ("width", "unit", "formats", "dpi", "components"),
     "tables": ("procedural",),
 }
 #: Sections whose keys are the user's own names (criterion names, event codes).
-_NAMED_TABLES = {"exclusions": "name = \"pandas query on patients\"",
-                 "aliases": "code = \"ARC-2 event type\""}
+_NAMED_TABLES = {"exclusions": "name = \"expression on patients\"",
+                 "lesion_exclusions": "name = \"expression on lesions\"",
+                 "aliases": "code = \"ARC-2 event type\"",
+                 "labels": "column or endpoint = \"display name\""}
+#: Sections of the file read into another field: [exclusions.lesions], [endpoints.NAME].
+_SUBTABLES = {("exclusions", "lesions"): "lesion_exclusions"}
 
 
 def read_study(path: str | Path | None, *, required: bool = False) -> Study:
@@ -126,7 +175,18 @@ def read_study(path: str | Path | None, *, required: bool = False) -> Study:
     problems += study_problems(study)
     if problems:
         raise InputError(problems)
+    study.horizon_days = horizon_in_days(study.horizon_days, study.time_unit)
     return study
+
+
+def horizon_in_days(value, time_unit: str = "days") -> float:
+    """The horizon in days: a plain number is in ``time_unit``; text carries its unit."""
+    from .._format import DAYS_PER_MONTH
+    from ..records.durations import parse_duration
+
+    if isinstance(value, str):
+        return parse_duration(value, "horizon_days")
+    return float(value) * (DAYS_PER_MONTH if time_unit == "months" else 1.0)
 
 
 def _collect(raw: dict, source: str) -> tuple[dict, list[Problem]]:
@@ -134,7 +194,14 @@ def _collect(raw: dict, source: str) -> tuple[dict, list[Problem]]:
     values, problems = {}, []
     home = {key: section for section, keys in _SECTIONS.items() for key in keys}
     for section, content in raw.items():
-        if section in _NAMED_TABLES:
+        if section == "endpoints" and isinstance(content, dict):
+            values["custom_endpoints"] = content  # [endpoints.NAME] tables
+        elif section in _NAMED_TABLES:
+            if isinstance(content, dict):  # [exclusions.lesions] is read apart
+                for (outer, inner), key in _SUBTABLES.items():
+                    if outer == section and isinstance(content.get(inner), dict):
+                        content = {k: v for k, v in content.items() if k != inner}
+                        values[key] = raw[section][inner]
             values[section] = content  # a table of strings: checked with the values
         elif not isinstance(content, dict):
             where = (f"belongs in [{home[section]}]" if section in home
@@ -156,7 +223,8 @@ def _collect(raw: dict, source: str) -> tuple[dict, list[Problem]]:
 
 
 def _all_sections() -> list[str]:
-    return [f"[{s}]" for s in (*_SECTIONS, *_NAMED_TABLES)]
+    named = [s for s in _NAMED_TABLES if s != "lesion_exclusions"]
+    return [f"[{s}]" for s in (*_SECTIONS, *named, "exclusions.lesions", "endpoints.NAME")]
 
 
 # ----------------------------------------------------------------------------- values
@@ -189,19 +257,42 @@ def _names(v, vocabulary=None):
         return f"unknown {unknown}; choose among {sorted(vocabulary)}"
 
 
-def _endpoints(v):
-    from ..records import ENDPOINTS
-
-    if isinstance(v, list) and not v:
-        return "needs at least one endpoint"
-    return _names(v, ENDPOINTS)
-
-
 def _arms(v):
-    reason = _names(v)
-    if reason is None and len(v) not in (0, 2):
-        reason = "must name exactly two arms (treated first), or none"
-    return reason
+    if isinstance(v, dict):  # {code = "label"}: keys are text in TOML
+        if len(v) != 2 or not all(isinstance(x, str) and x.strip() for x in v.values()):
+            return "as a table must give exactly two code = \"label\" lines (treated first)"
+        if len(set(v.values())) != 2:
+            return "labels must differ"
+        return None
+    if not isinstance(v, list) or not all(isinstance(x, (str, int)) for x in v):
+        return "must be a list of two arm codes or labels, or a table {code = \"label\"}"
+    if len(v) not in (0, 2):
+        return "must name exactly two arms (treated first), or none"
+    if len(v) == 2 and str(v[0]) == str(v[1]):
+        return "names the same arm twice"
+    return None
+
+
+def _custom_endpoints(v):
+    """[endpoints.NAME] tables: events = [ARC-2 types or built-in endpoints], label."""
+    from ..records import Endpoint
+
+    if not isinstance(v, dict) or not all(isinstance(x, dict) for x in v.values()):
+        return "must be [endpoints.NAME] tables with events = [...] and label = \"...\""
+    for name, spec in v.items():
+        unknown = sorted(set(spec) - {"events", "label"})
+        if unknown:
+            return f"[endpoints.{name}] has unknown keys {unknown} (allowed: events, label)"
+        if not isinstance(spec.get("label", ""), str):
+            return f"[endpoints.{name}] label must be text in quotes"
+        reason = _names(spec.get("events"))
+        if reason is not None or not spec.get("events"):
+            return f"[endpoints.{name}] events {reason or 'needs at least one event type'}"
+        try:
+            Endpoint(name, tuple(spec["events"]))
+        except InputError as err:
+            return "; ".join(p.reason for p in err.problems)
+    return None
 
 
 def _named_table(v):
@@ -214,13 +305,17 @@ _CHECKS = {
     "title": lambda v: None if isinstance(v, str) else "must be text in quotes",
     "synthetic": lambda v: None if isinstance(v, bool) else "must be true or false",
     "arms": _arms,
-    "horizon_days": lambda v: None if _is_number(v) and v > 0 else
-    "must be a positive number of days",
+    "horizon_days": lambda v: None if (_is_number(v) and v > 0) or isinstance(v, str)
+    and _duration_ok(v) else "must be a positive number of days, or \"365d\", \"12m\", \"1y\"",
+    "time_unit": _choice("days", "months"),
     "level": _choice("patient", "lesion"),
-    "endpoints": _endpoints,
     "primary_outcome": lambda v: None if isinstance(v, str) else
     "must be a column name in quotes, or \"\" for none",
     "exclusions": _named_table,
+    "lesion_exclusions": _named_table,
+    "missing": _choice("error", "complete_case", "impute"),
+    "custom_endpoints": _custom_endpoints,
+    "labels": _named_table,
     "aliases": _named_table,
     "covariates": _names,
     "estimand": _choice("ATE", "ATT", "ATO"),
@@ -232,19 +327,34 @@ _CHECKS = {
     "unit": _choice("months", "days"),
     "formats": lambda v: _names(v, FIGURE_FORMATS),
     "dpi": lambda v: None if _is_int(v) and v > 0 else "must be a positive whole number",
+    "components": _choice("cif", "km"),
 }
 
 
 #: Examples for the fix where the default (an empty list) shows no shape.
-_EXAMPLES = {"arms": '["OCT", "IVUS"]', "covariates": '["age_years", "diabetes"]',
+_EXAMPLES = {"arms": '["OCT", "IVUS"] or {1 = "OCT-guided", 0 = "IVUS-guided"}',
+             "custom_endpoints": '[endpoints.macce] events = ["mace", "stroke"]',
+             "covariates": '["age_years", "diabetes"]',
              "procedural": '["perforation"]'}
+
+
+def _duration_ok(v: str) -> bool:
+    from ..records.durations import duration_reason
+
+    return duration_reason(v) is None
 
 
 def study_problems(study: Study) -> list[Problem]:
     """Every value of ``study`` of the wrong type or outside its vocabulary, by key."""
+    from ..records import ENDPOINTS
+
     defaults = Study()
     problems = []
-    for key, check in _CHECKS.items():
+    known = {**ENDPOINTS, **(study.custom_endpoints if isinstance(study.custom_endpoints, dict)
+                              else {})}
+    checks = {**_CHECKS, "endpoints": lambda v: "needs at least one endpoint" if (
+        isinstance(v, list) and not v) else _names(v, known)}
+    for key, check in checks.items():
         value = getattr(study, key)
         reason = check(value)
         if reason is not None:

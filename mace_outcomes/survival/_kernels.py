@@ -14,6 +14,12 @@ Conventions
   (ascending) and, per subject, the index of its time in ``utime``.
 * ``n_risk`` at a time ``t`` counts subjects with ``time >= t`` (censored at
   ``t`` are still at risk at ``t``, as in Kaplan & Meier 1958 and R's survfit).
+  With delayed entry (counting-process rows ``(start, stop]``) a row is at risk when
+  ``start < t <= stop``: ``n_risk(t) = #{stop >= t} - #{start >= t}``, the second
+  term one more reverse cumulative sum (:func:`entry_risk`).
+* Times equal up to floating-point noise are one time, as R's ``aeqSurv``
+  (:func:`tied_to_previous`): every binning goes through :func:`time_grid` or
+  :func:`aeq_times`, so 2 and ``sqrt(2)**2`` are tied everywhere.
 
 References
 ----------
@@ -34,7 +40,12 @@ from scipy.stats import norm
 
 __all__ = [
     "RiskTable",
+    "TIME_TOLERANCE",
+    "tied_to_previous",
+    "aeq_times",
+    "snap_sorted",
     "time_grid",
+    "entry_risk",
     "risk_table",
     "km_surv",
     "greenwood",
@@ -69,12 +80,65 @@ def _rev_cumsum(x: np.ndarray) -> np.ndarray:
     return np.cumsum(x[::-1])[::-1]
 
 
+# R's survival tolerance (aeqSurv): sqrt of the double-precision machine epsilon.
+TIME_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
+
+
+def tied_to_previous(distinct: np.ndarray, tol: float = TIME_TOLERANCE) -> np.ndarray:
+    """For ascending distinct times, True where a time is tied with the one before it.
+
+    R's ``aeqSurv`` rule: neighbours closer than ``tol`` absolutely, or than ``tol``
+    times the mean absolute time, are one time (floating-point noise, e.g. ``2`` and
+    ``sqrt(2)**2``, or ``age + futime / 12`` on an age scale). A tied run takes its
+    first (smallest) value. Element 0 is always False.
+    """
+    u = np.asarray(distinct, dtype=float)
+    out = np.zeros(u.size, dtype=bool)
+    if u.size > 1:
+        dy = np.diff(u)
+        out[1:] = (dy <= tol) | (dy <= tol * float(np.mean(np.abs(u))))
+    return out
+
+
+def _merge_tied(utime: np.ndarray, inverse: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    tied = tied_to_previous(utime)
+    if not tied.any():
+        return utime, inverse
+    code = np.cumsum(~tied, dtype=np.int64) - 1
+    return utime[~tied], code[inverse]
+
+
+def aeq_times(*times: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The arrays with times tied up to floating-point noise replaced by one value.
+
+    Ties are judged over the distinct values of all arrays together (``start`` and
+    ``stop`` of counting-process rows), as R's ``aeqSurv`` does, and each time takes
+    the first value of its tied run. Arrays are returned unchanged when nothing ties.
+    """
+    arrays = [np.asarray(t, dtype=float) for t in times]
+    sizes = np.cumsum([a.size for a in arrays])[:-1]
+    utime, inverse = time_grid(np.concatenate(arrays))
+    return tuple(np.split(utime[inverse], sizes))
+
+
+def snap_sorted(time: np.ndarray) -> np.ndarray:
+    """Ascending times with those tied up to floating-point noise set to one value (the
+    first of their run), for kernels that bin sorted times by equality."""
+    t = np.asarray(time, dtype=float)
+    if t.size < 2:
+        return t
+    new = np.r_[True, t[1:] != t[:-1]]
+    utime, inv = _merge_tied(t[new], np.cumsum(new) - 1)
+    return utime[inv] if utime.size < int(new.sum()) else t
+
+
 def time_grid(time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct times (ascending) and, for each subject, the index of its time among them.
 
     Works on arrays in any order. Whole-number times in a modest range (days, as
     registry data has) are binned directly in O(n) without sorting the subjects;
-    other times fall back to one argsort.
+    other times fall back to one argsort. Times tied up to floating-point noise
+    (:func:`tied_to_previous`) share one grid time, the first of their run.
     """
     t = np.asarray(time, dtype=float)
     if t.size == 0:
@@ -87,7 +151,7 @@ def time_grid(time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if np.array_equal(idx, shifted):
             present = np.bincount(idx, minlength=int(span) + 1) > 0
             remap = np.cumsum(present, dtype=np.int64) - 1
-            return np.flatnonzero(present) + tmin, remap[idx]
+            return _merge_tied(np.flatnonzero(present) + tmin, remap[idx])
     order = np.argsort(t)
     srt = t[order]
     new = np.empty(t.size, dtype=bool)
@@ -95,7 +159,28 @@ def time_grid(time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     np.not_equal(srt[1:], srt[:-1], out=new[1:])
     inverse = np.empty(t.size, dtype=np.int64)
     inverse[order] = np.cumsum(new, dtype=np.int64) - 1
-    return srt[new], inverse
+    return _merge_tied(srt[new], inverse)
+
+
+def entry_risk(utime: np.ndarray, start: np.ndarray, key_offset: np.ndarray | None = None,
+               weights: np.ndarray | None = None, size: int | None = None) -> np.ndarray:
+    """Per grid cell, the (weighted) count of rows that enter at or after its time.
+
+    ``#{start >= utime[j]}`` is what delayed entry takes off ``#{stop >= utime[j]}``:
+    each start is binned to the last grid time at or before it and the bins are summed
+    from the end (one more reverse cumulative sum). ``start`` must already be on the
+    grid's tolerance (:func:`aeq_times`). ``key_offset`` (``group * len(utime)``) and
+    ``size`` bin several groups at once; the result is then (groups, len(utime)).
+    """
+    m = utime.size
+    c = np.searchsorted(utime, start, side="right") - 1  # last grid time <= start
+    inside = c >= 0  # starts before the first time remove no one from any risk set
+    key = c if key_offset is None else key_offset + c
+    wts = None if weights is None else np.asarray(weights, dtype=float)[inside]
+    total = m if size is None else size
+    counts = np.bincount(key[inside], weights=wts, minlength=total).astype(float)
+    out = np.cumsum(counts.reshape(-1, m)[:, ::-1], axis=1)[:, ::-1]
+    return out if size is not None else out[0]
 
 
 class StrataGrid(NamedTuple):
@@ -278,7 +363,8 @@ def ij_log_variance_binned(n_risk: np.ndarray, n_event: np.ndarray, w2_event: np
 
 
 def km_ij_log_variance(tab: RiskTable, event: np.ndarray, weights: np.ndarray | None,
-                       cluster: np.ndarray | None = None) -> np.ndarray:
+                       cluster: np.ndarray | None = None,
+                       entry: np.ndarray | None = None) -> np.ndarray:
     """Infinitesimal-jackknife variance of ``log S`` on the grid of ``tab``.
 
     The derivative of the (weighted) Kaplan-Meier curve with respect to subject
@@ -294,12 +380,25 @@ def km_ij_log_variance(tab: RiskTable, event: np.ndarray, weights: np.ndarray | 
     ``S(t)^2`` (a variance of ``log S``); multiply by ``S^2`` for the variance of S.
     Entries where the curve has reached 0 are meaningless and should be set by the
     caller (R reports a zero standard error there).
+
+    Delayed entry (``entry``: per subject, the grid index of the last time at or before
+    its start, -1 if none): the subject's derivative loses ``G(min(t, start_i))``, the
+    hazard before it entered. That is a second record of the subject, of weight
+    ``-w_i``, leaving at its start, so the same bookkeeping applies (each subject its
+    own cluster when none is given).
     """
     ev = np.asarray(event, dtype=float)
     w = np.ones_like(ev) if weights is None else np.asarray(weights, dtype=float)
     G, a = _hazard_parts(tab.n_risk, tab.n_event)
     j = tab.inverse
     m = tab.time.size
+    if entry is not None:
+        cluster = np.arange(ev.size) if cluster is None else np.asarray(cluster)
+        late = np.flatnonzero(np.asarray(entry) >= 0)  # earlier entries change nothing
+        j = np.r_[j, np.asarray(entry)[late]]
+        ev = np.r_[ev, np.zeros(late.size)]
+        w = np.r_[w, -w[late]]
+        cluster = np.r_[cluster, cluster[late]]
     if cluster is None:
         w2 = w * w
         return ij_log_variance_binned(tab.n_risk, tab.n_event,

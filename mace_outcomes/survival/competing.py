@@ -26,7 +26,15 @@ from scipy import stats
 from .._display import ResultMixin, deprecated_alias, frame_html, frame_text
 from .._frames import survival_arrays
 from ..errors import InputError, Problem
-from ._kernels import seg_cumprod, seg_cumsum, seg_rev_cumsum, seg_shift, segments, strata_grid
+from ._kernels import (
+    seg_cumprod,
+    seg_cumsum,
+    seg_rev_cumsum,
+    seg_shift,
+    segments,
+    snap_sorted,
+    strata_grid,
+)
 
 __all__ = ["cumulative_incidence", "gray_test", "CumulativeIncidence", "GrayTest",
            "aalen_johansen_kernel", "cuminc_delta_variance", "gray_kernel"]
@@ -37,7 +45,9 @@ _VARIANCES = ("aalen-johansen", "delta")
 
 # --------------------------------------------------------------------------- kernels
 def _distinct(time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values of a sorted array and each element's index among them."""
+    """Distinct values of a sorted array and each element's index among them (times
+    tied up to floating-point noise are one, as R's ``aeqSurv``)."""
+    time = snap_sorted(time)
     new = np.empty(time.size, dtype=bool)
     new[:1] = True
     np.not_equal(time[1:], time[:-1], out=new[1:])

@@ -24,7 +24,9 @@ from .._frames import SurvivalArrays, survival_arrays, warn_extreme_weights, war
 from ..errors import InputError, Problem
 from ._kernels import (
     RiskTable,
+    aeq_times,
     confidence_band,
+    entry_risk,
     greenwood,
     ij_log_variance_binned,
     km_ij_log_variance,
@@ -41,8 +43,8 @@ CONF_TYPES = ("log-log", "log", "plain")
 def km_curves(time: np.ndarray, event: np.ndarray, codes: np.ndarray | None = None,
               n_groups: int = 1, weights: np.ndarray | None = None,
               cluster: np.ndarray | None = None, robust: bool = False,
-              conf_type: str = "log-log", conf_level: float = 0.95
-              ) -> list[dict[str, np.ndarray]]:
+              conf_type: str = "log-log", conf_level: float = 0.95,
+              start: np.ndarray | None = None) -> list[dict[str, np.ndarray]]:
     """Kernel: Kaplan-Meier curves of several groups at once (subjects in any order).
 
     ``codes`` (0 .. n_groups-1, or None for one group) says each subject's group.
@@ -58,11 +60,20 @@ def km_curves(time: np.ndarray, event: np.ndarray, codes: np.ndarray | None = No
     1958), or with ``robust=True`` the infinitesimal jackknife (Therneau & Grambsch
     2000; R's ``survfit(robust=TRUE)``), summed within ``cluster`` when given.
     ``std_err`` is the standard error of S.
+
+    Delayed entry (``start``, rows ``(start, stop]`` with ``time`` the stop): the grid
+    is the distinct stop times, as R's survfit, and
+    ``n_risk(t) = #{stop >= t} - #{start >= t}``, the entries a second reverse
+    cumulative sum (:func:`entry_risk`); start and stop are tied up to floating-point
+    noise together (:func:`aeq_times`).
     """
+    if start is not None:
+        time, start = aeq_times(time, start)
     utime, inv = time_grid(time)
     m = utime.size
     k = int(n_groups)
-    key = inv if codes is None else np.asarray(codes, dtype=np.int64) * m + inv
+    offset = None if codes is None else np.asarray(codes, dtype=np.int64) * m
+    key = inv if codes is None else offset + inv
     ev = np.asarray(event, dtype=float)
 
     def bins(values=None):
@@ -81,6 +92,12 @@ def km_curves(time: np.ndarray, event: np.ndarray, codes: np.ndarray | None = No
         w2e, w2c = raw_event, raw_all - raw_event
     n_risk = np.cumsum((n_event + n_censor)[:, ::-1], axis=1)[:, ::-1]
     raw_risk = np.cumsum(raw_all[:, ::-1], axis=1)[:, ::-1]
+    entry = None
+    if start is not None:
+        raw_risk = raw_risk - entry_risk(utime, start, offset, None, k * m)
+        n_risk = (raw_risk if weights is None
+                  else n_risk - entry_risk(utime, start, offset, weights, k * m))
+        entry = np.searchsorted(utime, start, side="right") - 1
     out = []
     for g in range(k):
         keep = raw_all[g] > 0
@@ -88,16 +105,19 @@ def km_curves(time: np.ndarray, event: np.ndarray, codes: np.ndarray | None = No
                         np.zeros(0, dtype=np.int64))
         surv = km_surv(tab.n_risk, tab.n_event)
         if robust:
-            if cluster is None:
+            if cluster is None and entry is None:
                 var_log = ij_log_variance_binned(tab.n_risk, tab.n_event, w2e[g, keep],
                                                  w2c[g, keep])
             else:
                 members = np.arange(inv.size) if codes is None else np.flatnonzero(codes == g)
                 remap = np.cumsum(keep) - 1
                 tab = tab._replace(inverse=remap[inv[members]])
+                # a start before the group's first kept time is an entry at -1
                 var_log = km_ij_log_variance(
                     tab, ev[members], None if weights is None else w[members],
-                    np.asarray(cluster)[members])
+                    None if cluster is None else np.asarray(cluster)[members],
+                    None if entry is None else
+                    np.where(entry[members] >= 0, remap[np.maximum(entry[members], 0)], -1))
             with np.errstate(invalid="ignore"):
                 se_log = np.sqrt(np.maximum(var_log, 0.0))
             # Once S is 0 no perturbation of the weights moves it: R reports se 0 there.
@@ -286,7 +306,8 @@ class KaplanMeier(ResultMixin):
 def kaplan_meier(df: pd.DataFrame, time: str = "time", event: str = "event",
                  group: str | None = None, weights: str | None = None,
                  cluster: str | None = None, conf_type: str = "log-log",
-                 conf_level: float = 0.95, robust: bool | None = None) -> KaplanMeier:
+                 conf_level: float = 0.95, robust: bool | None = None, *,
+                 start: str | None = None) -> KaplanMeier:
     """Kaplan-Meier (1958) product-limit survival curves, per group.
 
     Parameters
@@ -303,6 +324,11 @@ def kaplan_meier(df: pd.DataFrame, time: str = "time", event: str = "event",
     robust : variance choice. Default: the robust infinitesimal-jackknife variance
         (Therneau & Grambsch 2000; R's ``survfit(robust=TRUE)``) whenever weights or
         a cluster are given, else Greenwood (1926).
+    start : column of entry times: rows ``(start, stop]`` with ``time`` the stop, as R's
+        ``Surv(start, stop, event)`` (delayed entry / left truncation, e.g. patients who
+        join a registry after the index procedure, or an age time scale). A row is at
+        risk at ``t`` when ``start < t <= stop``; the curve is the product-limit
+        estimate over those risk sets (conditional on being event-free at entry).
 
     Returns
     -------
@@ -319,7 +345,7 @@ def kaplan_meier(df: pd.DataFrame, time: str = "time", event: str = "event",
     """
     _check_conf(conf_type, conf_level)
     arr = survival_arrays(df, time=time, event=event, group=group, weights=weights,
-                          cluster=cluster)
+                          cluster=cluster, start=start)
     warn_unclustered(df, cluster, "kaplan_meier")
     notes = []
     if arr.weights is not None:
@@ -332,7 +358,7 @@ def kaplan_meier(df: pd.DataFrame, time: str = "time", event: str = "event",
     else:
         labels, codes = list(arr.group_levels), group_codes(arr)
     curves = km_curves(arr.time, arr.event, codes, len(labels), arr.weights, arr.cluster,
-                       robust, conf_type, conf_level)
+                       robust, conf_type, conf_level, start=arr.start)
     tables = []
     counts = {}
     for label, cur in zip(labels, curves, strict=True):

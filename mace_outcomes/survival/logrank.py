@@ -23,7 +23,15 @@ from scipy.stats import chi2, norm
 from .._display import ResultMixin, deprecated_alias, frame_html, frame_text
 from .._frames import survival_arrays, warn_extreme_weights, warn_unclustered
 from ..errors import InputError, Problem
-from ._kernels import StrataGrid, seg_cumprod, seg_cumsum, seg_rev_cumsum, seg_shift, strata_grid
+from ._kernels import (
+    StrataGrid,
+    seg_cumprod,
+    seg_cumsum,
+    seg_rev_cumsum,
+    seg_shift,
+    strata_grid,
+    time_grid,
+)
 from .kaplan_meier import group_codes
 
 __all__ = ["logrank", "LogrankResult", "grho_kernel", "iptw_logrank_kernel",
@@ -43,8 +51,25 @@ def _at_risk(grid: StrataGrid, g: np.ndarray, k: int, values: np.ndarray) -> np.
     return seg_rev_cumsum(by_cell, grid.starts, grid.seg)
 
 
+def _entered_later(grid: StrataGrid, start_code: np.ndarray, strata: np.ndarray | None,
+                   g: np.ndarray, k: int) -> np.ndarray:
+    """(cells, k) counts of rows of the cell's stratum that enter at or after its time
+    (``start >= t``): in the ``stop >= t`` sums but not at risk (delayed entry). Times
+    are grid codes, so ``stratum * span + code`` orders cells and starts alike."""
+    span = int(max(grid.time.max(), start_code.max())) + 1
+    st = np.zeros(start_code.size, np.int64) if strata is None else np.asarray(strata)
+    st = st - (0 if strata is None else st.min())
+    cell_key = grid.stratum * span + grid.time.astype(np.int64)
+    c = np.searchsorted(cell_key, st * span + start_code, side="right") - 1
+    inside = c >= 0
+    inside[inside] = grid.stratum[c[inside]] == st[inside]  # a cell of the row's stratum
+    by_cell = np.bincount(c[inside] * k + g[inside], minlength=grid.time.size * k)
+    return seg_rev_cumsum(by_cell.reshape(-1, k).astype(float), grid.starts, grid.seg)
+
+
 def grho_kernel(time: np.ndarray, event: np.ndarray, g: np.ndarray, k: int,
-                rho: float = 0.0, strata: np.ndarray | None = None
+                rho: float = 0.0, strata: np.ndarray | None = None,
+                start: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """G-rho observed, expected and covariance summed over strata (subjects in any order).
 
@@ -55,11 +80,21 @@ def grho_kernel(time: np.ndarray, event: np.ndarray, g: np.ndarray, k: int,
     (Harrington & Fleming 1982; R's ``survdiff``). With ``strata`` (integer codes) the
     times are cells (stratum, time): risk sets and the Kaplan-Meier weight are computed
     within each stratum and the sums run over all cells, i.e. over strata.
+
+    With ``start`` (rows ``(start, stop]``, ``time`` the stop) the risk sets are
+    ``start < t <= stop``: the entries are one more reverse cumulative sum taken off.
+    Times are then binned as codes of the joint (start, stop) grid, tied up to
+    floating-point noise as R's ``aeqSurv``.
     """
+    if start is not None:
+        _, codes = time_grid(np.concatenate([time, start]))
+        time, start_code = codes[:len(time)], codes[len(time):]
     grid = strata_grid(time, strata)
     ev = np.asarray(event, dtype=float)
     D = _by_time_group(grid.inverse, g, k, ev, grid.time.size)
     N = _at_risk(grid, g, k, np.ones_like(ev))
+    if start is not None:
+        N = N - _entered_later(grid, start_code, strata, g, k)
     d, n = D.sum(axis=1), N.sum(axis=1)
     if rho != 0:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -205,7 +240,8 @@ def _chisq(obs: np.ndarray, exp: np.ndarray, var: np.ndarray) -> tuple[float, in
 
 def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
             group: str = "group", weights: str | None = None, rho: float = 0,
-            strata: str | None = None, cluster: str | None = None) -> LogrankResult:
+            strata: str | None = None, cluster: str | None = None, *,
+            start: str | None = None) -> LogrankResult:
     """Compare survival between groups: G-rho log-rank family or the IPTW log-rank test.
 
     Parameters
@@ -226,6 +262,12 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
         robust log-rank score test, whose variance sums score residuals within clusters
         (Lin & Wei 1989; R's robust score test of ``coxph(Surv ~ group + cluster(id),
         ties = "breslow")``); two groups, rho = 0; with ``weights``, the weighted one.
+    start : column of entry times of rows ``(start, stop]`` (``time`` the stop): the
+        G-rho test with delayed entry, risk sets ``start < t <= stop`` (R's survdiff takes
+        no such rows; the statistic is survdiff's formula on these risk sets, and with
+        untied event times it equals ``coxph(Surv(start, stop, event) ~ group,
+        ties = "breslow")``'s score test). Not with ``weights`` or ``cluster``: use
+        ``mo.cox(..., start=, cluster=)`` and its robust score test there.
 
     Returns
     -------
@@ -240,7 +282,7 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
     2.8191
     """
     arr = survival_arrays(df, time=time, event=event, group=group, weights=weights,
-                          strata=strata, cluster=cluster, min_groups=2)
+                          strata=strata, cluster=cluster, min_groups=2, start=start)
     warn_unclustered(df, cluster, "logrank")
     notes = []
     if arr.weights is not None:
@@ -257,12 +299,17 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
     if cluster is not None and (k != 2 or rho != 0):
         problems.append(Problem("the clustered (robust) log-rank test compares two groups "
                                 "with rho = 0", cluster))
+    if start is not None and (weights is not None or cluster is not None):
+        problems.append(Problem("start= is taken by the unweighted, unclustered test only",
+                                start, fix="use mo.cox(..., start=, weights=, cluster=) "
+                                           "and its robust score test"))
     if problems:
         raise InputError(problems)
     g_all = group_codes(arr)
     # One pass over all strata: the kernels bin subjects by (stratum, time) cells.
     if weights is None:
-        obs, exp, var = grho_kernel(arr.time, arr.event, g_all, k, rho, arr.strata)
+        obs, exp, var = grho_kernel(arr.time, arr.event, g_all, k, rho, arr.strata,
+                                    arr.start)
     else:
         score, wvar, obs, exp = iptw_logrank_kernel(arr.time, arr.event, g_all, arr.weights,
                                                     arr.strata)

@@ -102,3 +102,19 @@ def left_out_note(left_out: dict[str, str]) -> str:
     items = "; ".join(f"{col} ({why})" for col, why in left_out.items())
     return (f"Not described (free text or identifiers): {items}. Name a column in "
             "variables= to describe it.")
+
+
+# columns of a time_to_event() frame that are outcomes, not baseline characteristics
+_OUTCOME_COLUMNS = {"time", "event", "status", "event_type"}
+
+
+def default_variables(df: pd.DataFrame, group: str | None, wcol=None, exclude=(),
+                      categorical=None) -> tuple[list[str], dict[str, str]]:
+    """The columns a table describes when none are named (Table 1, missingness):
+    characteristics, not the group or weights column, ids (``*_id``), dates, outcomes,
+    free text or identifiers (those last two are returned as left out, with why)."""
+    skip = {group, wcol, *exclude, *_OUTCOME_COLUMNS}
+    candidates = [c for c in df.columns if c not in skip
+                  and not str(c).endswith(("_id", "_date"))
+                  and not pd.api.types.is_datetime64_any_dtype(df[c])]
+    return describable_columns(df[candidates], named=categorical or ())

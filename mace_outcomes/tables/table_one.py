@@ -16,11 +16,9 @@ from .. import _stats as k
 from .._display import frame_text
 from .._frames import arm_order, column_values, row_ids
 from ..errors import InputError, Problem, SmallCountWarning
-from .columns import describable_columns, left_out_note
+from .columns import default_variables, left_out_note
 from .export import ExportMixin
-
-# columns of a time_to_event() frame that are outcomes, not baseline characteristics
-_OUTCOME_COLUMNS = {"time", "event", "status", "event_type"}
+from .missingness import missing_row
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,7 +31,9 @@ class TableOne(ExportMixin):
         (categorical; the variable's first row holds p, test and SMD): ``variable``,
         ``level``, ``statistic`` (``mean ± SD``, ``median (Q1, Q3)`` or ``n (%)``), one
         formatted column per arm, ``overall`` (if asked), ``p`` (float), ``test``,
-        ``smd`` and ``missing`` (count of missing values of the variable).
+        ``smd`` and ``missing`` (count of missing values of the variable); under a
+        variable with missing values a ``row_type == "missing"`` line (level
+        ``Missing``) gives their count per arm.
     numbers : the numbers behind the cells, long: variable, level, group, n, count,
         percent, mean, sd, median, q1, q3 (weighted when weights were given).
     arms : arm labels in column order; ``n`` : arm -> subjects (sum of weights when
@@ -63,7 +63,7 @@ class TableOne(ExportMixin):
         rows = []
         cols = [c for c in self.arms] + (["overall"] if "overall" in t.columns else [])
         for _, r in t.iterrows():
-            if r["level"] == "" or r["row_type"] != "level":
+            if r["level"] == "" or r["row_type"] not in ("level", "missing"):
                 name = f"{r['variable']}, {r['statistic']}"
             else:
                 name = f"    {r['level']}"
@@ -93,6 +93,13 @@ class TableOne(ExportMixin):
 
 
 # ------------------------------------------------------------------------------ helpers
+def _add_missing(rows: list, variable: str, values: pd.Series, masks: dict,
+                 overall: bool) -> None:
+    row = missing_row(variable, values, masks, overall)
+    if row is not None:
+        rows.append(row)
+
+
 def _weights_array(df: pd.DataFrame, weights) -> np.ndarray | None:
     if weights is None:
         return None
@@ -159,17 +166,6 @@ def _auto_digits(x: np.ndarray) -> int:
 def _pairwise_mean(values: list[float]) -> float:
     vals = [v for v in values if np.isfinite(v) or v == np.inf]
     return float(np.mean(vals)) if vals else float("nan")
-
-
-def _default_variables(df: pd.DataFrame, group: str, wcol, exclude,
-                       categorical) -> tuple[list[str], dict[str, str]]:
-    """The columns described when none are named: characteristics, not ids, dates,
-    outcomes, free text or identifiers (those last two are reported as left out)."""
-    skip = {group, wcol, *exclude, *_OUTCOME_COLUMNS}
-    candidates = [c for c in df.columns if c not in skip
-                  and not str(c).endswith(("_id", "_date"))
-                  and not pd.api.types.is_datetime64_any_dtype(df[c])]
-    return describable_columns(df[candidates], named=categorical or ())
 
 
 # ---------------------------------------------------------------------------- the table
@@ -290,7 +286,7 @@ def table_one(
     wcol = weights if isinstance(weights, str) else None
     left_out: dict[str, str] = {}
     if variables is None:
-        variables, left_out = _default_variables(df, group, wcol, exclude, categorical)
+        variables, left_out = default_variables(df, group, wcol, exclude, categorical)
     variables = list(variables)
     missing_cols = [v for v in variables if v not in df.columns]
     for v in missing_cols:
@@ -419,6 +415,7 @@ def table_one(
                     numbers.append({"variable": var, "level": str(lev), "group": a,
                                     "n": denom[j], "count": counts[i, j],
                                     "percent": pct[i, j]})
+            _add_missing(rows, label(var), s, masks, overall)
             continue
 
         # continuous
@@ -492,6 +489,7 @@ def table_one(
             for a, (m, v, *_rest) in summ.items():
                 r[a] = f"{_fmt_num(m, d)} ± {_fmt_num(np.sqrt(v), d)}"
         rows.append(r)
+        _add_missing(rows, label(var), s, masks, overall)
 
     cols = (["variable", "level", "statistic"] + list(arms) + (["overall"] if overall else [])
             + ["p", "test", "smd", "missing", "row_type"])
@@ -507,7 +505,9 @@ def table_one(
     if (table["missing"] > 0).any():
         notes.append("Missing values: " + ", ".join(
             f"{v} {m}" for v, m in table.groupby("variable", sort=False)["missing"].first()
-            .items() if m > 0) + " (left out of that row's summaries and test).")
+            .items() if m > 0) + " (left out of that row's summaries and test; the "
+            "'Missing' line gives the count per arm, unweighted, and percentages are among "
+            "the non-missing, as R's tableone).")
     if mc_used:
         warnings.warn("a Fisher-Freeman-Halton p-value was estimated by Monte-Carlo "
                       f"(seed {seed}); the table was too large to enumerate",

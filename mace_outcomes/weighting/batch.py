@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..survival._kernels import snap_sorted
+
 
 @dataclass(frozen=True)
 class EventTimeLayout:
@@ -38,7 +40,7 @@ def layout(time: np.ndarray, event: np.ndarray, z: np.ndarray) -> EventTimeLayou
     """Sort once; every replicate reuses the groups of tied times."""
     presorted = bool(np.all(time[1:] >= time[:-1]))
     order = np.arange(len(time)) if presorted else np.argsort(time, kind="stable")
-    ts = time[order]
+    ts = snap_sorted(time[order])  # noise ties are one time, as R's aeqSurv
     starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1]])
     utimes = ts[starts]
     ev = np.add.reduceat(event[order].astype(float), starts) > 0

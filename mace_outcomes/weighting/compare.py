@@ -34,8 +34,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._design import model_variables
 from .._display import ResultMixin, frame_html, frame_text
-from .._frames import no_other_keywords, renamed, survival_arrays
+from .._frames import complete_cases, no_other_keywords, renamed, survival_arrays
 from ..errors import StatisticalWarning
 from .evalue import RARE_THRESHOLD, e_value
 from .propensity import Propensity, propensity, treatment_indicator
@@ -243,6 +244,7 @@ class Comparison(ResultMixin):
     notes: list = field(default_factory=list)
     curves: dict = field(default_factory=dict)
     tests: dict = field(default_factory=dict)
+    dropped: pd.DataFrame | None = None  # rows left out by missing="complete_case"
     time_unit: str = "days"
 
     @property
@@ -331,7 +333,7 @@ def compare_arms(df: pd.DataFrame | None = None, treatment: str = "arm",
                  overlap: bool = True, stabilize: bool = False, trim=None, truncate=None,
                  firth_ps: bool = False, treated=None, conf_level: float = 0.95,
                  n_boot: int = 0, seed: int | None = None, n_jobs: int = 1,
-                 progress: bool = False, memory_gb: float = 1.0,
+                 progress: bool = False, memory_gb: float = 1.0, missing: str = "error",
                  **deprecated) -> Comparison:
     """Crude and propensity-weighted comparisons of two arms, side by side.
 
@@ -353,6 +355,10 @@ def compare_arms(df: pd.DataFrame | None = None, treatment: str = "arm",
     n_boot : if > 0, add bootstrap percentile limits of the hazard ratio (boot_lower,
         boot_upper) re-estimating the propensity model per replicate (Austin 2016).
     memory_gb : working-memory budget of the bootstrap (see :func:`bootstrap`).
+    missing : ``"error"`` (default): a missing time, event, arm, covariate or cluster id
+        is an ``InputError`` naming the column, the row ids and the count;
+        ``"complete_case"``: every row is fitted on the rows with every used value, the
+        others listed in ``.dropped`` (id, variable) and counted in ``notes``.
 
     Returns
     -------
@@ -387,6 +393,9 @@ def compare_arms(df: pd.DataFrame | None = None, treatment: str = "arm",
     no_other_keywords(deprecated, "compare_arms")
     if tte is None:
         raise TypeError("compare_arms() missing the time-to-event frame df")
+    cc = complete_cases(tte, [time, event, treatment, *model_variables(covariates, formula),
+                              cluster], missing)
+    tte = cc.frame
     if cluster is None and "patient_id" in tte.columns and tte["patient_id"].duplicated().any():
         cluster = "patient_id"
         auto_cluster = True
@@ -398,7 +407,7 @@ def compare_arms(df: pd.DataFrame | None = None, treatment: str = "arm",
     tau = horizon if tau is None else tau
     d = tte.assign(**{_ARM: z})
     ev = arrays.event
-    notes: list[str] = []
+    notes: list[str] = list(cc.notes)
     if auto_cluster:
         notes.append("lesion-level data: robust variances and bootstrap clustered by "
                      "patient_id")
@@ -492,4 +501,4 @@ def compare_arms(df: pd.DataFrame | None = None, treatment: str = "arm",
                  f"conversion (crude risk by {horizon:g} days = {overall:.1%})")
     return Comparison(table=table, propensity=props, treated=t_label, control=c_label,
                       horizon=horizon, tau=tau, cluster=cluster, conf_level=conf_level,
-                      notes=notes, curves=curves, tests=tests)
+                      notes=notes, curves=curves, tests=tests, dropped=cc.dropped)

@@ -26,9 +26,16 @@ import pandas as pd
 from scipy import stats
 from scipy.special import expit
 
-from .._design import design
+from .._design import design, model_variables
 from .._display import ResultMixin, frame_html, frame_text
-from .._frames import EXTREME_RELATIVE_WEIGHT, arm_order, relative_weights, row_ids
+from .._frames import (
+    EXTREME_RELATIVE_WEIGHT,
+    arm_order,
+    complete_cases,
+    missing_problems,
+    relative_weights,
+    row_ids,
+)
 from ..errors import ExtremeWeightWarning, InputError, Problem, SeparationWarning
 from ._separation import describe
 from .logistic import logistic_irls, separated_rows
@@ -65,6 +72,7 @@ class Propensity(ResultMixin):
         0, as overlap and ATT weights are for a score of exactly 0 or 1).
     separated_rows : boolean Series, True for the rows whose arm the covariates predict
         with certainty (separation; the maximum-likelihood scores are 0 or 1).
+    dropped : rows left out by ``missing="complete_case"`` (id, variable), else empty.
     """
 
     scores: pd.Series
@@ -88,6 +96,7 @@ class Propensity(ResultMixin):
     method: str = "logistic regression (maximum likelihood, statsmodels)"
     warnings: list = field(default_factory=list)
     separated_rows: pd.Series | None = None
+    dropped: pd.DataFrame | None = None
 
     @property
     def table(self) -> pd.DataFrame:
@@ -213,11 +222,8 @@ def treatment_indicator(df: pd.DataFrame, treatment: str, treated=None,
         raise InputError(Problem(f"column not found (columns are {list(df.columns)})",
                                  column=treatment, source=source))
     col = df[treatment]
-    na = col.isna().to_numpy()
-    if na.any():
-        raise InputError(Problem("missing treatment label", treatment,
-                                 row_ids(df, na), source,
-                                 fix="remove or impute these rows before weighting"))
+    if col.isna().any():  # the one message: column, ids, count, remedies
+        raise InputError(missing_problems(df, [treatment], source, policy=False))
     levels = arm_order(col, treated, source=source, column=treatment)
     if len(levels) != 2:
         raise InputError(Problem(f"a treatment needs exactly 2 arms, found {levels}",
@@ -339,7 +345,7 @@ def propensity(df: pd.DataFrame, treatment: str, covariates: list[str] | None = 
                formula: str | None = None, estimand: str = "ATE", stabilize: bool = False,
                trim: float | tuple[float, float] | None = None,
                truncate: float | dict | None = None, firth: bool = False,
-               treated=None) -> Propensity:
+               treated=None, missing: str = "error") -> Propensity:
     """Propensity scores and balancing weights for a two-arm comparison.
 
     Parameters
@@ -359,6 +365,10 @@ def propensity(df: pd.DataFrame, treatment: str, covariates: list[str] | None = 
         ``{"quantile": q}`` / ``{"value": v}``; the cap is reported.
     firth : fit the propensity model by Firth's penalised likelihood (always finite,
         recommended under separation).
+    missing : ``"error"`` (default): a missing treatment label or covariate is an
+        ``InputError`` naming the column, the row ids and the count;
+        ``"complete_case"``: fit on the rows with every used value (scores and weights
+        cover those rows only), the others listed in ``.dropped`` and ``notes``.
 
     Returns
     -------
@@ -409,10 +419,13 @@ def propensity(df: pd.DataFrame, treatment: str, covariates: list[str] | None = 
                                  f"got {estimand!r}"))
     if stabilize and estimand != "ATE":
         raise InputError(Problem("stabilize=True applies to the ATE weights only"))
+    cc = complete_cases(df, [treatment, *model_variables(covariates, formula)], missing,
+                        source)
+    df = cc.frame
     z, treated, control = treatment_indicator(df, treatment, treated, source)
     X = design_matrix(df, covariates, formula, source)
     coef, ps, sep, method = fit_logistic(X.to_numpy(float), z, list(X.columns), firth)
-    msgs = []
+    msgs = list(cc.notes)
     separated = sep is not None
     if separated:
         msg = _separation_message(X, z, *sep, (control, treated), firth, df, source)
@@ -463,6 +476,6 @@ def propensity(df: pd.DataFrame, treatment: str, covariates: list[str] | None = 
         ess=ess, all_weights=all_w, kept=pd.Series(keep, index=df.index, name="kept"),
         design=X.set_axis(df.index), z=pd.Series(z, index=df.index, name=treatment),
         stabilize=stabilize, trim=trim, truncate=truncate, truncation_cap=cap, firth=firth,
-        separation=separated, method=method, warnings=msgs,
+        separation=separated, method=method, warnings=msgs, dropped=cc.dropped,
         separated_rows=pd.Series(sep[0] if separated else np.zeros(len(z), bool),
                                  index=df.index, name="separated"))
