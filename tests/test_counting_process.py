@@ -257,3 +257,11 @@ def test_noise_ties_bootstrap_layout():
     t = np.array([1.0, 2.0, np.sqrt(2) ** 2, 3.0])
     lay = layout(t, np.array([1, 1, 0, 1]), np.array([0, 1, 0, 1]))
     np.testing.assert_array_equal(lay.utimes, [1.0, 2.0, 3.0])
+
+
+def test_ph_test_on_a_start_stop_fit_is_refused_not_miscomputed():
+    d = pd.DataFrame({"start": [0, 0, 5, 0, 2, 0], "stop": [4, 6, 9, 8, 7, 3],
+                      "event": [1, 0, 1, 1, 0, 1], "x": [0, 1, 1, 0, 1, 0]})
+    fit = mo.cox(d, time="stop", event="event", start="start", covariates=["x"])
+    with pytest.raises(mo.InputError, match="not available yet for \\(start, stop\\]"):
+        fit.ph_test()

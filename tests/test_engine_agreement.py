@@ -118,3 +118,12 @@ def test_three_arms_each_comparison_is_its_two_arm_comparison():
             assert got[col] == row[col], col
         assert got[f"km_{arm}"] == 100 * (1 - row["surv_treated"])
         assert got["km_ref"] == 100 * (1 - row["surv_control"])
+
+
+def test_outcome_table_and_compare_arms_name_the_same_method():
+    # lesion level: the clustered Cox is "Cox, robust SE" in both tables
+    tte = mo.time_to_event(mo.load_example(), "mace", horizon=365, level="lesion")
+    ot = mo.outcome_table({"mace": tte}, group="arm", horizon=365, cluster="patient_id")
+    comp = mo.compare_arms(tte, treatment="arm", covariates=["renal_insufficiency"],
+                           cluster="patient_id")
+    assert ot.table.loc[0, "method"] == comp.table.loc[0, "method"] == "Cox, robust SE"

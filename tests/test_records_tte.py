@@ -279,3 +279,14 @@ def test_endpoint_audit_explains_every_event():
     tlf = endpoint_events(cohort, "target_lesion_failure").set_index("event_id")
     assert tlf.loc["E1", "reason"] == "MI in a non-target vessel"
     assert tlf.loc["M3", "reason"] == "first endpoint event"  # vessel not given: counts
+
+
+def test_horizon_given_as_a_duration_equals_days():
+    cohort = mo.load_example()
+    days = mo.time_to_event(cohort, "mace", horizon=365)
+    for text in ("1y", "12m", "365d"):
+        tte = mo.time_to_event(cohort, "mace", horizon=text)
+        pd.testing.assert_frame_equal(tte[["time", "event"]], days[["time", "event"]])
+        assert tte.attrs["horizon"] == 365.0
+    with pytest.raises(mo.InputError, match="duration such as"):
+        mo.time_to_event(cohort, "mace", horizon="one year")

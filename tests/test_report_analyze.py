@@ -18,7 +18,7 @@ from mace_outcomes.report import read_study
 
 SECTIONS = ["Patient flow", "Follow-up", "Table 1", "Tables 2-3", "Primary endpoint",
             "Balance", "Table 4a", "Table 4b", "Crude and adjusted comparison",
-            "Kaplan-Meier: mace", "Kaplan-Meier: mace, weighted", "Forest plot", "Love plot",
+            "Kaplan-Meier: MACE", "Kaplan-Meier: MACE, weighted", "Forest plot", "Love plot",
             "Propensity overlap"]
 
 
@@ -194,3 +194,6 @@ def test_lesion_level_study_is_clustered_by_patient(tmp_path):
     tte = mo.time_to_event(mo.load_example(), "mace", horizon=365, level="lesion")
     naive = mo.logrank(tte, group="arm").p_value
     assert mace["logrank"]["p"] != pytest.approx(naive)  # the clustered test was used
+    page = (tmp_path / "results" / "report.html").read_text()
+    assert "p from the cluster-robust log-rank (score) test" in page  # and the figure says so
+    assert "Table 4b. Clinical outcomes (lesions" in page

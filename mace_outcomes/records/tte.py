@@ -48,6 +48,7 @@ import pandas as pd
 
 from ..errors import InputError, Problem, ValidationError
 from .cohort import Cohort
+from .durations import parse_duration
 from .endpoints import Endpoint, get_endpoint
 from .schema import DEATH_TYPES, EVENT_PRIORITY, ST_CERTAINTY, VESSELS
 
@@ -195,7 +196,8 @@ def time_to_event(
         ``"cardiac_death"``, ``"mi"``, ``"tvr"``, ``"stent_thrombosis"``,
         ``"all_cause_death"``, ``"target_lesion_failure"``, or any ARC-2 type), an
         :class:`Endpoint`, or a list of ARC-2 event types.
-    horizon : administrative censoring in days from the index date (365 for 1-year
+    horizon : administrative censoring from the index date, in days or as ``"1y"``,
+        ``"12m"``, ``"365d"`` (365 for 1-year
         outcomes); ``None`` uses all follow-up.
     landmark : start the clock at this day (see the module notes); 0 keeps everyone.
     level : ``"patient"`` (one row per patient) or ``"lesion"`` (one row per lesion,
@@ -246,7 +248,7 @@ def time_to_event(
     if level == "lesion" and (cohort.lesions is None or len(cohort.lesions) == 0):
         problems.append(Problem("level='lesion' needs a lesions table with rows",
                                 source="lesions"))
-    h = np.inf if horizon is None else float(horizon)
+    h = np.inf if horizon is None else parse_duration(horizon)
     lm = float(landmark or 0)
     if not h > 0:
         problems.append(Problem(f"horizon must be positive days, not {horizon}"))
@@ -350,7 +352,8 @@ def time_to_event(
     if lm > 0:
         out = out.loc[keep].reset_index(drop=True)
     out.attrs.update({
-        "endpoint": ep.name, "horizon": horizon, "landmark": lm, "level": level,
+        "endpoint": ep.name, "horizon": None if horizon is None else h, "landmark": lm,
+        "level": level,
         "time_unit": "days", "excluded_at_landmark": int((~keep).sum()),
         # The flow of the analysed cohort (plain records: attrs are compared on concat).
         "attrition": cohort.attrition.to_dict("records"),
@@ -428,7 +431,7 @@ def endpoint_events(
     ['not part of the endpoint', 'first endpoint event']
     """
     ep = get_endpoint(endpoint)
-    h = np.inf if horizon is None else float(horizon)
+    h = np.inf if horizon is None else parse_duration(horizon)
     lm = float(landmark or 0)
     a = _prepare(cohort, ep, with_lesions=False)
     in_window = a.ev_day <= h

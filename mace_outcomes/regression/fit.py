@@ -261,7 +261,7 @@ def cox(
     cl = arr.cluster[lay.order] if arr.cluster is not None else None
     state = dict(x=x, w=w, layout=lay, time=arr.time[lay.order], event=arr.event[lay.order],
                  strata=None if arr.strata is None else arr.strata[lay.order], cluster=cl,
-                 names=names)
+                 names=names, counting=arr.start is not None)
     kept_terms = {t: [c for c in cols if c in names] for t, cols in terms.items()}
     kept_terms = {t: cols for t, cols in kept_terms.items() if cols}
     if firth:

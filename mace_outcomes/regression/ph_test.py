@@ -132,6 +132,13 @@ def ph_test(fit, transform: str = "km", terms: bool = True) -> pd.DataFrame:
     Reference: Grambsch PM, Therneau TM (1994) Biometrika 81:515-526.
     """
     st = fit._state
+    if st.get("counting"):
+        # cox.zph on (start, stop] rows needs the entry-aware KM transform and residuals;
+        # refused rather than computed on the stop times alone (which would be wrong)
+        raise InputError(Problem("the proportional-hazards test is not available yet for "
+                                 "(start, stop] fits", column="start",
+                                 fix="test proportional hazards on the fit without start= "
+                                     "(one row per subject), or use R's cox.zph"))
     names = st["names"]
     if terms:
         labels = list(fit.terms)

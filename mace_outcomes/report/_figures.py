@@ -19,10 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-ENDPOINT_LABELS = {"mace": "MACE", "cardiac_death": "Cardiac death", "mi": "Myocardial infarction",
-                   "tvr": "Target-vessel revascularisation", "stent_thrombosis":
-                   "Stent thrombosis", "all_cause_death": "All-cause death",
-                   "target_lesion_failure": "Target-lesion failure"}
+from .labels import display_name
 
 #: the risk tables under every survival figure of the report (KMunicate); weighted
 #: curves add the effective sample size of each risk set.
@@ -133,8 +130,13 @@ def _cif_caption(label: str, analysis: str, test, units: str) -> str:
             "cumulative censored (KMunicate).")
 
 
-def _km_caption(label: str, analysis: str, units: str) -> str:
+def _km_caption(label: str, analysis: str, units: str, test=None, cluster=None) -> str:
     how = "" if analysis == "crude" else f" ({analysis}, inverse-probability weighted)"
+    if test is not None:  # say which log-rank test the p-value is
+        kind = ("the cluster-robust log-rank (score) test, lesions clustered by patient"
+                if cluster else "the IPTW log-rank test" if analysis != "crude"
+                else "the log-rank test")
+        how += f"; p from {kind}"
     counts = (" Weighted (pseudo-population) and actual (unweighted) numbers are shown, "
               "with the effective sample size of each risk set." if analysis != "crude"
               else "")
@@ -163,7 +165,7 @@ def _cif_figures(writer, state: dict, ep: str, name: str, common: dict) -> None:
         fig = plot_cif(ci, test=test, **hr_args(row, "Cause-specific HR"),
                        conf_int=state.get("cluster") is None,  # no cluster-robust bands
                        title=f"{name}, {analysis}", **_rows_for(ci, common))
-        title = f"Cumulative incidence: {ep}" + (", weighted" if suffix != "crude" else "")
+        title = f"Cumulative incidence: {name}" + (", weighted" if suffix != "crude" else "")
         caption = _cif_caption(name, analysis, test, _units(state))
         writer.section(title, writer.figure(f"cif_{ep}_{suffix}", fig, caption=caption))
 
@@ -172,8 +174,8 @@ def _km_figures(writer, state: dict, ep: str, name: str, common: dict) -> None:
     for suffix, analysis, km, test, row in km_panels(state, ep):
         fig = km.plot(kind="event", test=test, **hr_args(row), title=f"{name}, {analysis}",
                       **_rows_for(km, common))
-        title = f"Kaplan-Meier: {ep}" + (", weighted" if suffix != "crude" else "")
-        caption = _km_caption(name, analysis, _units(state))
+        title = f"Kaplan-Meier: {name}" + (", weighted" if suffix != "crude" else "")
+        caption = _km_caption(name, analysis, _units(state), test, state.get("cluster"))
         writer.section(title, writer.figure(f"km_{ep}_{suffix}", fig, caption=caption))
 
 
@@ -184,7 +186,7 @@ def figures(writer, study, state: dict) -> None:
 
     treated, control = state["treated"], state["control"]
     palette = study_palette(state)
-    label = state.get("label") or (lambda n: ENDPOINT_LABELS.get(n, n))
+    label = state.get("label") or display_name
     common = {"labels": {treated: str(treated), control: str(control)},
               "order": [treated, control], "palette": palette, "unit": study.unit,
               "width": study.width, "risk_table_rows": KMUNICATE,

@@ -125,7 +125,10 @@ def _method(fit) -> str:
     if fit.model == "firth":
         return "Firth Cox" + {"no events": f" (no events in {zero})",
                               "monotone": " (monotone likelihood)"}.get(fit.reason, "")
-    return "Cox" + (f" (no events in {zero}: HR not finite; use firth)" if zero else "")
+    # the same words as compare_arms for the same model ("Cox, robust SE" when clustered
+    # or weighted), so Table 4b and the comparison table never disagree on the method
+    return ("Cox" + (", robust SE" if fit.robust else "")
+            + (f" (no events in {zero}: HR not finite; use firth)" if zero else ""))
 
 
 def _pair(d: pd.DataFrame, treated, reference, weighted: bool, cluster: str | None,
