@@ -40,6 +40,8 @@ _ROOMS = {
     "Endpoint": "records",
     "ENDPOINTS": "records",
     "time_to_event": "records",
+    "landmark": "records.landmark",
+    "split_at": "records.split",
     "FollowUpWarning": "records",
     # datasets
     "load_example": "datasets",
@@ -52,6 +54,8 @@ _ROOMS = {
     "cumulative_incidence": "survival.competing",
     "gray_test": "survival.competing",
     "win_ratio": "survival.win_ratio",
+    "landmark_curves": "survival.landmark",
+    "mean_frequency": "survival.recurrent",
     # regression
     "cox": "regression.fit",
     "fine_gray": "regression.fine_gray",
@@ -63,6 +67,7 @@ _ROOMS = {
     "risk_difference": "weighting.compare",
     "pool": "weighting.pool",
     "impute": "weighting.impute",
+    "adjusted_risk": "weighting.adjusted",
     # non-time-to-event outcomes (stent expansion, procedural outcomes)
     "compare_outcome": "outcomes",
     "stent_expansion": "outcomes",
@@ -79,6 +84,9 @@ _ROOMS = {
     "plot_love": "plots",
     "plot_overlap": "plots",
     "plot_km_panels": "plots",
+    "plot_mean_frequency": "plots",
+    "plot_landmark": "plots.km",
+    "plot_flow": "plots",
     "save_figure": "plots",
     # the whole study
     "analyze": "report",

@@ -69,6 +69,8 @@ REGISTRY = [
     Entry("kaplan_meier_weighted",
           cache(lambda: mo.kaplan_meier(lung(), group="group", weights="w")), True, "days"),
     Entry("logrank", cache(lambda: mo.logrank(lung(), group="group")), False, one_test=True),
+    Entry("landmark_curves",
+          cache(lambda: mo.landmark_curves(lung(), at=180, group="group")), False, "days"),
     Entry("logrank_weighted", cache(lambda: mo.logrank(lung(), group="group", weights="w")),
           True, one_test=True),
     Entry("rmst", cache(lambda: mo.rmst(lung(), group="group", horizon=365)), False, "days"),
@@ -83,6 +85,12 @@ REGISTRY = [
         pd.DataFrame(reference("win_ratio")["data"]), levels=[("time_death", "death"),
                                                               ("time_mi", "mi")],
         weights="w")), True, "days"),
+    Entry("mean_frequency", cache(lambda: mo.mean_frequency(
+        reference_data("recurrent_cgd"), time="tstop", event="status", start="tstart",
+        id="id", group="treat")), False, "days"),
+    Entry("mean_frequency_weighted", cache(lambda: mo.mean_frequency(
+        reference_data("recurrent_terminal"), id="id", terminal="death", weights="w")),
+          True, "days"),
     Entry("cumulative_incidence",
           cache(lambda: mo.cumulative_incidence(mgus(), group="group")), False, "days"),
     Entry("cumulative_incidence_weighted",
@@ -118,6 +126,9 @@ REGISTRY = [
     Entry("compare_arms", cache(lambda: mo.compare_arms(lung(), "group")), False, "days"),
     Entry("compare_arms_adjusted",
           cache(lambda: mo.compare_arms(lung(), "group", ["age", "ph_ecog"])), True, "days"),
+    Entry("adjusted_risk", cache(lambda: mo.adjusted_risk(
+        lung(), treatment="group", covariates=["age", "ph_ecog"], times=[180, 365])),
+        False, "days"),
     Entry("compare_outcome",
           cache(lambda: mo.compare_outcome(lung(), "wt_loss", "group")), False),
     Entry("compare_outcome_adjusted",
@@ -143,6 +154,10 @@ REGISTRY = [
         treatment="group"))),
     Entry("pool", cache(lambda: mo.pool([mo.cox(lung().iloc[k:k + 200], covariates=["group"])
                                          for k in (0, 10, 20)]))),
+    Entry("propensity_imputed", cache(lambda: mo.propensity(mo.impute(
+        lung().assign(wt_loss=lambda d: d["wt_loss"].mask(d.index % 5 == 0)),
+        variables=["age", "wt_loss"], m=2, seed=1, iterations=2, treatment="group"),
+        "group", ["age", "wt_loss"]))),
     Entry("followup_summary", cache(lambda: followup_summary(mo.load_example())), None,
           "months"),  # its table is in months (days / 30.44)
 ]

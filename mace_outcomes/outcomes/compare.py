@@ -53,6 +53,8 @@ from .._stats import (
     pearson_chi2,
 )
 from ..errors import InputError, Problem
+from ..weighting.impute import Imputations, is_imputations, pooled
+from ..weighting.pool import Pooled
 
 _COLUMNS = ["analysis", "measure", "estimate", "lower", "upper", "p", "method",
             "n_treated", "n_control", "value_treated", "value_control"]
@@ -184,7 +186,7 @@ def _choose_continuous_test(x, y, nonnormal, alpha=0.05):
 
 # ----------------------------------------------------------------------------- public
 def compare_outcome(
-    df: pd.DataFrame,
+    df: pd.DataFrame | Imputations,
     outcome: str,
     treatment: str = "arm",
     covariates: list[str] | None = None,
@@ -197,12 +199,15 @@ def compare_outcome(
     units: str | None = None,
     conf_level: float = 0.95,
     missing: str = "error",
-) -> OutcomeComparison:
+) -> OutcomeComparison | Pooled:
     """Crude, regression-adjusted, IPTW, overlap-weighted and AIPW comparison of an outcome.
 
     Parameters
     ----------
-    df : one row per unit (patient, or lesion with ``cluster="patient_id"``).
+    df : one row per unit (patient, or lesion with ``cluster="patient_id"``), or an
+        :class:`Imputations`: every completed data set is analysed (models re-fitted
+        within each) and the rows pooled by Rubin's rules (a :class:`Pooled`; its
+        ``per_imputation`` keeps the m comparisons).
     outcome : column to compare; 0/1 columns are binary, other numbers continuous.
     treatment : two-level arm column; ``treated`` names the arm coded 1 (default: 1 for
         a 0/1 column, otherwise the last label in sorted order, e.g. "OCT" vs "IVUS").
@@ -229,6 +234,8 @@ def compare_outcome(
     >>> mo.compare_outcome(lesions, "stent_expansion", covariates=["ostial"],
     ...                    cluster="patient_id")  # doctest: +SKIP
     """
+    if is_imputations(df):
+        return pooled(compare_outcome, df, locals())
     covariates = list(covariates or [])
     needed = [outcome, treatment, *covariates] + ([cluster] if cluster else [])
     absent = [c for c in needed if c not in df.columns]

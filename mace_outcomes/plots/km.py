@@ -36,11 +36,12 @@ from ._curves import (
 )
 from ._draw import figure_height, finish, layout, render
 from ._risk import ROW_TITLES, at_risk_table, check_counts, check_rows, risk_tables
+from .landmark import draw_landmark
 from .options import CurveOptions, curve_options
 from .style import figure_style, figure_width, new_figure
 
-__all__ = ["plot_km", "plot_cif", "plot_km_panels", "at_risk_table", "UNITS",
-           "CurveOptions"]
+__all__ = ["plot_km", "plot_cif", "plot_km_panels", "plot_landmark", "at_risk_table",
+           "UNITS", "CurveOptions"]
 
 
 def _annotation(o: CurveOptions, group, weighted: bool, test_label: str | None,
@@ -81,7 +82,7 @@ def _figure(o: CurveOptions, curves: list[Curve], table: pd.DataFrame, groups: l
 # -- public -----------------------------------------------------------------------------
 
 def plot_km(km, options: CurveOptions | None = None, *, kind: str = "survival",
-            _target=None, **kwargs: Any):
+            landmark: float | bool | None = None, _target=None, **kwargs: Any):
     """Kaplan-Meier figure with a number-at-risk table, ready for a journal.
 
     Parameters
@@ -94,6 +95,9 @@ def plot_km(km, options: CurveOptions | None = None, *, kind: str = "survival",
         ``"survival"`` draws S(t) falling from 1; ``"event"`` the cumulative incidence
         1 - S(t) rising from 0 (how MACE curves are shown), with the y-axis zoomed to
         the data unless ``ylim`` is given.
+    landmark : float or True, optional
+        Draw the landmark figure instead (two panels, before and after the landmark):
+        ``km`` is then :func:`mace_outcomes.landmark_curves` fitted at that day.
     **kwargs
         Any field of :class:`~mace_outcomes.plots.options.CurveOptions`: conf_int,
         censor_marks, percent, unit, days_per_unit, breaks, risk_table,
@@ -131,6 +135,8 @@ def plot_km(km, options: CurveOptions | None = None, *, kind: str = "survival",
     of time-to-event outcomes in clinical trials: good practice and pitfalls. Lancet
     359:1686-1689 (numbers at risk, cumulative incidence rising from 0, y-axis range).
     """
+    if landmark is not None:
+        return _landmark_figure(km, landmark, options, kind, kwargs)
     o = curve_options(options, kwargs)
     check_kind(kind)
     check_rows(o.risk_table_rows)
@@ -149,6 +155,29 @@ def plot_km(km, options: CurveOptions | None = None, *, kind: str = "survival",
     return _figure(o, curves, table, groups, weighted, xb, unit_days, kind=kind,
                    censor_marks=o.censor_marks, annotation=annotation, ylabel=ylabel,
                    n_legend=len(groups), target=_target)
+
+
+def _landmark_figure(lm, at: float, options, kind: str, kwargs: dict):
+    """``plot_km(mo.landmark_curves(df, at=30), landmark=30)``: the two-panel figure."""
+    if not hasattr(lm, "curves") or not hasattr(lm, "at"):
+        raise InputError(Problem(
+            "landmark= needs the two windows fitted, not one curve or a frame",
+            column="landmark", fix=f"fit them with mo.landmark_curves(df, at={at:g}, "
+            "group='arm') and pass that result"))
+    if at is not True and float(at) != lm.at:
+        raise InputError(Problem(f"landmark={at} but the windows were fitted at {lm.at:g}",
+                                 column="landmark", fix="pass landmark=True or the same day"))
+    return draw_landmark(plot_km, lm, options, kind=kind, **kwargs)
+
+
+def plot_landmark(lm, options: CurveOptions | None = None, **kwargs: Any):
+    """Landmark figure: 0 to ``at`` and ``at`` onwards side by side, each panel with its
+    own curves, numbers at risk and log-rank test (as PCI papers print 0-30 days and
+    30 days-1 year), from :func:`mace_outcomes.landmark_curves`. Keywords: ``kind``
+    (default ``"event"``), ``titles``, ``width`` and any CurveOptions field (``breaks``
+    may be a pair, one per panel); see :func:`mace_outcomes.plots.landmark.draw_landmark`.
+    """
+    return draw_landmark(plot_km, lm, options, **kwargs)
 
 
 def plot_cif(ci, options: CurveOptions | None = None, *, _target=None, **kwargs: Any):

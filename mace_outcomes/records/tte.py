@@ -50,6 +50,7 @@ from ..errors import InputError, Problem, ValidationError
 from .cohort import Cohort
 from .durations import parse_duration
 from .endpoints import Endpoint, get_endpoint
+from .recurrent import recurrent_rows
 from .schema import DEATH_TYPES, EVENT_PRIORITY, ST_CERTAINTY, VESSELS
 
 _BY_PRIORITY = sorted(EVENT_PRIORITY, key=EVENT_PRIORITY.get)
@@ -186,6 +187,7 @@ def time_to_event(
     level: str = "patient",
     *,
     require_two_arms: bool = True,
+    recurrent: bool = False,
 ) -> pd.DataFrame:
     """The time-to-event table of an endpoint, one row per patient or per lesion.
 
@@ -206,6 +208,9 @@ def time_to_event(
         as every comparison of arms needs; set False for a single-arm registry. The
         check runs on the cohort as given, i.e. after its exclusions, so a third label
         such as ``none`` can be excluded first.
+    recurrent : every event of the endpoint instead of the first, as ``(start, stop]``
+        rows (patient level, no landmark): ``patient_id, arm, start, stop, event,
+        terminal, event_type`` and the covariates; see :mod:`.recurrent` for the rules.
 
     Returns
     -------
@@ -257,6 +262,9 @@ def time_to_event(
     elif lm >= h:
         problems.append(Problem(f"landmark ({landmark}) must be before the horizon "
                                 f"({horizon})"))
+    if recurrent and (level != "patient" or lm > 0):
+        problems.append(Problem("recurrent=True gives patient-level rows from the index "
+                                "date", fix="use level='patient' and landmark=0"))
     if problems:
         raise InputError(problems)
     if level == "lesion":
@@ -268,6 +276,13 @@ def time_to_event(
                                       source="patients"))
 
     a = _prepare(cohort, ep, with_lesions=level == "lesion")
+    if recurrent:
+        out = recurrent_rows(cohort, a, h)
+        out.attrs.update({"endpoint": ep.name, "horizon": None if horizon is None else h,
+                          "landmark": 0.0, "level": "patient", "time_unit": "days",
+                          "recurrent": True,
+                          "attrition": cohort.attrition.to_dict("records")})
+        return out
     p, lesions, n_pat, nv = cohort.patients, cohort.lesions, a.n_pat, len(VESSELS)
     ev_pat, ev_day, ev_prio, counts = a.ev_pat, a.ev_day, a.ev_prio, a.counts
     ev_vessel, ev_lesion, treated = a.ev_vessel, a.ev_lesion, a.treated

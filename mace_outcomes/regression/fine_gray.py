@@ -356,7 +356,7 @@ def fine_gray(df: pd.DataFrame, time: str = "time", status: str = "status",
               covariates: list[str] | str | None = None, cause: int = 1,
               weights: str | None = None, conf_level: float = 0.95,
               max_iter: int = 10, gtol: float = 1e-6, *, formula: str | None = None,
-              reference: dict | None = None) -> FineGray:
+              reference: dict | None = None, start: str | None = None) -> FineGray:
     """Fine-Gray regression of the subdistribution hazard of ``cause``.
 
     Parameters
@@ -377,6 +377,7 @@ def fine_gray(df: pd.DataFrame, time: str = "time", status: str = "status",
     formula, reference : a right-hand side in R's terms instead of ``covariates``
         (``"arm * diabetes + age"``; a left side is ignored) and reference levels
         (``{"vessel": "LAD"}``), as for :func:`mace_outcomes.cox`.
+    start : refused: the model here has no form for (start, stop] rows (delayed entry).
 
     Returns
     -------
@@ -399,6 +400,11 @@ def fine_gray(df: pd.DataFrame, time: str = "time", status: str = "status",
     >>> list(fit.summary.columns[:3])
     ['coef', 'hr', 'se']
     """
+    if start is not None:  # crr has no delayed-entry form to match
+        raise InputError(Problem(
+            "fine_gray takes one row per subject from time 0, not (start, stop] rows "
+            "(delayed entry)", column=start, source="df",
+            fix="fit fine_gray on follow-up counted from each subject's time 0"))
     if covariates is None and formula is None:
         covariates = ["group"]
     if isinstance(cause, bool) or not isinstance(cause, (int, np.integer)) or cause < 1:

@@ -215,3 +215,15 @@ def figures(writer, study, state: dict) -> None:
         writer.section("Love plot", writer.figure("love", love))
         overlap = plot_overlap(state["ps"], palette=palette, width=study.width)
         writer.section("Propensity overlap", writer.figure("overlap", overlap))
+
+
+def flow_figure(writer, study, cohort, arms) -> str:
+    """The patient-flow diagram (STROBE 13c) drawn from the attrition table beside it."""
+    from ..plots import plot_flow
+
+    unit = "lesions and patients" if study.level == "lesion" else "patients"
+    caption = ("Patient flow (STROBE 13c): records assessed for eligibility, each exclusion "
+               f"with its count, and the {unit} analysed in each arm; the numbers are those "
+               "of the attrition table below.")
+    return writer.figure("flow", plot_flow(cohort, arms=list(arms), width=study.width),
+                         caption=caption)

@@ -38,9 +38,10 @@ import pandas as pd
 
 from ..errors import InputError, Problem
 from . import _output
-from ._figures import figures
+from ._figures import figures, flow_figure
 from ._html import Writer as _Writer
 from ._html import write_report
+from .checklist import checklist_section
 from .study import Study, read_study
 
 _ID_COLUMNS = {"patient_id", "lesion_id", "arm", "index_date", "last_contact_date", "synthetic",
@@ -238,6 +239,7 @@ def _analyze(directory: Path, out: Path, study: Study, progress: bool, started: 
         figures(writer, study, state)
         bar.update(1)
         bar.set_postfix_str("report")
+        writer.section(*checklist_section(writer, study, state))  # links every section
         write_report(writer, results, state)
         bar.update(1)
         (staging / "results.json").write_text(json.dumps(_json_ready(results), indent=2))
@@ -282,8 +284,9 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
     label = study.label
     cohort, missing = _missing_data(cohort, study, treated)
     attrition = cohort.attrition
-    writer.section("Patient flow", writer.table("attrition", attrition, "Attrition: every input "
-                                                "row accounted for"))
+    writer.section("Patient flow", flow_figure(writer, study, cohort, [treated, control])
+                   + writer.table("attrition", attrition, "Attrition: every input row "
+                                  "accounted for"))
     results["attrition"] = attrition
     writer.section("Missing data", writer.table(
         "missingness", missing.table.round(1), "Missing values by arm (patients, STROBE 14b)",

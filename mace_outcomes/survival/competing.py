@@ -26,7 +26,10 @@ from scipy import stats
 from .._display import ResultMixin, deprecated_alias, frame_html, frame_text
 from .._frames import survival_arrays
 from ..errors import InputError, Problem
+from ._aj_variance import aj_entry_ij_variance, cuminc_delta_variance
 from ._kernels import (
+    aeq_times,
+    entry_risk,
     seg_cumprod,
     seg_cumsum,
     seg_rev_cumsum,
@@ -69,7 +72,8 @@ def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def aalen_johansen_kernel(time: np.ndarray, status: np.ndarray, weights: np.ndarray,
-                          n_causes: int) -> dict[str, np.ndarray]:
+                          n_causes: int, start: np.ndarray | None = None
+                          ) -> dict[str, np.ndarray]:
     """Aalen-Johansen estimate for competing risks with infinitesimal-jackknife variance.
 
     Parameters
@@ -78,6 +82,8 @@ def aalen_johansen_kernel(time: np.ndarray, status: np.ndarray, weights: np.ndar
     status : 0 censored, 1..n_causes the cause, aligned with ``time``.
     weights : case weights (ones for an unweighted analysis).
     n_causes : number of causes K.
+    start : optional entry times of (start, stop] rows (``time`` the stop), already on
+        the grid's tolerance (:func:`aeq_times`); a row is at risk when start < t <= stop.
 
     Returns
     -------
@@ -93,12 +99,16 @@ def aalen_johansen_kernel(time: np.ndarray, status: np.ndarray, weights: np.ndar
     R's ``survfit`` reports for a multi-state status. For a subject still at risk at t,
     U_ik(t) = A_k(t) is common to all; for one who left at T_i <= t it is affine in
     F_k(t): B_ik + C_i F_k(t). The sum of squares therefore reduces to cumulative sums
-    over the exit times -- no loop over subjects or times.
+    over the exit times -- no loop over subjects or times. With ``start`` a row's
+    influence is its exit record's minus that of a censoring at its entry
+    (:func:`aj_entry_ij_variance`).
     """
     utime, inv = _distinct(time)
     m = utime.size
     wtot = np.bincount(inv, weights=weights, minlength=m)
     n_risk = np.cumsum(wtot[::-1])[::-1]
+    if start is not None:  # delayed entry: #{stop >= t} - #{start >= t}
+        n_risk = n_risk - entry_risk(utime, start, weights=weights)
     d = np.zeros((m, n_causes))
     for k in range(n_causes):
         d[:, k] = np.bincount(inv, weights=weights * (status == k + 1), minlength=m)
@@ -116,6 +126,12 @@ def aalen_johansen_kernel(time: np.ndarray, status: np.ndarray, weights: np.ndar
     gm = _shift(gc, 0.0)
     a_k = np.cumsum(surv_m[:, None] * (gm[:, None] * lam_k - lam_k / n_risk[:, None]), axis=0)
     a_0 = surv * gc
+    if start is not None:
+        entry = np.searchsorted(utime, start, side="right") - 1
+        var = aj_entry_ij_variance(inv, entry, status, weights, n_risk, lam, gc, surv, cif,
+                                   a_k)
+        return {"time": utime, "n_risk": n_risk, "n_event": d, "n_censor": n_censor,
+                "surv": surv, "cif": cif, "std_err": np.sqrt(np.maximum(var, 0.0))}
 
     # subject-level pieces at the exit time e = inv[i]
     w2 = weights * weights
@@ -136,58 +152,6 @@ def aalen_johansen_kernel(time: np.ndarray, status: np.ndarray, weights: np.ndar
                          + f * f * sc2)
     return {"time": utime, "n_risk": n_risk, "n_event": d, "n_censor": n_censor,
             "surv": surv, "cif": cif, "std_err": np.sqrt(np.maximum(var, 0.0))}
-
-
-def cuminc_delta_variance(n_risk: np.ndarray, n_event: np.ndarray, surv: np.ndarray,
-                          cif: np.ndarray) -> np.ndarray:
-    """Variance of the cumulative incidence as cmprsk's ``cuminc`` computes it.
-
-    Parameters
-    ----------
-    n_risk : (m,) number at risk at each distinct time (unweighted counts).
-    n_event : (m, K) events of each cause.
-    surv, cif : the Aalen-Johansen estimates from :func:`aalen_johansen_kernel`.
-
-    Returns
-    -------
-    (m, K) variances. As in cmprsk, the variance is updated at every event time but
-    reported as a step function that moves only at event times of its own cause.
-
-    Notes
-    -----
-    The delta-method variance of Gray's ``cinc`` routine (Gray 1988; cmprsk): with
-    Kaplan-Meier S, ties corrected by (1 - (d - 1) / (n - 1)),
-    v = v1 + F^2 v3 - 2 F v2 where v1, v2, v3 accumulate the squared, cross and
-    squared-inverse-survival terms of both the cause and the competing causes.
-    """
-    m, n_causes = n_event.shape
-    d_all = n_event.sum(axis=1)
-    s_m = _shift(surv, 1.0)
-    inv_s = _safe_div(np.ones(m), surv)
-    out = np.zeros((m, n_causes))
-    for k in range(n_causes):
-        nd1 = n_event[:, k]
-        nd2 = d_all - nd1
-        f = cif[:, k]
-
-        def t6(nd):
-            t5 = np.where(nd > 1, 1.0 - _safe_div(nd - 1.0, n_risk - 1.0), 1.0)
-            return s_m * s_m * t5 * nd / (n_risk * n_risk)
-
-        on2 = (nd2 > 0) & (surv > 0)
-        t6b = np.where(on2, t6(nd2), 0.0)
-        t4b = f * inv_s
-        on1 = nd1 > 0
-        t6a = np.where(on1, t6(nd1), 0.0)
-        t4a = 1.0 + inv_s * f
-        v1 = np.cumsum(t4b * t4b * t6b + t4a * t4a * t6a)
-        v2 = np.cumsum(inv_s * t4b * t6b + inv_s * t4a * t6a)
-        v3 = np.cumsum(inv_s * inv_s * (t6b + t6a))
-        v = v1 + f * f * v3 - 2.0 * f * v2
-        # carry the last value recorded at an event of this cause forward
-        last = np.maximum.accumulate(np.where(on1, np.arange(m), -1))
-        out[:, k] = np.where(last >= 0, v[np.maximum(last, 0)], 0.0)
-    return out
 
 
 def gray_kernel(time: np.ndarray, mark: np.ndarray, group: np.ndarray, n_groups: int,
@@ -331,6 +295,7 @@ class CumulativeIncidence(ResultMixin):
     time_unit : unit of ``time`` (days unless the data said otherwise); ``time_units`` is
         its deprecated alias.
     notes : caveats (empty when none).
+    start : the entry-time column of (start, stop] rows (delayed entry), or None.
     """
 
     table: pd.DataFrame
@@ -346,6 +311,7 @@ class CumulativeIncidence(ResultMixin):
     time_unit: str = "days"
     _sizes: dict = field(default_factory=dict, repr=False)
     notes: list[str] = field(default_factory=list)
+    start: str | None = None
 
     time_units = deprecated_alias("time_unit", "time_units")
 
@@ -353,7 +319,8 @@ class CumulativeIncidence(ResultMixin):
         """Cumulative incidence at given times (a step function, right-continuous).
 
         Returns a DataFrame (group, time, cif, std_err, lower, upper, n_risk) where
-        ``n_risk`` is the number still at risk at the time (follow-up >= time).
+        ``n_risk`` is the number still at risk at the time (follow-up >= time; with
+        delayed entry, the risk set of the first curve time at or after it).
         """
         ts = np.atleast_1d(np.asarray(times, dtype=float))
         rows = []
@@ -383,6 +350,7 @@ class CumulativeIncidence(ResultMixin):
 
     def _title(self) -> str:
         w = ", weighted" if self.weighted else ""
+        w += f", delayed entry ({self.start})" if self.start else ""
         return (f"Cumulative incidence of cause {self.cause} (Aalen-Johansen{w}); "
                 f"std_err: {self.variance}; {self.conf_level:.0%} CI {self.conf_type}; "
                 f"time in {self.time_unit}")
@@ -441,7 +409,8 @@ def cumulative_incidence(df: pd.DataFrame, time: str = "time", status: str = "st
                          group: str | None = None, cause: int = 1,
                          weights: str | None = None, conf_type: str = "log-log",
                          conf_level: float = 0.95,
-                         variance: str = "aalen-johansen") -> CumulativeIncidence:
+                         variance: str = "aalen-johansen",
+                         start: str | None = None) -> CumulativeIncidence:
     """Aalen-Johansen cumulative incidence of a cause in the presence of competing risks.
 
     Parameters
@@ -458,6 +427,10 @@ def cumulative_incidence(df: pd.DataFrame, time: str = "time", status: str = "st
     variance : "aalen-johansen" (default): the infinitesimal-jackknife standard error
         that R's ``survfit(Surv(time, factor(status)) ~ group)`` reports; "delta": the
         delta-method variance of cmprsk's ``cuminc`` (Gray 1988), unweighted only.
+    start : column of entry times: rows ``(start, stop]`` with ``time`` the stop, as R's
+        ``survfit(Surv(start, stop, factor(status)) ~ group, id=)`` with each row its own
+        id (delayed entry / left truncation, e.g. an age time scale). A row is at risk
+        at ``t`` when ``start < t <= stop``; the curves live on the distinct stop times.
 
     Returns
     -------
@@ -481,7 +454,7 @@ def cumulative_incidence(df: pd.DataFrame, time: str = "time", status: str = "st
     _check_option(variance, _VARIANCES, "variance")
     cause = _check_cause(cause, status)
     arr = survival_arrays(df, time=time, status=status, group=group, weights=weights,
-                          source="df")
+                          source="df", start=start)
     if weights is not None and variance == "delta":
         raise InputError(Problem("the delta-method variance (cmprsk) is unweighted; use "
                                  "variance='aalen-johansen' with weights", column=weights))
@@ -491,16 +464,20 @@ def cumulative_incidence(df: pd.DataFrame, time: str = "time", status: str = "st
     codes = (np.zeros(arr.time.size, dtype=np.int64) if group is None else
              pd.Categorical(arr.group, categories=groups).codes.astype(np.int64))
     w_all = np.ones(arr.time.size) if arr.weights is None else arr.weights
-    order = np.lexsort((arr.time, codes))  # sort once: by group, then time
-    t_all, st_all, w_all, codes = (arr.time[order], arr.event[order], w_all[order],
+    # start and stop tied up to floating-point noise together, over all rows (aeqSurv)
+    t_all, s_all = (arr.time, None) if start is None else aeq_times(arr.time, arr.start)
+    order = np.lexsort((t_all, codes))  # sort once: by group, then time
+    t_all, st_all, w_all, codes = (t_all[order], arr.event[order], w_all[order],
                                    codes[order])
+    s_all = None if s_all is None else s_all[order]
     bounds = np.searchsorted(codes, np.arange(len(groups) + 1))
     tables, state_tabs, sizes = [], [], {}
     for j, g in enumerate(groups):  # a loop over groups; the kernel is vectorised
         lo, hi = bounds[j], bounds[j + 1]
         t, st, w = t_all[lo:hi], st_all[lo:hi], w_all[lo:hi]
+        s = None if s_all is None else s_all[lo:hi]
         sizes[g] = int(hi - lo)
-        res = aalen_johansen_kernel(t, st, w, n_causes)
+        res = aalen_johansen_kernel(t, st, w, n_causes, s)
         se = res["std_err"]
         if variance == "delta":
             dv = cuminc_delta_variance(res["n_risk"], res["n_event"], res["surv"], res["cif"])
@@ -516,7 +493,8 @@ def cumulative_incidence(df: pd.DataFrame, time: str = "time", status: str = "st
             _, inv = _distinct(t)
             m = res["time"].size
             n_t = np.bincount(inv, minlength=m)
-            tables[-1]["n_risk_unweighted"] = np.cumsum(n_t[::-1])[::-1]
+            tables[-1]["n_risk_unweighted"] = np.cumsum(n_t[::-1])[::-1] - (
+                0.0 if s is None else entry_risk(res["time"], s))
             tables[-1]["n_event_unweighted"] = np.bincount(inv, weights=(st == cause),
                                                            minlength=m).astype(np.int64)
         probs = np.column_stack([res["surv"], res["cif"]])
@@ -529,12 +507,13 @@ def cumulative_incidence(df: pd.DataFrame, time: str = "time", status: str = "st
         table=pd.concat(tables, ignore_index=True),
         states=pd.concat(state_tabs, ignore_index=True), cause=cause, causes=causes,
         conf_type=conf_type, conf_level=conf_level, variance=variance,
-        weighted=weights is not None, group=group, groups=groups, _sizes=sizes)
+        weighted=weights is not None, group=group, groups=groups, _sizes=sizes,
+        start=start)
 
 
 def gray_test(df: pd.DataFrame, time: str = "time", status: str = "status",
               group: str = "group", cause: int = 1, strata: str | None = None,
-              rho: float = 0.0) -> GrayTest:
+              rho: float = 0.0, start: str | None = None) -> GrayTest:
     """Gray's test that the cumulative incidence of a cause is equal in k groups.
 
     Parameters
@@ -547,6 +526,7 @@ def gray_test(df: pd.DataFrame, time: str = "time", status: str = "status",
         ``cuminc(strata=)``). Where a stratum's variance is undefined (F(t-) = 1 with
         subjects still at risk; cmprsk stops there) the statistic is NaN.
     rho : power of the weight (1 - F(t-))^rho (0 by default, as cmprsk).
+    start : refused: Gray's test has no form for (start, stop] rows (delayed entry).
 
     Returns
     -------
@@ -567,6 +547,12 @@ def gray_test(df: pd.DataFrame, time: str = "time", status: str = "status",
     1
     """
     cause = _check_cause(cause, status)
+    if start is not None:  # cmprsk has no delayed-entry form of the test to match
+        raise InputError(Problem(
+            "Gray's test takes one row per subject from time 0, not (start, stop] rows "
+            "(delayed entry)", column=start, source="df",
+            fix="compare the delayed-entry curves from cumulative_incidence(start=), or "
+                "run gray_test on follow-up counted from each subject's time 0"))
     arr = survival_arrays(df, time=time, status=status, group=group, strata=strata,
                           min_groups=2, source="df")
     levels = list(arr.group_levels)

@@ -16,6 +16,7 @@ from .. import _stats as k
 from .._display import frame_text
 from .._frames import arm_order, column_values, row_ids
 from ..errors import InputError, Problem, SmallCountWarning
+from ..weighting.impute import Imputations, is_imputations
 from .columns import default_variables, left_out_note
 from .export import ExportMixin
 from .missingness import missing_row
@@ -170,7 +171,7 @@ def _pairwise_mean(values: list[float]) -> float:
 
 # ---------------------------------------------------------------------------- the table
 def table_one(
-    df: pd.DataFrame,
+    df: pd.DataFrame | Imputations,
     group: str = "arm",
     variables: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
@@ -197,7 +198,9 @@ def table_one(
 
     Parameters
     ----------
-    df : DataFrame, one row per subject (or per lesion).
+    df : DataFrame, one row per subject (or per lesion), or an :class:`Imputations`:
+        summaries and SMDs averaged over the completed data sets, p the median of their
+        p-values (see :mod:`mace_outcomes.tables.table_one_mi`).
     group : column with the arm labels (no missing labels).
     variables : columns to describe, in order; a named column is always described.
         ``None``: every column except ``group``, the weights column, ``exclude``,
@@ -271,6 +274,9 @@ def table_one(
     >>> list(t1.table["variable"])
     ['age', 'male']
     """
+    if is_imputations(df):
+        from .table_one_mi import imputed_table_one
+        return imputed_table_one(table_one, df, locals(), _fmt_num)
     if not isinstance(df, pd.DataFrame):
         raise InputError(Problem(f"expected a pandas DataFrame, got {type(df).__name__}"))
     problems: list[Problem] = []

@@ -39,6 +39,8 @@ from .._display import ResultMixin, frame_html, frame_text
 from .._frames import complete_cases, no_other_keywords, renamed, survival_arrays
 from ..errors import StatisticalWarning
 from .evalue import RARE_THRESHOLD, e_value
+from .impute import Imputations, is_imputations, pooled
+from .pool import Pooled
 from .propensity import Propensity, propensity, treatment_indicator
 
 _ARM = "_treated"
@@ -326,7 +328,7 @@ def _e_values(row: dict, rare_outcome: bool) -> dict:
     return {"e_value": np.nan, "e_value_ci": np.nan}
 
 
-def compare_arms(df: pd.DataFrame | None = None, treatment: str = "arm",
+def compare_arms(df: pd.DataFrame | Imputations | None = None, treatment: str = "arm",
                  covariates: list[str] | None = None, *, formula: str | None = None,
                  estimand: str = "ATE", time: str = "time", event: str = "event",
                  cluster: str | None = None, horizon: float = 365, tau: float | None = None,
@@ -334,13 +336,17 @@ def compare_arms(df: pd.DataFrame | None = None, treatment: str = "arm",
                  firth_ps: bool = False, treated=None, conf_level: float = 0.95,
                  n_boot: int = 0, seed: int | None = None, n_jobs: int = 1,
                  progress: bool = False, memory_gb: float = 1.0, missing: str = "error",
-                 **deprecated) -> Comparison:
+                 **deprecated) -> Comparison | Pooled:
     """Crude and propensity-weighted comparisons of two arms, side by side.
 
     Parameters
     ----------
     df : time-to-event frame (``mo.time_to_event``): time, event, treatment, covariates
-        (``tte=``, its old name, is accepted with a FutureWarning).
+        (``tte=``, its old name, is accepted with a FutureWarning). An
+        :class:`Imputations` (``mo.impute``): the comparison runs on every completed data
+        set, the propensity model re-fitted within each, and the rows are pooled by
+        Rubin's rules (a :class:`Pooled` with m, df and fmi per row; its
+        ``per_imputation`` keeps the m comparisons).
     treatment : arm column; the treated arm is the last sorted label unless ``treated``.
     covariates, formula : the propensity model (see :func:`propensity`); without them only
         the crude row is returned.
@@ -389,6 +395,8 @@ def compare_arms(df: pd.DataFrame | None = None, treatment: str = "arm",
     >>> tte = mo.time_to_event(mo.load_example(), "mace", horizon=365)  # doctest: +SKIP
     >>> mo.compare_arms(tte, "arm", ["age", "ckd", "acs"]).table      # doctest: +SKIP
     """
+    if is_imputations(df):
+        return pooled(compare_arms, df, locals())
     tte = renamed(deprecated, "tte", "df", "compare_arms", df)
     no_other_keywords(deprecated, "compare_arms")
     if tte is None:

@@ -29,10 +29,11 @@ White IR, Royston P. Imputing missing covariate values for the Cox model. Stat M
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -364,3 +365,35 @@ def impute(df: pd.DataFrame, variables: Sequence[str], m: int = 20, seed: int | 
     })
     return Imputations(datasets, int(m), int(seed), int(iterations), method, summary, chain,
                        time, event, treatment, notes)
+
+
+# ------------------------------------------------- analyses of the completed data sets
+def is_imputations(obj) -> bool:
+    """True for an :class:`Imputations`, which analyses accept in place of a frame."""
+    return isinstance(obj, Imputations)
+
+
+def per_imputation(fn, imp: Imputations | Sequence[pd.DataFrame], arguments: dict) -> list:
+    """``fn`` run on every completed data set of ``imp`` (or a list of them), with the
+    other arguments of the call (``arguments``: the caller's ``locals()`` taken at its
+    first line).
+
+    The propensity model and every other model of ``fn`` are re-fitted within each
+    imputation (the "within" approach; Leyrat et al. 2019, Stat Methods Med Res 28:3-19).
+    """
+    kw: dict = {}
+    for p in list(inspect.signature(fn).parameters.values())[1:]:
+        if p.kind is p.VAR_KEYWORD:
+            kw.update(arguments[p.name])
+        else:
+            kw[p.name] = arguments[p.name]
+    return [fn(d, **kw) for d in (imp.datasets if is_imputations(imp) else imp)]
+
+
+def pooled(fn, imp: Imputations, arguments: dict):
+    """:func:`per_imputation`, pooled by Rubin's rules (``mo.pool``); the pooled result's
+    ``per_imputation`` keeps the m results."""
+    from .pool import pool
+
+    results = per_imputation(fn, imp, arguments)
+    return replace(pool(results), per_imputation=results)

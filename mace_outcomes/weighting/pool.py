@@ -197,6 +197,9 @@ def _generic(frame: pd.DataFrame) -> _Parts:
                   frame["se"].to_numpy(float) ** 2, np.full(k, np.inf), np.zeros(k, bool))
 
 
+_COMPARISON_COLUMNS = {"analysis", "method", "hr", "lower", "upper", "rmst_diff",
+                       "rmst_lower", "rmst_upper", "rd", "rd_lower", "rd_upper",
+                       "events_treated", "events_control"}
 _OUTCOME_COLUMNS = {"analysis", "measure", "estimate", "lower", "upper", "method",
                     "n_treated", "n_control"}
 
@@ -205,14 +208,15 @@ def _kind(res) -> str:
     from ..regression.fine_gray import FineGray
     from ..regression.fit import CoxResult
     from ..survival.rmst import RMSTResult
-    from .compare import Comparison
 
-    for cls, kind in ((CoxResult, "cox"), (FineGray, "fine_gray"), (Comparison, "comparison"),
-                      (RMSTResult, "rmst")):
+    for cls, kind in ((CoxResult, "cox"), (FineGray, "fine_gray"), (RMSTResult, "rmst")):
         if isinstance(res, cls):
             return kind
-    # compare_outcome's result, known by its table (outcomes/ lies downstream of weighting/)
+    # compare_arms's result, known by its table (compare.py hands imputations to pool)
     table = getattr(res, "table", None)
+    if isinstance(table, pd.DataFrame) and _COMPARISON_COLUMNS <= set(table.columns):
+        return "comparison"
+    # compare_outcome's result, known by its table (outcomes/ lies downstream of weighting/)
     if isinstance(table, pd.DataFrame) and _OUTCOME_COLUMNS <= set(table.columns):
         return "outcome"
     if isinstance(res, pd.DataFrame) and {"surv", "std_err", "time"} <= set(res.columns):
@@ -280,6 +284,7 @@ class Pooled(ResultMixin):
     m : number of imputations; dfcom : complete-data df (of the first term; the column
         holds each term's); kind : what was pooled; scale : the pooling scale.
     conf_level, notes, weighted : as every result (weighted: the analyses were).
+    per_imputation : the m results pooled, when an analysis ran on an Imputations.
     """
 
     summary: pd.DataFrame
@@ -290,6 +295,7 @@ class Pooled(ResultMixin):
     conf_level: float = 0.95
     weighted: bool = False
     notes: list[str] = field(default_factory=list)
+    per_imputation: list = field(default_factory=list, repr=False)
 
     @property
     def table(self) -> pd.DataFrame:

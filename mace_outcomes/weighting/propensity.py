@@ -38,7 +38,9 @@ from .._frames import (
 )
 from ..errors import ExtremeWeightWarning, InputError, Problem, SeparationWarning
 from ._separation import describe
+from .impute import Imputations, is_imputations, per_imputation
 from .logistic import logistic_irls, separated_rows
+from .propensity_mi import ImputedPropensity
 from .weights import (
     ESTIMANDS,
     balance_kernel,
@@ -341,16 +343,20 @@ def _separation_message(X: pd.DataFrame, z, mask, direction, labels, firth: bool
 
 # -- public function ---------------------------------------------------------------------
 
-def propensity(df: pd.DataFrame, treatment: str, covariates: list[str] | None = None, *,
+def propensity(df: pd.DataFrame | Imputations, treatment: str,
+               covariates: list[str] | None = None, *,
                formula: str | None = None, estimand: str = "ATE", stabilize: bool = False,
                trim: float | tuple[float, float] | None = None,
                truncate: float | dict | None = None, firth: bool = False,
-               treated=None, missing: str = "error") -> Propensity:
+               treated=None, missing: str = "error") -> Propensity | ImputedPropensity:
     """Propensity scores and balancing weights for a two-arm comparison.
 
     Parameters
     ----------
-    df : DataFrame, one row per patient (or lesion).
+    df : DataFrame, one row per patient (or lesion), or an :class:`Imputations`: the
+        model is re-fitted within each completed data set, giving an
+        :class:`ImputedPropensity` whose ``balance()`` is averaged over the imputations
+        (``per_imputation=True``: per imputation).
     treatment : column with the two arms. The treated arm is the last label in sorted
         order (1 of 0/1, "OCT" of IVUS/OCT) unless ``treated`` names it.
     covariates : columns of the propensity model (categorical ones become dummies), or
@@ -408,6 +414,8 @@ def propensity(df: pd.DataFrame, treatment: str, covariates: list[str] | None = 
     ----------
     Austin & Stuart, Stat Med 2015; Li, Morgan & Zaslavsky, JASA 2018; Firth 1993.
     """
+    if is_imputations(df):
+        return ImputedPropensity(per_imputation(propensity, df, locals()))
     source = "data"
     if not isinstance(df, pd.DataFrame):
         raise InputError(Problem(f"expected a pandas DataFrame, got {type(df).__name__}"))
