@@ -19,17 +19,14 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shutil
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from _timing import best_of  # noqa: E402
+from _timing import best_of, r_timings  # noqa: E402
 
 import mace_outcomes as mo  # noqa: E402
 
@@ -90,24 +87,8 @@ cat("gray", best(quote(cuminc(d$time, d$status, d$arm, strata=d$s)), {gray_repea
 
 
 def r_tasks(df, repeat: int) -> dict[str, float]:
-    if shutil.which("Rscript") is None:
-        return {}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "bench.csv")
-        df[["time", "event", "status", "arm", "s"]].to_csv(path, index=False)
-        script = os.path.join(tmp, "bench.R")
-        with open(script, "w") as fh:
-            fh.write(R_SCRIPT.format(path=path, repeat=repeat,
-                                     gray_repeat=1 if len(df) > 100_000 else repeat))
-        out = subprocess.run(["Rscript", script], capture_output=True, text=True, timeout=3600)
-    result = {}
-    for line in out.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            result[parts[0]] = float(parts[1])
-    if not result:
-        print("R failed:", out.stderr[-500:], file=sys.stderr)
-    return result
+    return r_timings(df[["time", "event", "status", "arm", "s"]], R_SCRIPT, repeat=repeat,
+                     gray_repeat=1 if len(df) > 100_000 else repeat)
 
 
 def run(n: int, n_strata: int, repeat: int, with_r: bool) -> None:

@@ -16,10 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shutil
-import subprocess
 import sys
-import tempfile
 import warnings
 
 import numpy as np
@@ -27,7 +24,7 @@ import pandas as pd
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from _timing import best_of  # noqa: E402
+from _timing import best_of, r_timings  # noqa: E402
 
 import mace_outcomes as mo  # noqa: E402
 
@@ -115,23 +112,7 @@ cat("weighted_km_robust", best(quote(survfit(Surv(time, event) ~ arm, data=d, we
 
 
 def r_tasks(df, repeat: int) -> dict[str, float]:
-    if shutil.which("Rscript") is None:
-        return {}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "bench.csv")
-        df[["time", "event", "arm", "w"]].to_csv(path, index=False)
-        script = os.path.join(tmp, "bench.R")
-        with open(script, "w") as fh:
-            fh.write(R_SCRIPT.format(path=path, repeat=repeat))
-        out = subprocess.run(["Rscript", script], capture_output=True, text=True, timeout=3600)
-    result = {}
-    for line in out.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            result[parts[0]] = float(parts[1])
-    if not result:
-        print("R failed:", out.stderr[-500:], file=sys.stderr)
-    return result
+    return r_timings(df[["time", "event", "arm", "w"]], R_SCRIPT, repeat=repeat)
 
 
 def main(argv=None) -> None:
