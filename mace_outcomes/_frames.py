@@ -15,6 +15,11 @@ import pandas as pd
 
 from .errors import ClusteringWarning, ExtremeWeightWarning, InputError, Problem
 
+#: A column argument (``weights=``, ``cluster=``, ``strata=``): a column name, or a
+#: Series / array aligned with the rows (e.g. ``ps.weights``), parsed by
+#: :func:`column_values`.
+ColumnArg = str | pd.Series | np.ndarray | None
+
 
 @dataclass(frozen=True)
 class SurvivalArrays:

@@ -36,7 +36,7 @@ from scipy import stats
 
 from .._design import design
 from .._display import ResultMixin, frame_html, frame_text
-from .._frames import survival_arrays
+from .._frames import ColumnArg, survival_arrays
 from ..errors import InputError, MonotoneLikelihoodWarning, Problem
 from ..survival._kernels import snap_sorted
 from ._wald import TermTests
@@ -354,7 +354,7 @@ class FineGray(TermTests, ResultMixin):
 # --------------------------------------------------------------------------- public
 def fine_gray(df: pd.DataFrame, time: str = "time", status: str = "status",
               covariates: list[str] | str | None = None, cause: int = 1,
-              weights: str | None = None, conf_level: float = 0.95,
+              weights: ColumnArg = None, conf_level: float = 0.95,
               max_iter: int = 10, gtol: float = 1e-6, *, formula: str | None = None,
               reference: dict | None = None, start: str | None = None) -> FineGray:
     """Fine-Gray regression of the subdistribution hazard of ``cause``.

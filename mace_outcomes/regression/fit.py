@@ -28,6 +28,7 @@ from scipy import stats
 from .._design import design, model_variables
 from .._display import ResultMixin, frame_html, frame_text
 from .._frames import (
+    ColumnArg,
     complete_cases,
     survival_arrays,
     warn_extreme_weights,
@@ -114,9 +115,9 @@ def cox(
     time: str = "time",
     event: str = "event",
     covariates: list[str] | str | None = None,
-    weights: str | None = None,
-    cluster: str | None = None,
-    strata: str | None = None,
+    weights: ColumnArg = None,
+    cluster: ColumnArg = None,
+    strata: ColumnArg = None,
     ties: str = "efron",
     firth: bool = False,
     conf_level: float = 0.95,

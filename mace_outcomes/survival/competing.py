@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from .._display import ResultMixin, deprecated_alias, frame_html, frame_text
-from .._frames import survival_arrays
+from .._frames import ColumnArg, survival_arrays
 from ..errors import InputError, Problem
 from ._aj_variance import aj_entry_ij_variance, cuminc_delta_variance
 from ._kernels import (
@@ -407,7 +407,7 @@ class GrayTest(ResultMixin):
 # --------------------------------------------------------------------------- public
 def cumulative_incidence(df: pd.DataFrame, time: str = "time", status: str = "status",
                          group: str | None = None, cause: int = 1,
-                         weights: str | None = None, conf_type: str = "log-log",
+                         weights: ColumnArg = None, conf_type: str = "log-log",
                          conf_level: float = 0.95,
                          variance: str = "aalen-johansen",
                          start: str | None = None) -> CumulativeIncidence:
@@ -512,7 +512,7 @@ def cumulative_incidence(df: pd.DataFrame, time: str = "time", status: str = "st
 
 
 def gray_test(df: pd.DataFrame, time: str = "time", status: str = "status",
-              group: str = "group", cause: int = 1, strata: str | None = None,
+              group: str = "group", cause: int = 1, strata: ColumnArg = None,
               rho: float = 0.0, start: str | None = None) -> GrayTest:
     """Gray's test that the cumulative incidence of a cause is equal in k groups.
 

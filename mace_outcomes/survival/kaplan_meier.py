@@ -20,7 +20,13 @@ import numpy as np
 import pandas as pd
 
 from .._display import ResultMixin, frame_html, frame_text
-from .._frames import SurvivalArrays, survival_arrays, warn_extreme_weights, warn_unclustered
+from .._frames import (
+    ColumnArg,
+    SurvivalArrays,
+    survival_arrays,
+    warn_extreme_weights,
+    warn_unclustered,
+)
 from ..errors import InputError, Problem
 from ._kernels import (
     RiskTable,
@@ -304,8 +310,8 @@ class KaplanMeier(ResultMixin):
 
 
 def kaplan_meier(df: pd.DataFrame, time: str = "time", event: str = "event",
-                 group: str | None = None, weights: str | None = None,
-                 cluster: str | None = None, conf_type: str = "log-log",
+                 group: str | None = None, weights: ColumnArg = None,
+                 cluster: ColumnArg = None, conf_type: str = "log-log",
                  conf_level: float = 0.95, robust: bool | None = None, *,
                  start: str | None = None) -> KaplanMeier:
     """Kaplan-Meier (1958) product-limit survival curves, per group.

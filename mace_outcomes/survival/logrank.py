@@ -21,7 +21,7 @@ import pandas as pd
 from scipy.stats import chi2, norm
 
 from .._display import ResultMixin, deprecated_alias, frame_html, frame_text
-from .._frames import survival_arrays, warn_extreme_weights, warn_unclustered
+from .._frames import ColumnArg, survival_arrays, warn_extreme_weights, warn_unclustered
 from ..errors import InputError, Problem
 from ._kernels import (
     StrataGrid,
@@ -239,8 +239,8 @@ def _chisq(obs: np.ndarray, exp: np.ndarray, var: np.ndarray) -> tuple[float, in
 
 
 def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
-            group: str = "group", weights: str | None = None, rho: float = 0,
-            strata: str | None = None, cluster: str | None = None, *,
+            group: str = "group", weights: ColumnArg = None, rho: float = 0,
+            strata: ColumnArg = None, cluster: ColumnArg = None, *,
             start: str | None = None) -> LogrankResult:
     """Compare survival between groups: G-rho log-rank family or the IPTW log-rank test.
 
