@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import warnings
 from collections.abc import Sequence
 
@@ -17,11 +18,16 @@ def frame_text(title: str, frame: pd.DataFrame, footer: str = "", digits: int = 
     return "\n".join(x for x in (title, body, footer) if x)
 
 
-def frame_html(title: str, frame: pd.DataFrame, footer: str = "", digits: int = 4) -> str:
-    """The same as :func:`frame_text` for notebooks."""
-    table = frame.to_html(float_format=lambda v: f"{v:.{digits}g}", border=0)
-    note = f"<p><small>{footer}</small></p>" if footer else ""
-    return f"<div><strong>{title}</strong>{table}{note}</div>"
+def frame_html(title: str, frame: pd.DataFrame, footer: str | Sequence[str] = "",
+               digits: int = 4) -> str:
+    """The same as :func:`frame_text` for notebooks. ``title`` and ``footer`` are plain text
+    (a footer's lines, or a string with newlines): everything is escaped here, once, so a
+    hostile label in a note or title cannot become markup."""
+    table = frame.to_html(float_format=lambda v: f"{v:.{digits}g}", border=0)  # escapes cells
+    lines = footer.split("\n") if isinstance(footer, str) else [str(n) for n in footer]
+    note = "<br>".join(html.escape(n) for n in lines if n)
+    note = f"<p><small>{note}</small></p>" if note else ""
+    return f"<div><strong>{html.escape(title)}</strong>{table}{note}</div>"
 
 
 def _numeric_like(column: pd.Series) -> bool:
@@ -33,16 +39,25 @@ def _numeric_like(column: pd.Series) -> bool:
     return numeric >= len(cells) / 2
 
 
-def to_markdown(frame: pd.DataFrame, title: str = "", notes: Sequence[str] = ()) -> str:
-    """A GitHub-flavoured pipe table, title in bold above, notes below."""
-    cols = [str(c) for c in frame.columns]
+# "<" opens raw HTML in Markdown only before a letter, "/", "!" or "?" (CommonMark 6.6), so
+# "<0.001" and "<5" stay readable while "<script>" or "<img onerror=...>" cannot land as HTML
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 
-    def cell(v) -> str:
-        return str(v).replace("|", "\\|").replace("\n", " ")
+
+def md_text(v) -> str:
+    """A user string made inert in Markdown: no raw HTML, no table breaks."""
+    return _TAG_START.sub("&lt;", str(v)).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(frame: pd.DataFrame, title: str = "", notes: Sequence[str] = ()) -> str:
+    """A GitHub-flavoured pipe table, title in bold above, notes below; every text inert
+    (:func:`md_text`)."""
+    cols = [str(c) for c in frame.columns]
+    cell = md_text
 
     lines = []
     if title:
-        lines += [f"**{title}**", ""]
+        lines += [f"**{md_text(title)}**", ""]
     lines.append("| " + " | ".join(cell(c) for c in cols) + " |")
     align = [":---" if i == 0 or not _numeric_like(frame.iloc[:, i]) else "---:"
              for i in range(len(cols))]
@@ -56,7 +71,7 @@ def to_markdown(frame: pd.DataFrame, title: str = "", notes: Sequence[str] = ())
         lines.append("| " + " | ".join(vals) + " |")
     if notes:
         lines.append("")
-        lines += [str(n) for n in notes]
+        lines += [md_text(n) for n in notes]
     return "\n".join(lines) + "\n"
 
 
@@ -102,5 +117,4 @@ class ResultMixin:
                            list(self.notes))  # type: ignore[attr-defined]
 
     def _repr_html_(self) -> str:
-        footer = "<br>".join(html.escape(str(n)) for n in self.notes)  # type: ignore
-        return frame_html(html.escape(self._result_title()), self.table, footer)  # type: ignore
+        return frame_html(self._result_title(), self.table, list(self.notes))  # type: ignore

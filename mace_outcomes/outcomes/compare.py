@@ -87,7 +87,7 @@ class OutcomeComparison(ResultMixin):
         return frame_text(title, self.table.set_index("analysis"), "\n".join(self.notes))
 
     def _repr_html_(self) -> str:
-        return frame_html(self.outcome, self.table, "<br>".join(self.notes))
+        return frame_html(self.outcome, self.table, self.notes)
 
 
 # ----------------------------------------------------------------------------- kernels

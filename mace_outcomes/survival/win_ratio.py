@@ -378,7 +378,7 @@ class WinRatioResult(ResultMixin):
 
     def _repr_html_(self) -> str:
         return frame_html(self._title(), self.table.set_index("level"),
-                          self._footer().replace("\n", "<br>"))
+                          self._footer())
 
     def plot(self, **kwargs):
         """Wins, losses and ties by level (:func:`mace_outcomes.plots.plot_win_ratio`)."""

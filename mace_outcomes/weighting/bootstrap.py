@@ -96,7 +96,7 @@ class BootstrapResult(ResultMixin):
 
     def _repr_html_(self) -> str:
         return frame_html("Bootstrap", self.table.set_index("statistic"),
-                          self._footer().replace("\n", "<br>"))
+                          self._footer())
 
 
 def _weights_batch(ps: np.ndarray, z: np.ndarray, F: np.ndarray, estimand: str | None,

@@ -275,7 +275,7 @@ class Comparison(ResultMixin):
 
     def _repr_html_(self) -> str:
         return frame_html("Crude and adjusted comparison", self.table.set_index("analysis"),
-                          self._footer().replace("\n", "<br>"), digits=3)
+                          self._footer(), digits=3)
 
 
 _FIRTH_METHOD = "Firth penalised Cox, profile-likelihood CI and LR p"

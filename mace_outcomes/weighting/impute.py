@@ -85,7 +85,7 @@ class Imputations(ResultMixin):
         return frame_text(self._title(), self.summary, "\n".join(self.notes))
 
     def _repr_html_(self) -> str:
-        return frame_html(self._title(), self.summary, "<br>".join(self.notes))
+        return frame_html(self._title(), self.summary, self.notes)
 
 
 @dataclass

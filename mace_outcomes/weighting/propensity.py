@@ -207,7 +207,7 @@ class Propensity(ResultMixin):
         return (frame_html("Propensity model", self.coef)
                 + frame_html("Weights", self.summary().set_index("group"))
                 + frame_html("Balance", self.balance().set_index("covariate"),
-                             self._footer().replace("\n", "<br>")))
+                             self._footer()))
 
 
 # -- input handling ----------------------------------------------------------------------

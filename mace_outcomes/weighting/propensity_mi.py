@@ -102,4 +102,4 @@ class ImputedPropensity(ResultMixin):
 
     def _repr_html_(self) -> str:
         return frame_html(self._title(), self.balance().set_index("covariate"),
-                          self._footer().replace("\n", "<br>"))
+                          self._footer())
