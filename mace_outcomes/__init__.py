@@ -59,6 +59,8 @@ _ROOMS = {
     # regression
     "cox": "regression.fit",
     "fine_gray": "regression.fine_gray",
+    "rate_ratio": "regression.counts",
+    "event_counts": "regression.counts",
     # selection-bias adjustment
     "propensity": "weighting.propensity",
     "e_value": "weighting.evalue",
@@ -85,6 +87,7 @@ _ROOMS = {
     "plot_overlap": "plots",
     "plot_km_panels": "plots",
     "plot_mean_frequency": "plots",
+    "plot_win_ratio": "plots",
     "plot_landmark": "plots.km",
     "plot_flow": "plots",
     "save_figure": "plots",

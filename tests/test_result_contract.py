@@ -160,6 +160,11 @@ REGISTRY = [
         "group", ["age", "wt_loss"]))),
     Entry("followup_summary", cache(lambda: followup_summary(mo.load_example())), None,
           "months"),  # its table is in months (days / 30.44)
+    Entry("rate_ratio", cache(lambda: mo.rate_ratio(reference_data("counts"), "treat")),
+          False, "days", one_test=True, p_row=lambda t: float(t["p"].iloc[0])),
+    Entry("rate_ratio_weighted", cache(lambda: mo.rate_ratio(
+        reference_data("counts"), "treat", weights="w", cluster="center")), True, "days",
+          one_test=True, p_row=lambda t: float(t["p"].iloc[0])),
 ]
 
 

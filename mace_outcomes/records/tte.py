@@ -52,6 +52,7 @@ from .durations import parse_duration
 from .endpoints import Endpoint, get_endpoint
 from .recurrent import recurrent_rows
 from .schema import DEATH_TYPES, EVENT_PRIORITY, ST_CERTAINTY, VESSELS
+from .split import exposure_rows
 
 _BY_PRIORITY = sorted(EVENT_PRIORITY, key=EVENT_PRIORITY.get)
 _TYPE_OF_PRIORITY = np.array(_BY_PRIORITY + [""], dtype=object)
@@ -179,6 +180,21 @@ def _prepare(cohort: Cohort, ep: Endpoint, with_lesions: bool) -> SimpleNamespac
                            treated=treated, les_pat=les_pat, les_vessel=les_vessel)
 
 
+def lesion_scopes(a: SimpleNamespace, ep: Endpoint) -> tuple[np.ndarray, ...]:
+    """Which lesions each counted event reaches (module notes, "Lesion level"): masks of
+    the events that belong to the lesion they name, to the lesions of their vessel, and
+    to every lesion of the patient."""
+    tlr_kind = ["tlr"]
+    lesion_type = _lookup(_BY_PRIORITY, ["stent_thrombosis"] + (
+        [] if ep.tlr_is_vessel_event else tlr_kind))[a.ev_prio]
+    vessel_type = _lookup(_BY_PRIORITY, ["mi", "tvr"] + (
+        tlr_kind if ep.tlr_is_vessel_event else []))[a.ev_prio]
+    scope_lesion = a.counts & lesion_type & (a.ev_lesion >= 0)
+    scope_vessel = a.counts & a.treated & ((lesion_type & (a.ev_lesion < 0)) | vessel_type)
+    scope_patient = a.counts & ~scope_lesion & ~scope_vessel
+    return scope_lesion, scope_vessel, scope_patient
+
+
 def time_to_event(
     cohort: Cohort,
     endpoint: str | Endpoint = "mace",
@@ -188,6 +204,7 @@ def time_to_event(
     *,
     require_two_arms: bool = True,
     recurrent: bool = False,
+    exposure_changes: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The time-to-event table of an endpoint, one row per patient or per lesion.
 
@@ -209,8 +226,16 @@ def time_to_event(
         check runs on the cohort as given, i.e. after its exclusions, so a third label
         such as ``none`` can be excluded first.
     recurrent : every event of the endpoint instead of the first, as ``(start, stop]``
-        rows (patient level, no landmark): ``patient_id, arm, start, stop, event,
-        terminal, event_type`` and the covariates; see :mod:`.recurrent` for the rules.
+        rows (no landmark): ``patient_id, arm, start, stop, event, terminal,
+        event_type`` and the covariates (``lesion_id`` first at lesion level, each event
+        reaching the lesions the first-event rule gives it); see :mod:`.recurrent`.
+    exposure_changes : dated changes of a time-varying exposure or covariate, one row
+        per change: ``patient_id``, ``date`` (or ``time``, days from the index date),
+        ``column`` and ``value`` (without ``value``: 0 before the date, 1 after, as
+        ``tmerge``'s ``tdc``), e.g. each patient's crossover. The rows become
+        ``(start, stop]`` pieces cut at the changes (:func:`split_at`; a change takes
+        effect after its day), ready for ``cox(start="start")``. Rows ending on day 0
+        cannot be cut and are left out with a warning naming the patients.
 
     Returns
     -------
@@ -262,9 +287,9 @@ def time_to_event(
     elif lm >= h:
         problems.append(Problem(f"landmark ({landmark}) must be before the horizon "
                                 f"({horizon})"))
-    if recurrent and (level != "patient" or lm > 0):
-        problems.append(Problem("recurrent=True gives patient-level rows from the index "
-                                "date", fix="use level='patient' and landmark=0"))
+    if recurrent and lm > 0:
+        problems.append(Problem("recurrent=True gives rows from the index date",
+                                fix="use landmark=0"))
     if problems:
         raise InputError(problems)
     if level == "lesion":
@@ -277,15 +302,19 @@ def time_to_event(
 
     a = _prepare(cohort, ep, with_lesions=level == "lesion")
     if recurrent:
-        out = recurrent_rows(cohort, a, h)
+        out = recurrent_rows(cohort, a, h,
+                             lesion_scopes(a, ep) if level == "lesion" else None)
         out.attrs.update({"endpoint": ep.name, "horizon": None if horizon is None else h,
-                          "landmark": 0.0, "level": "patient", "time_unit": "days",
+                          "landmark": 0.0, "level": level, "time_unit": "days",
                           "recurrent": True,
                           "attrition": cohort.attrition.to_dict("records")})
+        if exposure_changes is not None:
+            out = _exposure(out, cohort, exposure_changes, "stop",
+                            ("terminal", "event_type"), 0.0)
         return out
     p, lesions, n_pat, nv = cohort.patients, cohort.lesions, a.n_pat, len(VESSELS)
     ev_pat, ev_day, ev_prio, counts = a.ev_pat, a.ev_day, a.ev_prio, a.counts
-    ev_vessel, ev_lesion, treated = a.ev_vessel, a.ev_lesion, a.treated
+    ev_vessel, ev_lesion = a.ev_vessel, a.ev_lesion
     les_pat, les_vessel = a.les_pat, a.les_vessel
     end, death_day, death_prio = a.end, a.death_day, a.death_prio
 
@@ -298,14 +327,7 @@ def time_to_event(
         lesion_covars = None
     else:
         n_les = len(lesions)
-        tlr_kind = ["tlr"]
-        lesion_type = _lookup(_BY_PRIORITY, ["stent_thrombosis"] + (
-            [] if ep.tlr_is_vessel_event else tlr_kind))[ev_prio]
-        vessel_type = _lookup(_BY_PRIORITY, ["mi", "tvr"] + (
-            tlr_kind if ep.tlr_is_vessel_event else []))[ev_prio]
-        scope_lesion = counts & lesion_type & (ev_lesion >= 0)
-        scope_vessel = counts & treated & ((lesion_type & (ev_lesion < 0)) | vessel_type)
-        scope_patient = counts & ~scope_lesion & ~scope_vessel
+        scope_lesion, scope_vessel, scope_patient = lesion_scopes(a, ep)
 
         # First patient-wide event per patient, then per (patient, vessel), per lesion.
         pw_day, pw_prio = first_per_unit(ev_pat[scope_patient], ev_day[scope_patient],
@@ -373,7 +395,20 @@ def time_to_event(
         # The flow of the analysed cohort (plain records: attrs are compared on concat).
         "attrition": cohort.attrition.to_dict("records"),
     })
+    if exposure_changes is not None:
+        out = _exposure(out, cohort, exposure_changes, "time", ("status", "event_type"), lm)
     return out
+
+
+def _exposure(rows: pd.DataFrame, cohort: Cohort, changes: pd.DataFrame, time: str,
+              last_piece: tuple[str, ...], landmark: float) -> pd.DataFrame:
+    """The rows cut at the dated exposure changes (:func:`.split.exposure_rows`)."""
+    p = cohort.patients
+    index_date = pd.Series(p["index_date"].to_numpy(dtype="datetime64[ns]"),
+                           index=pd.Index(p["patient_id"].to_numpy()))
+    ex = cohort.excluded
+    excluded = set(ex.loc[ex["table"] == "patients", "id"].astype(str))
+    return exposure_rows(rows, index_date, changes, excluded, time, last_piece, landmark)
 
 
 #: Attrition line of patients left out of a lesion-level analysis.
