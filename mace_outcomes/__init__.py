@@ -70,6 +70,8 @@ _ROOMS = {
     "pool": "weighting.pool",
     "impute": "weighting.impute",
     "adjusted_risk": "weighting.adjusted",
+    "match": "weighting.match",
+    "Matched": "weighting.match",
     # non-time-to-event outcomes (stent expansion, procedural outcomes)
     "compare_outcome": "outcomes",
     "stent_expansion": "outcomes",
@@ -88,6 +90,7 @@ _ROOMS = {
     "plot_km_panels": "plots",
     "plot_mean_frequency": "plots",
     "plot_win_ratio": "plots",
+    "plot_adjusted_risk": "plots",
     "plot_landmark": "plots.km",
     "plot_flow": "plots",
     "save_figure": "plots",

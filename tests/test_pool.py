@@ -253,3 +253,18 @@ def test_identical_copies_give_back_each_rows_own_wald_interval():
         tol = 1e-7 * float((arms.table[hi] - arms.table[lo]).max())  # t(2e8) vs normal
         np.testing.assert_allclose(rows[f"{pre}lower"], arms.table[lo], rtol=0, atol=tol)
         np.testing.assert_allclose(rows[f"{pre}upper"], arms.table[hi], rtol=0, atol=tol)
+
+
+def test_pooled_limits_on_very_few_df_are_infinite_without_overflow_warnings():
+    # two tiny fits pooled on 1 complete-data df: the Barnard-Rubin df fall below 1 and
+    # the t quantile makes the log-scale upper limit huge; exp of it is inf, silently
+    d1 = pd.DataFrame({"time": [1, 2, 3, 4, 5, 6, 7, 8], "event": [1, 0, 1, 1, 0, 1, 1, 0],
+                       "x": [0, 1, 0, 1, 1, 0, 1, 0]})
+    d2 = d1.assign(x=[0, 1, 1, 1, 0, 0, 1, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        res = mo.pool([mo.cox(d1, covariates=["x"]), mo.cox(d2, covariates=["x"])], dfcom=1)
+    row = res.summary.iloc[0]
+    assert row["df"] < 1
+    assert row["hr_upper"] == np.inf or row["hr_upper"] > 1e100
+    assert np.isclose(row["hr"], np.exp(row["estimate"]))

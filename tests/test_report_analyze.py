@@ -197,3 +197,196 @@ def test_lesion_level_study_is_clustered_by_patient(tmp_path):
     page = (tmp_path / "results" / "report.html").read_text()
     assert "p from the cluster-robust log-rank (score) test" in page  # and the figure says so
     assert "Table 4b. Clinical outcomes (lesions" in page
+
+
+# ------------------------------------------------ missing covariates: impute, complete case
+COVARIATES = ["renal_insufficiency", "any_left_main", "any_ostial", "any_bifurcation"]
+
+
+def _blanked(tmp_path, policy: str, m: int = 4):
+    """The bundled cohort with covariate values blanked (analysed patients only) and the
+    study asking for ``policy``; returns the folder and {column: blanked ids}."""
+    folder = tmp_path / "cohort"
+    shutil.copytree(example_path(), folder)
+    ids = mo.load_example().patients["patient_id"].tolist()  # the analysed patients
+    blanked = {"renal_insufficiency": [ids[3], ids[9], ids[40]],
+               "any_ostial": [ids[40], ids[60]]}  # ids[40] in both: counted once
+    patients = pd.read_csv(folder / "patients.csv")
+    for col, who in blanked.items():
+        patients.loc[patients.patient_id.isin(who), col] = None
+    patients.to_csv(folder / "patients.csv", index=False)
+    study = (folder / "study.toml").read_text().replace(
+        'level = "patient"', f'level = "patient"\nmissing = "{policy}"\nm = {m}').replace(
+        'endpoints = ["mace", "cardiac_death", "mi", "tvr", "stent_thrombosis"]',
+        'endpoints = ["mace"]')
+    (folder / "study.toml").write_text(study)
+    return folder, blanked
+
+
+@pytest.mark.slow
+def test_imputed_comparison_is_rubins_pool_of_the_per_imputation_fits(tmp_path):
+    folder, blanked = _blanked(tmp_path, "impute")
+    res = mo.analyze(folder, out=tmp_path / "results", bootstrap=0, progress=False).results
+    # independently: the same imputation (seed = [propensity] seed) and one fit per data set
+    tte = mo.time_to_event(mo.read_cohort(folder), "mace", horizon=365)
+    imp = mo.impute(tte, variables=COVARIATES, m=4, seed=2024, treatment="arm")
+    fits = [mo.compare_arms(d, treatment="arm", covariates=COVARIATES, treated="OCT")
+            for d in imp.datasets]
+    expected = mo.pool(fits).summary
+    rows = pd.DataFrame(res["endpoints"]["mace"]["comparison"]).set_index("analysis")
+    for a in ("crude", "IPTW-ATE", "overlap"):
+        ref = expected.loc[f"{a}: hr"]
+        assert rows.loc[a, "hr"] == pytest.approx(ref["hr"], rel=1e-10)
+        assert rows.loc[a, "lower"] == pytest.approx(ref["hr_lower"], rel=1e-8)
+        assert rows.loc[a, "fmi"] == pytest.approx(ref["fmi"], rel=1e-8)
+    # the complete-case sensitivity rows leave out exactly the blanked patients
+    cc = pd.DataFrame(res["endpoints"]["mace"]["complete_case"]).set_index("analysis")
+    n_blank = len(set().union(*blanked.values()))
+    assert cc.loc["crude", "n_treated"] + cc.loc["crude", "n_control"] == 79 - n_blank
+    # Table 1 counts the blanks per arm; the report says which analysis is primary
+    arm = mo.load_example().patients.set_index("patient_id")["arm"]
+    t1 = pd.DataFrame(res["table1"])
+    for col, who in blanked.items():
+        line = t1[(t1["variable"].str.startswith(read_study(folder / "study.toml").label(col)))
+                  & (t1["row_type"] == "missing")]
+        assert line[["OCT", "IVUS"]].astype(int).values.tolist() == [
+            [int((arm[who] == "OCT").sum()), int((arm[who] == "IVUS").sum())]]
+    page = (tmp_path / "results" / "report.html").read_text()
+    assert "Primary analysis: the comparison on m = 4 multiply imputed data sets" in page
+    assert "<h2>Multiple imputation</h2>" in page
+    assert "<h2>Complete-case sensitivity analysis</h2>" in page
+
+
+@pytest.mark.slow
+def test_complete_case_attrition_counts_exactly_the_blanked_patients(tmp_path):
+    folder, blanked = _blanked(tmp_path, "complete_case")
+    res = mo.analyze(folder, out=tmp_path / "results", bootstrap=0, progress=False).results
+    flow = pd.DataFrame(res["attrition"]).set_index("reason")
+    # in order: every blank renal value, then the ostial blanks not already left out
+    assert flow.loc["missing renal_insufficiency", "patients"] == 3
+    assert flow.loc["missing any_ostial", "patients"] == 1
+    assert flow.loc["kept", "patients"] == 79 - 4
+    assert res["primary_analysis"].startswith("Primary analysis: complete cases")
+
+
+def _pairs_by_hand(cohort, hierarchy, horizon, treated="OCT"):
+    """Pocock's wins and losses of ``treated`` per level, pair by pair: within the pair's
+    shared follow-up the first to have the level's event loses; else the next level."""
+    end = mo.time_to_event(cohort, "all_cause_death", horizon=horizon).set_index("patient_id")
+    first = []  # per level: the day of the event, inf without one
+    for h in hierarchy:
+        lev = mo.time_to_event(cohort, h, horizon=horizon).set_index("patient_id")
+        lev = lev.reindex(end.index)
+        first.append(np.where(lev["event"] == 1, lev["time"], np.inf))
+    fu, is_t = end["time"].to_numpy(), (end["arm"] == treated).to_numpy()
+    wins, losses = [0] * len(hierarchy), [0] * len(hierarchy)
+    for i in np.flatnonzero(is_t):
+        for j in np.flatnonzero(~is_t):
+            shared = min(fu[i], fu[j])
+            for k, t in enumerate(first):
+                ti = t[i] if t[i] <= shared else np.inf
+                tj = t[j] if t[j] <= shared else np.inf
+                if ti != tj:
+                    (losses if ti < tj else wins)[k] += 1
+                    break
+    return wins, losses
+
+
+@pytest.mark.slow
+def test_landmark_total_events_and_win_ratio_sections(tmp_path):
+    folder = tmp_path / "cohort"
+    shutil.copytree(example_path(), folder)
+    hierarchy = ["cardiac_death", "stroke", "mi", "tvr"]
+    study = (folder / "study.toml").read_text().replace(
+        'level = "patient"', 'level = "patient"\nlandmarks = [30]\nrecurrent = true\n'
+        f'win_ratio = {json.dumps(hierarchy)}').replace(
+        'endpoints = ["mace", "cardiac_death", "mi", "tvr", "stent_thrombosis"]',
+        'endpoints = ["mace"]')
+    (folder / "study.toml").write_text(study)
+    out = tmp_path / "results"
+    res = mo.analyze(folder, out=out, bootstrap=0, progress=False).results
+    for title in ("Landmark analysis: MACE, 30 days", "Total events (first and repeat)",
+                  "Mean cumulative events: MACE", "Win ratio"):
+        assert title in res["sections"]
+    for name in ("landmark_mace_30", "mcf_mace", "win_ratio"):
+        assert (out / "figures" / f"{name}.png").stat().st_size > 1000
+    cohort = mo.load_example()
+    tte = mo.time_to_event(cohort, "mace", horizon=365)
+    lm = pd.DataFrame(res["landmarks"]["30"]["table"]).set_index(["window", "group"])
+    for arm in ("OCT", "IVUS"):
+        mine = tte[tte.arm == arm]
+        assert lm.loc[("0 to 30", arm), "events"] == ((mine.time <= 30) & (mine.event == 1)).sum()
+        assert lm.loc[("30 to 365", arm), "n"] == (mine.time > 30).sum()
+        assert lm.loc[("30 to 365", arm), "events"] == ((mine.time > 30) & (mine.event == 1)
+                                                       ).sum()
+    total = pd.DataFrame(res["recurrent"]["table"]).set_index("arm")
+    assert total.loc["OCT", "first events"] == tte.loc[tte.arm == "OCT", "event"].sum()
+    assert (total["total events"] >= total["first events"]).all()
+    wins, losses = _pairs_by_hand(cohort, hierarchy, 365)
+    levels = pd.DataFrame(res["win_ratio"]["table"])
+    assert levels["wins"].tolist() == wins and levels["losses"].tolist() == losses
+    summary = pd.DataFrame(res["win_ratio"]["summary"]).iloc[0]
+    assert summary["win_ratio"] == pytest.approx(sum(wins) / sum(losses), rel=1e-12)
+    checklist = (out / "tables" / "strobe_record_checklist.csv").read_text()
+    assert "Landmark analysis: MACE, 30 days" in checklist and "Win ratio" in checklist
+
+
+@pytest.mark.slow
+def test_matched_row_figure_balance_and_counts(tmp_path):
+    from mace_outcomes.report.preflight import matching_ready
+
+    if not matching_ready():
+        pytest.skip("propensity-score matching is not available yet")
+    from mace_outcomes.weighting.match import match
+
+    folder = tmp_path / "cohort"
+    shutil.copytree(example_path(), folder)
+    study = (folder / "study.toml").read_text().replace(
+        'level = "patient"', 'level = "patient"\nadjustment = ["iptw", "overlap", "match"]'
+    ).replace('endpoints = ["mace", "cardiac_death", "mi", "tvr", "stent_thrombosis"]',
+              'endpoints = ["mace"]') + "\n[matching]\nratio = 1\ncaliper = 0.2\n"
+    (folder / "study.toml").write_text(study)
+    out = tmp_path / "results"
+    res = mo.analyze(folder, out=out, bootstrap=0, progress=False).results
+    # independently: MatchIt-style matching, then Cox weighted by the matching weights with
+    # the matched sets as clusters
+    tte = mo.time_to_event(mo.load_example(), "mace", horizon=365)
+    m = match(tte, treatment="arm", covariates=COVARIATES, treated="OCT", seed=2024)
+    d = m.data.assign(oct=(m.data["arm"] == "OCT").astype(int))
+    ref = mo.cox(d, covariates=["oct"], weights="match_weight", cluster="subclass").summary
+    rows = pd.DataFrame(res["endpoints"]["mace"]["comparison"]).set_index("analysis")
+    assert rows.loc["matched", "hr"] == pytest.approx(ref.loc["oct", "hr"], rel=1e-8)
+    counts = pd.DataFrame(res["matching"]["counts"]).set_index("group")
+    assert counts.loc["OCT", "matched"] + counts.loc["OCT", "unmatched"] == 32
+    assert counts.loc["OCT", "matched"] == counts.loc["IVUS", "matched"]  # 1:1, no replacement
+    assert counts.loc["IVUS", "matched"] == (m.data["arm"] == "IVUS").sum()
+    for name in ("km_mace_matched", "love_matched"):
+        assert (out / "figures" / f"{name}.png").stat().st_size > 1000
+    assert {"Matched sample", "Kaplan-Meier: MACE, matched"} <= set(res["sections"])
+
+
+@pytest.mark.slow
+def test_lesion_level_imputation_is_per_patient_merged_to_lesions(tmp_path):
+    folder, _ = _blanked(tmp_path, "impute", m=3)
+    (folder / "study.toml").write_text((folder / "study.toml").read_text().replace(
+        'level = "patient"', 'level = "lesion"'))
+    res = mo.analyze(folder, out=tmp_path / "results", bootstrap=0, progress=False).results
+    # independently: impute the patients, give each lesion its patient's values, then one
+    # comparison per completed data set clustered by patient, pooled
+    cohort = mo.read_cohort(folder)
+    patients = mo.time_to_event(cohort, "mace", horizon=365)
+    lesions = mo.time_to_event(cohort, "mace", horizon=365, level="lesion")
+    imp = mo.impute(patients, variables=COVARIATES, m=3, seed=2024, treatment="arm")
+    fits = []
+    for d in imp.datasets:
+        filled = lesions.drop(columns=COVARIATES).merge(
+            d[["patient_id", *COVARIATES]], on="patient_id", how="left")
+        assert len(filled) == len(lesions) == 84
+        fits.append(mo.compare_arms(filled, treatment="arm", covariates=COVARIATES,
+                                    treated="OCT", cluster="patient_id"))
+    expected = mo.pool(fits).summary
+    rows = pd.DataFrame(res["endpoints"]["mace"]["comparison"]).set_index("analysis")
+    for a in ("IPTW-ATE", "overlap"):
+        assert rows.loc[a, "hr"] == pytest.approx(expected.loc[f"{a}: hr", "hr"], rel=1e-10)
+    assert "Primary endpoint" in res["sections"]
+    assert res["primary_endpoint"]["notes"][0].startswith("pooled over m = 3 imputations")

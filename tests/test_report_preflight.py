@@ -136,3 +136,48 @@ def test_a_study_given_as_an_object_is_checked_too(tmp_path):
     assert cohort is None and {p.column for p in problems} == {"endpoints", "dpi"}
     cohort, problems = preflight(folder, read_study(folder / "study.toml"))
     assert problems == [] and len(cohort.patients) == 79  # the paper's analysed cohort
+
+
+def _blank_severe_calcification(folder):
+    lesions = pd.read_csv(folder / "lesions.csv")
+    lesions.loc[lesions.lesion_id.isin(["L010", "L020"]), "severe_calcification"] = None
+    lesions.to_csv(folder / "lesions.csv", index=False)
+
+
+def test_impute_accepts_blank_patient_covariates_not_lesion_ones(tmp_path, capsys):
+    impute = lambda t: t.replace('level = "patient"', 'level = "lesion"\nmissing = "impute"')  # noqa: E731
+    folder = _cohort(tmp_path, _blank_renal, impute)
+    _, problems = preflight(folder, read_study(folder / "study.toml"))
+    assert problems == []  # the patients' blanks are imputed
+    (folder / "study.toml").write_text((folder / "study.toml").read_text().replace(
+        '"renal_insufficiency"', '"renal_insufficiency", "severe_calcification"'))
+    _blank_severe_calcification(folder)
+    err = _validate(folder, capsys)
+    assert err.startswith("1 problem") and "severe_calcification" in err
+    assert "rows [L010, L020]" in err and "patients' covariates only" in err
+    assert 'missing = "complete_case"' in err
+
+
+def test_match_is_refused_until_matching_is_available(tmp_path):
+    from mace_outcomes.report.preflight import matching_ready
+
+    folder = _cohort(tmp_path, study_edit=lambda t: t.replace(
+        'level = "patient"', 'level = "patient"\nadjustment = ["iptw", "match"]'))
+    _, problems = preflight(folder, read_study(folder / "study.toml"))
+    refused = [p for p in problems if p.column == "adjustment"]
+    if matching_ready():
+        assert refused == []
+    else:
+        assert len(refused) == 1 and "not yet" in refused[0].reason
+
+
+def test_blank_covariates_without_a_policy_name_ids_count_and_both_settings(tmp_path, capsys):
+    folder = _cohort(tmp_path, _blank_renal)
+    out = tmp_path / "results"
+    assert main(["analyze", str(folder), "--out", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("1 problem")  # one clear error
+    for words in ("renal_insufficiency", "rows [P004, P077]", "2 blank (missing) value(s)",
+                  'missing = "complete_case"', 'missing = "impute"'):
+        assert words in err
+    assert not out.exists() and not list(tmp_path.glob(".results*"))  # nothing written

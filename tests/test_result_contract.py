@@ -160,6 +160,12 @@ REGISTRY = [
         "group", ["age", "wt_loss"]))),
     Entry("followup_summary", cache(lambda: followup_summary(mo.load_example())), None,
           "months"),  # its table is in months (days / 30.44)
+    Entry("match", cache(lambda: mo.match(lung(), "group", ["age", "ph_ecog"])), True),
+    Entry("compare_arms_matched", cache(lambda: mo.compare_arms(
+        lung(), "group", ["age", "ph_ecog"], adjustment=["iptw", "match"])), True, "days"),
+    Entry("adjusted_risk_curve", cache(lambda: mo.adjusted_risk(
+        lung(), treatment="group", covariates=["age", "ph_ecog"], times=None, band=True,
+        n_sim=200, seed=1)), False, "days"),
     Entry("rate_ratio", cache(lambda: mo.rate_ratio(reference_data("counts"), "treat")),
           False, "days", one_test=True, p_row=lambda t: float(t["p"].iloc[0])),
     Entry("rate_ratio_weighted", cache(lambda: mo.rate_ratio(

@@ -13,9 +13,12 @@ writes PDF / SVG / PNG / TIFF with embedded fonts at 300-600 dpi.
 - :func:`plot_flow` -- patient flow: screened, excluded with reasons, analysed per arm
 - :func:`plot_win_ratio` -- wins of each arm stacked by level, and the ties
 - :func:`plot_mean_frequency` -- mean cumulative number of events per patient, at risk
+- :func:`plot_adjusted_risk` -- standardised risk curves per arm, pointwise CIs and
+  simultaneous bands
 - :func:`arm_colours` -- one colour per arm, to pass as ``palette=`` to every figure
 """
 
+from .adjusted import plot_adjusted_risk
 from .balance import plot_love, plot_overlap
 from .flow import plot_flow
 from .forest import plot_forest
@@ -28,4 +31,5 @@ from .win_ratio import plot_win_ratio
 __all__ = ["plot_km", "plot_cif", "plot_km_panels", "plot_forest", "plot_love",
            "plot_overlap", "save_figure", "at_risk_table", "figure_style", "format_p",
            "OKABE_ITO", "WIDTHS", "UNITS", "CurveOptions", "arm_colours",
-           "plot_win_ratio", "plot_flow", "plot_mean_frequency"]
+           "plot_win_ratio", "plot_flow", "plot_mean_frequency",
+           "plot_adjusted_risk"]

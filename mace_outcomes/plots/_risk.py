@@ -123,3 +123,62 @@ def _risk_frame(table, xb, unit_days, unit, groups, labels, counts) -> pd.DataFr
     risk.insert(2, "time", np.tile(xb, len(groups)))
     risk.attrs["unit"] = unit
     return risk
+
+
+#: the rows small-cell suppression applies to: at risk, cumulative events and censorings,
+#: weighted and unweighted (not the effective sample size, which counts no one).
+SUPPRESSED_ROWS = (*COUNT_ROWS, *(f"{r}_unweighted" for r in COUNT_ROWS))
+
+
+def suppress_risk_table(risk: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """``risk`` with each count drawn as 1 to ``min_cell - 1`` (after rounding, as the
+    figure draws it) replaced by ``"<min_cell"``; the other cells keep their values."""
+    out = risk.copy()
+    for col in [c for c in risk.columns if c in SUPPRESSED_ROWS]:
+        # numbers; a cell already suppressed ("<5") is text and stays as it is
+        v = pd.to_numeric(risk[col], errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            shown = np.round(v)
+            small = np.isfinite(v) & (shown >= 1) & (shown < min_cell)
+        if small.any():
+            cells = risk[col].astype(object).to_numpy(copy=True)
+            cells[small] = f"<{min_cell}"
+            out[col] = cells
+    return out
+
+
+def suppress_risk_text(axes, min_cell: int) -> int:
+    """Redraw the small counts of the risk-table axes as ``"<min_cell"``.
+
+    Each drawn number is a Text artist with gid ``"risk:<row>:<group>"`` whose text is
+    the rounded count; those of the count rows from 1 to ``min_cell - 1`` are rewritten.
+    Returns how many were."""
+    done = 0
+    for ax in axes:
+        for text in ax.texts:
+            gid = text.get_gid() or ""
+            parts = gid.split(":", 2)
+            if len(parts) < 3 or parts[0] != "risk" or parts[1] not in SUPPRESSED_ROWS:
+                continue
+            try:
+                value = float(text.get_text())
+            except ValueError:  # a dash (not computed) or already suppressed
+                continue
+            if 1 <= value < min_cell:
+                text.set_text(f"<{min_cell}")
+                done += 1
+    return done
+
+
+def suppress_drawn(out, min_cell: int, panel: bool):
+    """Apply :func:`suppress_risk_text` and :func:`suppress_risk_table` to what the
+    drawing returned: a figure, ``(figure, table)``, or a panel's ``(parts, table)``."""
+    if panel:
+        parts, risk = out
+        suppress_risk_text(parts["tables"], min_cell)
+        return parts, (None if risk is None else suppress_risk_table(risk, min_cell))
+    fig = out[0] if isinstance(out, tuple) else out
+    suppress_risk_text(getattr(fig, "risk_axes", []), min_cell)
+    if fig.risk_table is not None:
+        fig.risk_table = suppress_risk_table(fig.risk_table, min_cell)
+    return (fig, fig.risk_table) if isinstance(out, tuple) else fig

@@ -35,7 +35,14 @@ from ._curves import (
     ylim_for,
 )
 from ._draw import figure_height, finish, layout, render
-from ._risk import ROW_TITLES, at_risk_table, check_counts, check_rows, risk_tables
+from ._risk import (
+    ROW_TITLES,
+    at_risk_table,
+    check_counts,
+    check_rows,
+    risk_tables,
+    suppress_drawn,
+)
 from .landmark import draw_landmark
 from .options import CurveOptions, curve_options
 from .style import figure_style, figure_width, new_figure
@@ -65,6 +72,11 @@ def _figure(o: CurveOptions, curves: list[Curve], table: pd.DataFrame, groups: l
     """Risk tables, axis labels and legend default, then the drawing."""
     rows = check_rows(o.risk_table_rows)
     check_counts(o.weighted_counts)
+    min_cell = o.min_cell
+    if min_cell:  # the tables' rule, imported only when asked for (it loads scipy.stats)
+        from ..tables._suppress import check_min_cell
+
+        min_cell = check_min_cell(min_cell)
     xmax = float(xb[-1])
     yl = ylim_for(curves, kind, o.conf_int, xmax, o.ylim)
     risk, row_titles = None, dict(ROW_TITLES)
@@ -73,10 +85,13 @@ def _figure(o: CurveOptions, curves: list[Curve], table: pd.DataFrame, groups: l
                                              weighted, o.weighted_counts, rows)
     xlabel = o.xlabel or f"Time since index procedure ({o.unit})"
     legend = (n_legend > 1) if o.legend is None else o.legend
-    return render(curves, risk, rows, row_titles, xb, xmax, yl, o.percent, o.conf_int,
-                  censor_marks, xlabel, o.ylabel or ylabel, annotation, kind, legend,
-                  o.legend_title, o.title, o.width, o.height, o.fontsize, o.labels, groups,
-                  o.return_table, target)
+    out = render(curves, risk, rows, row_titles, xb, xmax, yl, o.percent, o.conf_int,
+                 censor_marks, xlabel, o.ylabel or ylabel, annotation, kind, legend,
+                 o.legend_title, o.title, o.width, o.height, o.fontsize, o.labels, groups,
+                 o.return_table, target)
+    if min_cell > 1 and risk is not None:  # small counts drawn and tabulated as "<min_cell"
+        out = suppress_drawn(out, min_cell, panel=target is not None)
+    return out
 
 
 # -- public -----------------------------------------------------------------------------
@@ -101,9 +116,11 @@ def plot_km(km, options: CurveOptions | None = None, *, kind: str = "survival",
     **kwargs
         Any field of :class:`~mace_outcomes.plots.options.CurveOptions`: conf_int,
         censor_marks, percent, unit, days_per_unit, breaks, risk_table,
-        risk_table_rows, weighted_counts, test, test_label, hr, hr_term, hr_label, note,
-        labels, palette, order, linestyles, width, height, fontsize, title, xlabel,
-        ylabel, ylim, legend, legend_title, return_table.
+        risk_table_rows, weighted_counts, min_cell, test, test_label, hr, hr_term,
+        hr_label, note, labels, palette, order, linestyles, width, height, fontsize,
+        title, xlabel, ylabel, ylim, legend, legend_title, return_table.
+        ``min_cell=5`` draws the counts 1-4 of the risk table as ``<5`` (small-cell
+        suppression; ``fig.risk_table`` holds the same text).
 
     Returns
     -------

@@ -45,6 +45,14 @@ class CurveOptions:
         both tables one under the other; each table's title says which. Ignored for
         unweighted curves. With "both", ``fig.risk_table`` adds ``n_risk_unweighted``,
         ``cum_events_unweighted`` and ``cum_censored_unweighted``.
+    min_cell : int
+        Small-cell suppression for data-release rules: a number at risk, cumulative
+        event or censoring count drawn as 1 to ``min_cell - 1`` is drawn as
+        ``"<min_cell"`` (weighted and unweighted rows alike; zero is drawn; the
+        effective sample size is not a count and is kept), and so is the cell of
+        ``fig.risk_table``. 0 (default) draws every count. No complementary
+        suppression: a suppressed count may still be recovered from its neighbours
+        (e.g. the number at risk at the previous time minus events and censorings).
     test : LogrankResult or GrayTest, optional
         Annotated as ``Log-rank p = 0.002`` (``test_label`` to rename). Weighted curves
         need the weighted (IPTW) test and unweighted curves the unweighted one: a
@@ -90,6 +98,7 @@ class CurveOptions:
     risk_table: bool = True
     risk_table_rows: Sequence[str] = ("n_risk",)
     weighted_counts: str = "weighted"
+    min_cell: int = 0
     test: Any = None
     test_label: str | None = None
     hr: Any = None

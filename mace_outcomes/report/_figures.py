@@ -73,14 +73,20 @@ def km_panels(state: dict, ep: str) -> list[tuple[str, str, object, object, pd.S
         return [("crude", "crude", state["kms"][ep], None, None)]
     rows = comp.table.reset_index(drop=True)
     panels = [("crude", "crude", comp.curves["crude"], comp.tests["crude"], rows.iloc[0])]
-    if len(rows) > 1:
-        name = rows.loc[1, "analysis"]
-        curves = comp.curves[name]
-        ps = comp.propensity.get(name)
-        if ps is not None:  # the effective sample size row of a weighted figure
-            curves = with_ess(curves, state["tte"][ep], ps.weights.to_numpy())
-        panels.append(("iptw", name, curves, comp.tests[name], rows.iloc[1]))
+    k = _first_weighted(comp, rows)
+    if k is not None:
+        name = rows.loc[k, "analysis"]
+        ps = comp.propensity[name]  # the effective sample size row of a weighted figure
+        curves = with_ess(comp.curves[name], state["tte"][ep], ps.weights.to_numpy())
+        panels.append(("iptw", name, curves, comp.tests[name], rows.iloc[k]))
     return panels
+
+
+def _first_weighted(comp, rows: pd.DataFrame) -> int | None:
+    """The row of the comparison's first propensity-weighted analysis (the matched row
+    has its own figure)."""
+    weighted = [i for i, a in enumerate(rows["analysis"]) if a in comp.propensity]
+    return weighted[0] if weighted else None
 
 
 def competing_deaths(state: dict, ep: str) -> bool:
@@ -105,14 +111,14 @@ def cif_panels(state: dict, ep: str) -> list[tuple[str, str, object, object, pd.
             else None)
     rows = comp.table.reset_index(drop=True) if comp is not None else None
     panels = [("crude", "crude", ci, gray, None if rows is None else rows.iloc[0])]
-    if rows is not None and len(rows) > 1:
-        name = rows.loc[1, "analysis"]
-        ps = comp.propensity.get(name)
-        if ps is not None:
-            weighted = d.assign(iptw=ps.weights.to_numpy())
-            ci_w = with_ess(mo.cumulative_incidence(weighted, group="arm", weights="iptw"),
-                            d, ps.weights.to_numpy())
-            panels.append(("iptw", name, ci_w, None, rows.iloc[1]))
+    k = None if rows is None else _first_weighted(comp, rows)
+    if k is not None:
+        name = rows.loc[k, "analysis"]
+        ps = comp.propensity[name]
+        weighted = d.assign(iptw=ps.weights.to_numpy())
+        ci_w = with_ess(mo.cumulative_incidence(weighted, group="arm", weights="iptw"),
+                        d, ps.weights.to_numpy())
+        panels.append(("iptw", name, ci_w, None, rows.iloc[k]))
     return panels
 
 
@@ -142,6 +148,15 @@ def _km_caption(label: str, analysis: str, units: str, test=None, cluster=None) 
               else "")
     return (f"{label}{how}: Kaplan-Meier cumulative incidence by arm ({units}). Under the "
             f"curves: at risk, cumulative events and cumulative censored (KMunicate).{counts}")
+
+
+def min_cell_option(study) -> dict:
+    """``{"min_cell": n}`` for the figures' risk tables when the study asks for
+    suppression and the plots accept it (else nothing)."""
+    from ..plots.options import CurveOptions
+
+    n = int(getattr(study, "min_cell", 0) or 0)
+    return {"min_cell": n} if n and "min_cell" in CurveOptions.__dataclass_fields__ else {}
 
 
 def study_palette(state: dict) -> dict:
@@ -191,7 +206,7 @@ def figures(writer, study, state: dict) -> None:
               "order": [treated, control], "palette": palette, "unit": study.unit,
               "width": study.width, "risk_table_rows": KMUNICATE,
               # weighted curves: the pseudo-population and the patients behind it
-              "weighted_counts": "both"}
+              "weighted_counts": "both", **min_cell_option(study)}
     if study.unit == "months" and study.horizon_days == 365:
         common["breaks"] = (0, 3, 6, 9, 12)
     as_cif = getattr(study, "components", "cif") == "cif"
@@ -203,18 +218,31 @@ def figures(writer, study, state: dict) -> None:
     if state["comparisons"]:
         rows = []
         for ep, comp in state["comparisons"].items():
-            for _, r in comp.table.iterrows():
+            # a pooled comparison (imputations) is already its table of rows
+            table = comp if isinstance(comp, pd.DataFrame) else comp.table
+            for _, r in table.iterrows():
                 rows.append({"label": f"{label(ep)}: {r['analysis']}",
                              "hr": r["hr"], "lower": r["lower"], "upper": r["upper"], "p": r["p"]})
         fig = plot_forest(pd.DataFrame(rows), palette=palette,
                           favours=(f"Favours {treated}", f"Favours {control}"))
         writer.section("Forest plot", writer.figure("forest", fig))
-    if state["ps"] is not None:
-        love = plot_love(state["ps"], labels=state.get("labels"), palette=palette,
-                         width=study.width)
-        writer.section("Love plot", writer.figure("love", love))
-        overlap = plot_overlap(state["ps"], palette=palette, width=study.width)
-        writer.section("Propensity overlap", writer.figure("overlap", overlap))
+    ps = state["ps"]
+    if ps is not None:
+        fits = getattr(ps, "fits", None)  # re-fitted within each imputation
+        love = plot_love(ps if fits is None else ps.balance(), labels=state.get("labels"),
+                         palette=palette, width=study.width)
+        caption = None if fits is None else (
+            "Standardised mean differences of the propensity covariates before and after "
+            f"weighting, averaged over the m = {len(fits)} imputations (|SMD| < 0.1: "
+            "balanced).")
+        writer.section("Love plot", writer.figure("love", love, caption=caption))
+        overlap = plot_overlap(ps if fits is None else fits[0], palette=palette,
+                               width=study.width)
+        caption = None if fits is None else (
+            f"Distribution of the propensity score by arm in imputation 1 of {len(fits)} "
+            "(the model is re-fitted in each).")
+        writer.section("Propensity overlap", writer.figure("overlap", overlap,
+                                                           caption=caption))
 
 
 def flow_figure(writer, study, cohort, arms) -> str:

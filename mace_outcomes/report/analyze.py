@@ -8,6 +8,11 @@
 * ``figures/`` -- crude and IPTW Kaplan-Meier figures (cumulative incidence with
   number-at-risk tables) for every endpoint, a multi-panel figure, a forest plot, the
   love plot and the propensity-overlap plot (PDF and PNG by default);
+* when the study asks: the analysis pooled over multiple imputations (``missing =
+  "impute"``, complete cases as sensitivity analysis), the matched row, sample and figures
+  (``adjustment`` with ``"match"``), landmark figures (``landmarks``), total events and
+  mean cumulative counts (``recurrent``) and the win ratio (``win_ratio``), built in
+  ``_sections`` and ``_primary``;
 * ``results.json`` -- every number in the report, machine-readable (strict JSON: a
   number that was not computed, NaN, is ``null``; an infinite one, such as the upper
   limit of a hazard ratio with no events in one arm, is the string ``"Infinity"`` or
@@ -36,11 +41,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._format import DASH, INFINITY, format_ci, format_ratio
 from ..errors import InputError, Problem
 from . import _output
+from . import _sections as sections
 from ._figures import figures, flow_figure
 from ._html import Writer as _Writer
 from ._html import write_report
+from ._primary import primary_endpoint
 from .checklist import checklist_section
 from .study import Study, read_study
 
@@ -234,9 +242,13 @@ def _analyze(directory: Path, out: Path, study: Study, progress: bool, started: 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             state = _run(directory, study, writer, results, bar)
-        results["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
         bar.set_postfix_str("figures")
         figures(writer, study, state)
+        with warnings.catch_warnings(record=True) as later:
+            warnings.simplefilter("always")
+            sections.beyond_first_event(writer, study, state, results)  # only what the study asks
+        results["warnings"] = sorted({f"{w.category.__name__}: {w.message}"
+                                      for w in [*caught, *later]})
         bar.update(1)
         bar.set_postfix_str("report")
         writer.section(*checklist_section(writer, study, state))  # links every section
@@ -261,8 +273,7 @@ def _analyze(directory: Path, out: Path, study: Study, progress: bool, started: 
 def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> dict:
     import mace_outcomes as mo
 
-    from ..outcomes import DEFINITIONS as EXPANSION_DEFINITIONS
-    from ..outcomes import expansion_thresholds, followup_summary
+    from ..outcomes import followup_summary
     from .preflight import preflight
 
     def step(name):
@@ -288,9 +299,12 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
                    + writer.table("attrition", attrition, "Attrition: every input row "
                                   "accounted for"))
     results["attrition"] = attrition
-    writer.section("Missing data", writer.table(
+    statement = sections.primary_statement(study)  # impute: said where it is done
+    writer.section("Missing data", (sections.paragraph(statement) if study.missing ==
+                                    "complete_case" else "") + writer.table(
         "missingness", missing.table.round(1), "Missing values by arm (patients, STROBE 14b)",
         missing.notes, result=None))
+    results["primary_analysis"] = statement
     results["missingness"] = missing.table
     bar.update(1)
 
@@ -311,7 +325,7 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
         title="Table 1. Baseline characteristics (patients)")
     writer.section("Table 1", writer.table("table1_patients", t1.table, t1.title, result=t1))
     results["table1"] = t1.table
-    lesions = None
+    lesions, computed_expansion = None, False
     if cohort.lesions is not None and len(cohort.lesions):
         # lesion rows carry their patient's arm and baseline covariates (confounders of
         # a lesion-level comparison are often patient-level, e.g. renal insufficiency)
@@ -352,44 +366,8 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
 
     # -- primary endpoint (lesion level, clustered in patients) ---------------------------
     step("primary endpoint")
-    outcome = study.primary_outcome
-    if outcome and (lesions is None or outcome not in lesions):
-        raise InputError(Problem(f"primary_outcome {outcome!r} is not a column of the "
-                                 "lesions table", column="primary_outcome",
-                                 source=study.source, fix="name a lesion-level column, or "
-                                 "primary_outcome = \"\" for none"))
-    if outcome:
-        lesion_cov = [c for c in study.covariates if c in lesions]
-        is_expansion = outcome == "stent_expansion"
-        prim = mo.compare_outcome(lesions, outcome, covariates=lesion_cov, cluster="patient_id",
-                                  estimand=study.estimand, treated=treated,
-                                  units="%" if is_expansion else None)
-        # the formula is stated only when this run applied it
-        definition = EXPANSION_DEFINITIONS["mean_reference"] if computed_expansion else ""
-        notes = ([f"{outcome}: {definition}"] if definition else []) + list(prim.notes)
-        parts = [prim.table.assign(outcome=outcome)]
-        if is_expansion:  # adequate expansion as binary outcomes too
-            flags = expansion_thresholds(lesions[outcome])
-            for flag in flags:
-                data = lesions.assign(**{flag: flags[flag]})
-                res = mo.compare_outcome(data, flag, covariates=lesion_cov, treated=treated,
-                                         cluster="patient_id", estimand=study.estimand)
-                parts.append(res.table.assign(outcome=flag))
-                notes.append(f"{flag}: {flags[flag].attrs['definition']}")
-        rows = pd.concat(parts, ignore_index=True)
-        if not lesion_cov:  # no covariates: no adjusted row
-            rows = rows[rows["analysis"] == "crude"]
-        writer.section("Primary endpoint", writer.table(
-            "primary_endpoint", _outcome_rows(rows.assign(outcome=rows["outcome"].map(
-                label)), treated, control), f"Primary endpoint: {label(outcome)} "
-            f"({prim.units}), {treated} vs {control}, lesions clustered in patients",
-            notes + ["crude rows: the tables' test, ignoring clustering; regression, "
-                     "weighted and AIPW rows: cluster-robust by patient"]))
-        results["primary_endpoint"] = {"outcome": outcome, "units": prim.units,
-                                       "definition": definition,
-                                       "rows": rows[rows["outcome"] == outcome],
-                                       "thresholds": rows[rows["outcome"] != outcome],
-                                       "notes": notes}
+    primary_endpoint(writer, study, cohort, lesions, computed_expansion,
+                     treated, control, results)
     bar.update(1)
 
     # -- time-to-event data and propensity -----------------------------------------------
@@ -404,19 +382,28 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
                                  column="covariates", source=study.source,
                                  fix=f"choose among {_covariates(first)}"))
     covariates = list(study.covariates)
+    imps = {}
+    if sections.needs_imputation(study, first, covariates):  # missing = "impute"
+        imps = sections.impute_endpoints(cohort, tte, study, covariates)
+        n_complete = int(first[covariates].notna().all(axis=1).sum())
+        body, results["imputation"] = sections.imputation_section(
+            writer, study, imps, label, study.estimand, len(first), n_complete)
+        writer.section(sections.IMPUTATION, body)
     ps = None
     if covariates:
-        ps = mo.propensity(first, treatment="arm", covariates=covariates,
-                           estimand=study.estimand, treated=treated)
+        ps = mo.propensity(imps.get(study.endpoints[0], first), treatment="arm",
+                           covariates=covariates, estimand=study.estimand, treated=treated)
         balance = ps.balance()
         balance = balance.assign(**{c: balance[c].map(lambda v: label(str(v)))
                                     for c in ("covariate", "term") if c in balance})
+        ess = (f"effective sample size: {ps.ess}" if not imps else "propensity model "
+               f"re-fitted in each of the m = {ps.m} imputations; SMDs averaged over them, "
+               "max_abs_smd_weighted the worst imputation")
         writer.section("Balance", writer.table(
             "balance", balance.round(4), f"Covariate balance before and after {study.estimand}"
-            " weighting (standardised mean differences; |SMD| < 0.1 balanced)",
-            [f"effective sample size: {ps.ess}"]))
+            " weighting (standardised mean differences; |SMD| < 0.1 balanced)", [ess]))
         results["propensity"] = {"covariates": covariates, "estimand": study.estimand,
-                                 "balance": balance, "ess": ps.ess}
+                                 "balance": balance, "ess": getattr(ps, "ess", None)}
     bar.update(1)
 
     # -- endpoints ------------------------------------------------------------------------
@@ -431,7 +418,8 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
     results["table4"] = out_tab.table
     # One compare_arms per endpoint with events: its crude (and weighted) curves and tests
     # are what results.json reports and what the figures draw, never fitted a second time.
-    comparisons, fits, kms = {}, {}, {}
+    comparisons, fits, kms, complete_cases = {}, {}, {}, {}
+    adjustment = sections.adjustment_arguments(study)
     results["endpoints"] = {}
     for i, ep in enumerate(study.endpoints):
         d = tte[ep]
@@ -443,11 +431,26 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
                          notes=[f"no {label(ep)} events in either arm: no test or model"])
             results["endpoints"][ep] = entry
             continue
+        if ep in imps:  # pooled over the imputations; complete cases as sensitivity
+            pooled, cc = sections.compare_imputed(imps[ep], d, study, covariates, cluster,
+                                                  treated, adjustment)
+            rows = sections.pooled_rows(pooled)
+            # the figures draw the crude curves, which use no imputed value
+            fits[ep] = comp = replace(pooled.per_imputation[0],
+                                      table=pooled.per_imputation[0].table.iloc[:1])
+            comparisons[ep], complete_cases[ep] = rows, cc
+            lr = comp.tests["crude"]
+            entry.update(km_at_horizon=comp.curves["crude"].at(study.horizon_days),
+                         logrank={"statistic": lr.statistic, "df": lr.df, "p": lr.p_value},
+                         comparison=rows, pooled=pooled.table, complete_case=cc.table,
+                         notes=[f"{label(ep)}: {n}" for n in [*pooled.notes, *cc.notes]])
+            results["endpoints"][ep] = entry
+            continue
         n_boot = study.bootstrap if (i == 0 and covariates) else 0
         comp = mo.compare_arms(d, treatment="arm", covariates=covariates or None,
-                               estimand=study.estimand, cluster=cluster,
-                               horizon=study.horizon_days, treated=treated, n_boot=n_boot,
-                               seed=study.seed, n_jobs=2 if n_boot else 1, progress=False)
+                               cluster=cluster, horizon=study.horizon_days, treated=treated,
+                               n_boot=n_boot, seed=study.seed, n_jobs=2 if n_boot else 1,
+                               progress=False, **adjustment)
         fits[ep] = comp
         lr = comp.tests["crude"]
         entry.update(km_at_horizon=comp.curves["crude"].at(study.horizon_days),
@@ -458,18 +461,30 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
             entry["notes"] = [f"{label(ep)}: {n}" for n in comp.notes]
         results["endpoints"][ep] = entry
     if comparisons:
-        table = pd.concat([_journal_rows(label(ep), c) for ep, c in comparisons.items()],
-                          ignore_index=True)
+        table = pd.concat([_journal_rows(label(ep), c) if ep not in imps else
+                           sections.pooled_journal_rows(label(ep), c, treated, control)
+                           for ep, c in comparisons.items()], ignore_index=True)
         if "bootstrap 95% CI" in table:  # bootstrapped for the first endpoint only
             table["bootstrap 95% CI"] = table["bootstrap 95% CI"].fillna("")
         notes = [n for ep in comparisons for n in results["endpoints"][ep]["notes"]]
+        pooled_note = ([results["imputation"]["primary"]] if imps else [])
         writer.section("Crude and adjusted comparison", writer.table(
             "comparison", table, "Crude and propensity-weighted comparison by endpoint "
-            f"(risk at {study.horizon_days:g} days; full precision in results.json)", notes))
+            f"(risk at {study.horizon_days:g} days; full precision in results.json)"
+            + (f"; pooled over m = {study.m} imputations" if imps else ""),
+            pooled_note + notes))
+    if complete_cases:
+        writer.section(sections.COMPLETE_CASE, writer.table(
+            "comparison_complete_case", pd.concat(
+                [_journal_rows(label(ep), c) for ep, c in complete_cases.items()],
+                ignore_index=True), "Sensitivity analysis: complete cases (patients "
+            "missing a propensity covariate left out)", [
+                f"{label(ep)}: {n}" for ep, c in complete_cases.items() for n in c.notes]))
     bar.update(1)
     return {"tte": tte, "fits": fits, "kms": kms, "comparisons": comparisons, "ps": ps,
             "treated": treated, "control": control, "cluster": cluster, "label": label,
-            "labels": {c: label(c) for c in [*tte, *covariates]}}
+            "labels": {c: label(c) for c in [*tte, *covariates]}, "cohort": cohort,
+            "imputed": bool(imps)}
 
 
 def _labels(study: Study, columns) -> dict[str, str]:
@@ -477,35 +492,10 @@ def _labels(study: Study, columns) -> dict[str, str]:
     return {str(c): study.label(str(c)) for c in columns}
 
 
-def _ci(est: float, lo: float, hi: float, digits: int = 2) -> str:
-    if not np.isfinite(est):
-        return "not estimable"
-    hi_text = f"{hi:.{digits}f}" if np.isfinite(hi) else "inf"
-    return f"{est:.{digits}f} ({lo:.{digits}f}-{hi_text})"
-
-
 def _p(p: float) -> str:
     from .._format import format_p
 
     return format_p(p) if np.isfinite(p) else ""
-
-
-def _outcome_rows(rows: pd.DataFrame, treated, control) -> pd.DataFrame:
-    """compare_outcome rows for reading: values per arm, estimate (95% CI), p, method."""
-    binary = rows["measure"].str.contains("risk|odds")
-
-    def value(v, is_binary):
-        return "" if not np.isfinite(v) else (f"{100 * v:.1f}%" if is_binary else f"{v:.1f}")
-
-    return pd.DataFrame({
-        "outcome": rows["outcome"], "analysis": rows["analysis"], "measure": rows["measure"],
-        str(treated): [value(v, b) for v, b in zip(rows.value_treated, binary, strict=True)],
-        str(control): [value(v, b) for v, b in zip(rows.value_control, binary, strict=True)],
-        "estimate (95% CI)": [_ci(*v) for v in zip(rows.estimate, rows.lower, rows.upper,
-                                                   strict=True)],
-        "p": [_p(v) for v in rows.p],
-        "method": rows["method"].str.replace(r"; cluster-robust SE by \w+", "", regex=True),
-    })
 
 
 def _journal_rows(endpoint: str, comp) -> pd.DataFrame:
@@ -523,17 +513,18 @@ def _journal_rows(endpoint: str, comp) -> pd.DataFrame:
         "ESS": [f"{a:.1f} / {b:.1f}" for a, b in zip(t.ess_treated, t.ess_control, strict=True)],
         f"risk {comp.treated} %": (pct * (1 - t.surv_treated)).round(1),
         f"risk {comp.control} %": (pct * (1 - t.surv_control)).round(1),
-        "HR (95% CI)": [_ci(*v) for v in zip(t.hr, t.lower, t.upper, strict=True)],
+        "HR (95% CI)": [sections.ratio_ci(*v) for v in zip(t.hr, t.lower, t.upper,
+                                                            strict=True)],
         "p": [_p(v) for v in t.p],
         "log-rank p": [_p(v) for v in t.logrank_p],
-        "RMST diff, days (95% CI)": [_ci(*v, digits=1) for v in zip(t.rmst_diff, t.rmst_lower,
+        "RMST diff, days (95% CI)": [format_ci(*v, digits=1) for v in zip(t.rmst_diff, t.rmst_lower,
                                                                     t.rmst_upper, strict=True)],
         "E-value": t.e_value.round(2),
     })
     if "boot_lower" in t and t.boot_lower.notna().any():
         rows["bootstrap 95% CI"] = [
             "" if not np.isfinite(lo) else
-            (f"{lo:.2f}-{hi:.2f}" if np.isfinite(hi) else f"{lo:.2f}-inf (replicates "
-                                                           "without events)")
+            (f"{format_ratio(lo)}{DASH}{format_ratio(hi)}" if np.isfinite(hi) else
+             f"{format_ratio(lo)}{DASH}{INFINITY} (replicates without events)")
             for lo, hi in zip(t.boot_lower.astype(float), t.boot_upper.astype(float), strict=True)]
     return rows

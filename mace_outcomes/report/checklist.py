@@ -16,6 +16,15 @@ import html
 
 import pandas as pd
 
+from ._sections import (
+    COMPLETE_CASE,
+    IMPUTATION,
+    LANDMARK,
+    MEAN_FREQUENCY,
+    TOTAL_EVENTS,
+    WIN_RATIO,
+)
+
 #: the anchor of the endpoint-definitions table inside the checklist section.
 DEFINITIONS_ID = "endpoint-definitions"
 NOT_HERE = "not in this report"
@@ -35,18 +44,31 @@ def _items(study, arms: list) -> list[tuple[str, str, list, str]]:
     ``callable(titles) -> titles`` for figures named per endpoint, or ``#anchor``."""
     curves = lambda titles: (_figures("Kaplan-Meier: ")(titles)  # noqa: E731
                              + _figures("Cumulative incidence: ")(titles))
+    landmarks = _figures(LANDMARK)
     missing = {"error": "records with missing values stop the analysis",
                "complete_case": "complete-case analysis: patients missing a propensity "
                                 "covariate are excluded (one attrition line each)",
-               "impute": "missing covariates imputed"}.get(study.missing, study.missing)
+               "impute": f"missing propensity covariates imputed m = {study.m} times by "
+                         "chained equations and the comparisons pooled by Rubin's rules "
+                         "(primary); complete cases as a sensitivity analysis"
+               }.get(study.missing, study.missing)
+    beyond = [("landmark analyses at " + ", ".join(f"{d:g}" for d in study.landmarks)
+               + " days") if study.landmarks else "",
+              "total (first and repeat) events" if study.recurrent else "",
+              "win ratio of " + " > ".join(map(study.label, study.win_ratio))
+              if study.win_ratio else ""]
+    beyond = "; ".join(b for b in beyond if b)
+    matched = "match" in study.adjustment
     criteria = "; ".join(f"{k}: {v}" for k, v in {**study.exclusions,
                                                    **study.lesion_exclusions}.items())
     return [
         ("STROBE 6a", "Eligibility criteria, sources and selection",
          ["Patient flow"], f"exclusions applied: {criteria or 'none'}"),
         ("STROBE 6b", "Matching criteria",
-         [], "no matching: arms compared by propensity weighting"
-             if study.covariates else "no matching"),
+         [_figures("Matched")] if matched else [],
+         _matching_note(study) if matched else
+         "no matching: arms compared by propensity weighting"
+         if study.covariates else "no matching"),
         ("STROBE 7", "Outcomes, exposures and confounders defined",
          [f"#{DEFINITIONS_ID}", "Table 1", "Balance"],
          f"endpoints by ARC-2 event types; arms {' vs '.join(map(str, arms))}; "
@@ -56,11 +78,17 @@ def _items(study, arms: list) -> list[tuple[str, str, list, str]]:
         ("STROBE 12a", "Statistical methods, including confounding control",
          ["Crude and adjusted comparison", "Table 4b"], "model named in each row"),
         ("STROBE 12b", "Subgroups and interactions", [], "no subgroup analyses"),
-        ("STROBE 12c", "Missing data", ["Missing data"], missing),
+        ("STROBE 12c", "Missing data", ["Missing data", IMPUTATION], missing),
         ("STROBE 12d", "Loss to follow-up", ["Follow-up"], "censoring and follow-up by arm"),
-        ("STROBE 12e", "Sensitivity analyses", ["Crude and adjusted comparison"],
-         "crude vs weighted estimates, E-values, bootstrap interval"),
-        ("STROBE 13a", "Numbers at each stage", ["Patient flow"], "attrition table"),
+        ("STROBE 12e", "Sensitivity analyses", ["Crude and adjusted comparison",
+                                                COMPLETE_CASE, landmarks],
+         ("crude vs weighted estimates, E-values, bootstrap interval"
+          if study.missing != "impute" else "crude vs weighted estimates pooled over the "
+          "imputations; complete-case analysis")
+         + ("; early and late events apart (landmark)" if study.landmarks else "")),
+        ("STROBE 13a", "Numbers at each stage", ["Patient flow", _figures("Matched")],
+         "attrition table" + ("; matched and unmatched patients per arm" if matched
+                              else "")),
         ("STROBE 13b", "Reasons for non-participation", ["Patient flow"],
          "each exclusion with its count"),
         ("STROBE 13c", "Flow diagram", ["Patient flow"], "flow diagram"),
@@ -76,9 +104,24 @@ def _items(study, arms: list) -> list[tuple[str, str, list, str]]:
         ("STROBE 16c", "Absolute risks", ["Table 4b", "Crude and adjusted comparison", curves],
          f"risk per arm at {study.horizon_days:g} days and cumulative incidence curves; "
          "risk differences with CIs are not in this report"),
-        ("STROBE 17", "Other analyses", ["Primary endpoint"],
-         "subgroup and interaction analyses are not in this report"),
+        ("STROBE 17", "Other analyses", ["Primary endpoint", landmarks, TOTAL_EVENTS,
+                                         _figures(MEAN_FREQUENCY), WIN_RATIO],
+         (beyond + "; " if beyond else "")
+         + "subgroup and interaction analyses are not in this report"),
     ]
+
+
+def _matching_note(study) -> str:
+    from .study import MATCHING
+
+    m = {**MATCHING, **study.matching}
+    caliper = (f"caliper {m['caliper']:g}" + (" SD of the logit of the propensity score"
+                                               if m["std_caliper"] else "")
+               if m["caliper"] else "no caliper")
+    exact = f"; exact on {', '.join(m['exact'])}" if m["exact"] else ""
+    return (f"nearest-neighbour 1:{m['ratio']} matching on the logit of the propensity "
+            f"score, {caliper}, {'with' if m['replace'] else 'without'} replacement, "
+            f"{m['order']} first{exact}")
 
 
 def _resolve(wanted: list, titles: list[str]) -> list[tuple[str, str]]:

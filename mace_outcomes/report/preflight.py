@@ -11,8 +11,10 @@ both report the same problems, all at once:
   data's codes: ``"1"`` matches the integer 1);
 * text or infinite values in numeric covariates (:func:`records.validate.covariate_problems`);
 * the propensity covariates: present in the analysis frame, not blank unless the study
-  chose ``missing = "complete_case"`` (blank ones: the ids, the count and the settings to
-  choose), finite (rows named by ``patient_id``, or ``lesion_id`` at lesion level);
+  chose ``missing = "complete_case"`` or (patient columns) ``"impute"`` (blank ones: the
+  ids, the count and the settings to choose), finite (rows named by ``patient_id``, or
+  ``lesion_id`` at lesion level);
+* ``adjustment = [..., "match"]`` only where matching is available;
 * the ``[tables] procedural`` columns present in the lesions table;
 * a dry-run fit of the propensity model on the analysis frame (collinear covariates,
   covariates that separate the arms).
@@ -70,6 +72,7 @@ def preflight(directory: str | Path, study: Study) -> tuple[Cohort | None, list[
 
     problems += covariate_problems(cohort)
     problems += _procedural_problems(cohort, study)
+    problems += _matching_available(study)
     if study.covariates:
         problems += _propensity_problems(cohort, study, problems)
     return cohort, problems
@@ -113,6 +116,28 @@ def _arm_problems(cohort, study: Study) -> list[Problem]:
     return arm_problems(cohort.patients, study_arms(cohort, study)[0] or None, source=source)
 
 
+def matching_ready() -> bool:
+    """Whether matching exists (``weighting.match``) and ``compare_arms`` takes
+    ``adjustment=`` / ``matching=``."""
+    import inspect
+
+    try:
+        from ..weighting.compare import compare_arms
+        from ..weighting.match import match  # noqa: F401
+    except ImportError:
+        return False
+    return {"adjustment", "matching"} <= set(inspect.signature(compare_arms).parameters)
+
+
+def _matching_available(study: Study) -> list[Problem]:
+    if "match" not in study.adjustment or matching_ready():
+        return []
+    return [Problem("adjustment lists \"match\": propensity-score matching is not yet "
+                    "available in the main job", column="adjustment", source=study.source,
+                    fix="remove \"match\" from [study] adjustment for now (IPTW and overlap "
+                        "weights are available)")]
+
+
 def _procedural_problems(cohort, study: Study) -> list[Problem]:
     lesions = cohort.lesions
     columns = [] if lesions is None else list(lesions.columns)
@@ -154,7 +179,9 @@ def _propensity_problems(cohort, study: Study, found: list[Problem]) -> list[Pro
     for col in [c for c in study.covariates if c in frame and c not in flagged]:
         values, source = frame[col], _table_of(cohort, col)
         blank = values.isna().to_numpy()
-        if blank.any() and study.missing != "complete_case":
+        # imputation is at patient level: a lesion column's blanks are not imputed
+        imputable = study.missing == "impute" and col in cohort.patients.columns
+        if blank.any() and study.missing != "complete_case" and not imputable:
             problems.append(_missing_problem(frame, col, blank, source, unit, study))
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
             infinite = np.isinf(values.to_numpy(dtype=float, na_value=np.nan))
@@ -169,12 +196,12 @@ def _propensity_problems(cohort, study: Study, found: list[Problem]) -> list[Pro
 def _missing_problem(frame, col, blank, source, unit: str, study: Study) -> Problem:
     """Blank covariate values and no usable policy: the ids, the count, the settings."""
     n = int(blank.sum())
-    if study.missing == "impute":
-        return Problem(f"{n} blank (missing) value(s) in a propensity covariate, and "
-                       "missing = \"impute\": multiple imputation is not available in the "
-                       "main job yet", col, row_ids(frame, blank), source,
+    if study.missing == "impute":  # only patient columns are imputed
+        return Problem(f"{n} blank (missing) value(s) in a lesion-level propensity "
+                       "covariate: missing = \"impute\" imputes the patients' covariates "
+                       "only", col, row_ids(frame, blank), source,
                        f"set [study] missing = \"complete_case\" in {study.source} (the "
-                       f"{unit} are left out, one attrition line per variable), or fill the "
+                       "lesions are left out, one attrition line per variable), or fill the "
                        "values in")
     return Problem(f"{n} blank (missing) value(s) of {len(frame)} in a propensity "
                    "covariate: the propensity model needs complete data", col,
@@ -199,10 +226,10 @@ def _dry_run(frame: pd.DataFrame, study: Study, cohort) -> list[Problem]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # analyze refits and reports the caveats
+            # imputed covariates: the model is tried on the complete rows
             mo.propensity(frame, treatment="arm", covariates=list(study.covariates),
                           estimand=study.estimand, treated=treated,
-                          missing="complete_case" if study.missing == "complete_case"
-                          else "error")
+                          missing="error" if study.missing == "error" else "complete_case")
     except InputError as err:
         where = f"propensity model ({study.level} level)"
         # the model names rows by the frame's index: name them by id instead

@@ -37,8 +37,19 @@ level = "patient"             # "patient" or "lesion" (lesions clustered in pati
 endpoints = ["mace", "cardiac_death", "mi", "tvr", "stent_thrombosis"]
 primary_outcome = ""          # a lesion-level outcome column, e.g. "stent_expansion"; "" for none
 # Missing covariate values: "error" stops naming the patients; "complete_case" leaves
-# them out (one attrition line per variable); "impute" (multiple imputation).
+# them out (one attrition line per variable); "impute" imputes the patients' propensity
+# covariates m times by chained equations (seed: [propensity] seed) and pools the
+# comparison over the imputations by Rubin's rules (the primary analysis; complete-case
+# rows follow as a sensitivity analysis).
 missing = "error"
+m = 20                        # imputations when missing = "impute" (at least 2)
+# Adjusted analyses of every endpoint: "iptw" (the [propensity] estimand), "overlap"
+# (overlap weights, ATO) and "match" (propensity-score matching, see [matching]).
+adjustment = ["iptw", "overlap"]
+# Beyond the first event (each section only when asked):
+landmarks = []                # landmark days, e.g. [30]: curves and tests 0-30 days and after
+recurrent = false             # true: total (first and repeat) events, mean cumulative count
+win_ratio = []                # hierarchy, e.g. ["cardiac_death", "stroke", "mi", "tvr"]
 
 [exclusions]
 # Applied in order and listed in the attrition table. name = expression on patients:
@@ -64,9 +75,22 @@ estimand = "ATE"              # "ATE", "ATT" or "ATO" (overlap weights)
 bootstrap = 2000              # bootstrap replicates for the adjusted hazard ratio (0: none)
 seed = 2024
 
+[matching]
+# Used when adjustment lists "match": nearest-neighbour matching on the logit of the
+# propensity score (MatchIt's method = "nearest").
+ratio = 1                     # controls per treated patient
+caliper = 0.2                 # maximum distance (0: no caliper)
+std_caliper = true            # caliper in SDs of the logit of the propensity score
+replace = false               # a control may be matched more than once
+order = "largest"             # "largest", "smallest", "random" or "data"
+exact = []                    # columns matched exactly, e.g. ["diabetes"]
+
 [tables]
 # Lesion-level procedural outcomes (0/1 columns) shown in Table 4 rather than Tables 2-3.
 procedural = []
+
+[report]
+min_cell = 0                  # counts from 1 to min_cell - 1 are shown as "<min_cell" (0: off)
 
 [figures]
 width = "single"              # "single" (3.5 in) or "double" (7.2 in) journal column
@@ -80,6 +104,11 @@ components = "cif"            # endpoints with competing deaths (MI, TVR, ...): 
 # Your event codes -> ARC-2 event types, e.g. "MI-spont" = "mi" (see mo.records.schema).
 '''
 
+#: [matching] keys and their defaults (``mo.match``'s).
+MATCHING = {"ratio": 1, "caliper": 0.2, "std_caliper": True, "replace": False,
+            "order": "largest", "exact": []}
+#: What ``adjustment`` may list.
+ADJUSTMENTS = ("iptw", "overlap", "match")
 #: Figure file formats the study file may ask for.
 FIGURE_FORMATS = ("pdf", "svg", "png", "tiff")
 
@@ -98,6 +127,13 @@ class Study:
                                                      "stent_thrombosis"])
     primary_outcome: str = ""
     missing: str = "error"
+    m: int = 20
+    adjustment: list = field(default_factory=lambda: ["iptw", "overlap"])
+    landmarks: list = field(default_factory=list)
+    recurrent: bool = False
+    win_ratio: list = field(default_factory=list)
+    matching: dict = field(default_factory=lambda: dict(MATCHING))
+    min_cell: int = 0
     exclusions: dict = field(default_factory=dict)
     lesion_exclusions: dict = field(default_factory=dict)
     custom_endpoints: dict = field(default_factory=dict)
@@ -136,10 +172,12 @@ class Study:
 
 _SECTIONS = {
     "study": ("title", "synthetic", "arms", "horizon_days", "time_unit", "level", "endpoints",
-              "primary_outcome", "missing"),
+              "primary_outcome", "missing", "m", "adjustment", "landmarks", "recurrent",
+              "win_ratio"),
     "propensity": ("covariates", "estimand", "bootstrap", "seed"),
     "figures": ("width", "unit", "formats", "dpi", "components"),
     "tables": ("procedural",),
+    "report": ("min_cell",),
 }
 #: Sections whose keys are the user's own names (criterion names, event codes).
 _NAMED_TABLES = {"exclusions": "name = \"expression on patients\"",
@@ -196,6 +234,8 @@ def _collect(raw: dict, source: str) -> tuple[dict, list[Problem]]:
     for section, content in raw.items():
         if section == "endpoints" and isinstance(content, dict):
             values["custom_endpoints"] = content  # [endpoints.NAME] tables
+        elif section == "matching" and isinstance(content, dict):
+            values["matching"] = {**MATCHING, **content}  # keys checked with the values
         elif section in _NAMED_TABLES:
             if isinstance(content, dict):  # [exclusions.lesions] is read apart
                 for (outer, inner), key in _SUBTABLES.items():
@@ -215,6 +255,10 @@ def _collect(raw: dict, source: str) -> tuple[dict, list[Problem]]:
             for key, value in content.items():
                 if key in _SECTIONS[section]:
                     values[key] = value
+                elif key in home:  # a known key in the wrong section
+                    problems.append(Problem(f"'{key}' belongs in [{home[key]}], not "
+                                            f"[{section}]", column=key, source=source,
+                                            fix=f"move it under [{home[key]}]"))
                 else:
                     problems.append(Problem(f"unknown key '{key}' in [{section}] (allowed: "
                                             f"{', '.join(_SECTIONS[section])})",
@@ -224,7 +268,8 @@ def _collect(raw: dict, source: str) -> tuple[dict, list[Problem]]:
 
 def _all_sections() -> list[str]:
     named = [s for s in _NAMED_TABLES if s != "lesion_exclusions"]
-    return [f"[{s}]" for s in (*_SECTIONS, *named, "exclusions.lesions", "endpoints.NAME")]
+    return [f"[{s}]" for s in (*_SECTIONS, *named, "matching", "exclusions.lesions",
+                               "endpoints.NAME")]
 
 
 # ----------------------------------------------------------------------------- values
@@ -328,14 +373,84 @@ _CHECKS = {
     "formats": lambda v: _names(v, FIGURE_FORMATS),
     "dpi": lambda v: None if _is_int(v) and v > 0 else "must be a positive whole number",
     "components": _choice("cif", "km"),
+    "m": lambda v: None if _is_int(v) and v >= 2 else
+    "must be a whole number >= 2 (imputations)",
+    "adjustment": lambda v: "needs at least one of " + ", ".join(map(repr, ADJUSTMENTS)) if (
+        isinstance(v, list) and not v) else _names(v, ADJUSTMENTS),
+    "landmarks": lambda v: _days(v),
+    "recurrent": lambda v: None if isinstance(v, bool) else "must be true or false",
+    "min_cell": lambda v: None if _is_int(v) and v >= 0 else
+    "must be a whole number >= 0 (0: no suppression)",
 }
+
+
+def _days(v):
+    """A list of distinct positive days, in increasing order."""
+    if not isinstance(v, list) or not all(_is_number(x) and x > 0 for x in v):
+        return "must be a list of positive days, e.g. [30]"
+    if any(b <= a for a, b in zip(v[:-1], v[1:], strict=True)):
+        return "must be distinct and in increasing order"
+
+
+#: [matching] key -> check (the reason a value is wrong, None when it is right).
+_MATCHING_CHECKS = {
+    "ratio": lambda v: None if _is_int(v) and v >= 1 else "must be a whole number >= 1",
+    "caliper": lambda v: None if _is_number(v) and v >= 0 else
+    "must be a number >= 0 (0: no caliper)",
+    "std_caliper": lambda v: None if isinstance(v, bool) else "must be true or false",
+    "replace": lambda v: None if isinstance(v, bool) else "must be true or false",
+    "order": _choice("largest", "smallest", "random", "data"),
+    "exact": _names,
+}
+
+
+def _matching_problems(study) -> list[Problem]:
+    """One problem per wrong [matching] key, and ``match`` asked without covariates."""
+    spec = study.matching
+    if not isinstance(spec, dict):
+        return [Problem("[matching] must be a table of ratio, caliper, std_caliper, "
+                        "replace, order, exact", column="matching", source=study.source)]
+    problems = [Problem(f"unknown key '{k}' in [matching] (allowed: "
+                        f"{', '.join(MATCHING)})", column=k, source=study.source)
+                for k in spec if k not in MATCHING]
+    for key, check in _MATCHING_CHECKS.items():
+        reason = check(spec.get(key, MATCHING[key]))
+        if reason is not None:
+            problems.append(Problem(f"[matching] {key} {reason} (got {spec[key]!r})",
+                                    column=key, source=study.source,
+                                    fix=f"e.g. {key} = {json.dumps(MATCHING[key])}"))
+    return problems
+
+
+def _cross_problems(study) -> list[Problem]:
+    """Values right one by one but not together."""
+    problems = []
+    adjustment = study.adjustment if isinstance(study.adjustment, list) else []
+    if "match" in adjustment and not study.covariates:
+        problems.append(Problem("adjustment lists \"match\" but [propensity] covariates is "
+                                "empty: nothing to match on", column="adjustment",
+                                source=study.source, fix="name the covariates, or remove "
+                                "\"match\""))
+    if _days(study.landmarks) is None and study.landmarks:
+        try:
+            horizon = horizon_in_days(study.horizon_days, study.time_unit)
+        except (InputError, TypeError, ValueError):
+            return problems  # the horizon's own problem is reported
+        late = [d for d in study.landmarks if d >= horizon]
+        if late:
+            problems.append(Problem(f"landmarks {late} are not before the horizon "
+                                    f"({horizon:g} days)", column="landmarks",
+                                    source=study.source, fix="choose days before the "
+                                    "horizon, e.g. landmarks = [30]"))
+    return problems
 
 
 #: Examples for the fix where the default (an empty list) shows no shape.
 _EXAMPLES = {"arms": '["OCT", "IVUS"] or {1 = "OCT-guided", 0 = "IVUS-guided"}',
              "custom_endpoints": '[endpoints.macce] events = ["mace", "stroke"]',
              "covariates": '["age_years", "diabetes"]',
-             "procedural": '["perforation"]'}
+             "procedural": '["perforation"]', "landmarks": "[30]",
+             "win_ratio": '["cardiac_death", "stroke", "mi", "tvr"]'}
 
 
 def _duration_ok(v: str) -> bool:
@@ -353,7 +468,8 @@ def study_problems(study: Study) -> list[Problem]:
     known = {**ENDPOINTS, **(study.custom_endpoints if isinstance(study.custom_endpoints, dict)
                               else {})}
     checks = {**_CHECKS, "endpoints": lambda v: "needs at least one endpoint" if (
-        isinstance(v, list) and not v) else _names(v, known)}
+        isinstance(v, list) and not v) else _names(v, known),
+        "win_ratio": lambda v: _names(v, ENDPOINTS)}
     for key, check in checks.items():
         value = getattr(study, key)
         reason = check(value)
@@ -363,7 +479,7 @@ def study_problems(study: Study) -> list[Problem]:
                    else f"each line of [{key}] is {_NAMED_TABLES[key]}")
             problems.append(Problem(f"{key} {reason} (got {value!r})", column=key,
                                     source=study.source, fix=fix))
-    return problems
+    return problems + _matching_problems(study) + _cross_problems(study)
 
 
 def write_study_template(path: str | Path = "study.toml") -> Path:

@@ -28,6 +28,7 @@ Biometrics 2001;57:114-9.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,7 +38,7 @@ from scipy import stats
 from .._design import model_variables
 from .._display import ResultMixin, frame_html, frame_text
 from .._frames import complete_cases, no_other_keywords, renamed, survival_arrays
-from ..errors import StatisticalWarning
+from ..errors import InputError, Problem, StatisticalWarning
 from .evalue import RARE_THRESHOLD, e_value
 from .impute import Imputations, is_imputations, pooled
 from .pool import Pooled
@@ -233,6 +234,8 @@ class Comparison(ResultMixin):
         the row's survival at the horizon was read from (draw them, do not refit).
     tests : dict analysis -> :class:`~mace_outcomes.survival.logrank.LogrankResult` of the
         row's log-rank p (None without events).
+    matched : the :class:`~mace_outcomes.weighting.match.Matched` sample of the
+        ``matched`` row (``adjustment`` with ``"match"``), else None.
     """
 
     table: pd.DataFrame
@@ -248,11 +251,12 @@ class Comparison(ResultMixin):
     tests: dict = field(default_factory=dict)
     dropped: pd.DataFrame | None = None  # rows left out by missing="complete_case"
     time_unit: str = "days"
+    matched: object = None
 
     @property
     def weighted(self) -> bool:
-        """Whether any row is propensity-weighted (IPTW or overlap)."""
-        return bool(self.propensity)
+        """Whether any row is propensity-weighted (IPTW, overlap) or matched."""
+        return bool(self.propensity) or self.matched is not None
 
     def balance(self) -> pd.DataFrame:
         """Balance of every weighted analysis side by side (long format, column analysis)."""
@@ -336,6 +340,7 @@ def compare_arms(df: pd.DataFrame | Imputations | None = None, treatment: str = 
                  firth_ps: bool = False, treated=None, conf_level: float = 0.95,
                  n_boot: int = 0, seed: int | None = None, n_jobs: int = 1,
                  progress: bool = False, memory_gb: float = 1.0, missing: str = "error",
+                 adjustment: Sequence[str] | None = None, matching: dict | None = None,
                  **deprecated) -> Comparison | Pooled:
     """Crude and propensity-weighted comparisons of two arms, side by side.
 
@@ -365,6 +370,15 @@ def compare_arms(df: pd.DataFrame | Imputations | None = None, treatment: str = 
         is an ``InputError`` naming the column, the row ids and the count;
         ``"complete_case"``: every row is fitted on the rows with every used value, the
         others listed in ``.dropped`` (id, variable) and counted in ``notes``.
+    adjustment : the adjusted rows, names among ``"iptw"`` (the ``estimand`` row),
+        ``"overlap"`` and ``"match"`` (row ``matched``: :func:`match` on the propensity
+        covariates, Cox with robust SE clustered on the matched set, weighted
+        Kaplan-Meier with cluster-robust intervals, cluster-robust log-rank; see
+        :mod:`mace_outcomes.weighting.matched`). None (default): the ``estimand`` row and
+        the overlap row unless ``overlap=False``, as before. On an :class:`Imputations`
+        the matching runs within each imputation and the rows are pooled.
+    matching : keyword arguments of :func:`match` for the matched row (``caliper``,
+        ``ratio``, ``replace``, ``exact``, ``order``, ``seed`` ...).
 
     Returns
     -------
@@ -438,10 +452,12 @@ def compare_arms(df: pd.DataFrame | Imputations | None = None, treatment: str = 
     analyses: list[tuple[str, Propensity | None]] = [("crude", None)]
     est = str(estimand).upper()
     est = "ATO" if est == "OVERLAP" else est
+    from .matched import adjustments, matched_row
+    wanted, with_match = adjustments(adjustment, est, overlap)
+    if adjustment and covariates is None and formula is None:
+        raise InputError(Problem("adjusted rows need the propensity covariates=[...] or "
+                                 "formula='~ ...'", column="adjustment"))
     if covariates is not None or formula is not None:
-        wanted = [] if est == "ATO" else [est]
-        if overlap or est == "ATO":
-            wanted.append("ATO")
         for e in wanted:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", StatisticalWarning)
@@ -482,6 +498,16 @@ def compare_arms(df: pd.DataFrame | Imputations | None = None, treatment: str = 
             hr = bt.table.set_index("statistic").loc["hr"]
             row["boot_lower"], row["boot_upper"] = hr["lower"], hr["upper"]
         rows.append(row)
+    matched = None
+    if with_match:
+        row, fit, matched = matched_row(
+            d, treatment=treatment, covariates=covariates, formula=formula, treated=treated,
+            arms=(t_label, c_label), time=time, event=event, cluster=cluster,
+            horizon=horizon, tau=tau, conf_level=conf_level, notes=notes,
+            term=f"'{treatment}' ({t_label!r} vs {c_label!r})", matching=matching,
+            analyse=_analysis, exact_test=exact_test)
+        curves["matched"], tests["matched"] = fit.curves, fit.logrank
+        rows.append(row)
 
     # Rare outcome for the E-value conversion: crude risk by horizon under 15% (the crude
     # curves' survival at the horizon, averaged over the arms by their sizes).
@@ -509,4 +535,5 @@ def compare_arms(df: pd.DataFrame | Imputations | None = None, treatment: str = 
                  f"conversion (crude risk by {horizon:g} days = {overall:.1%})")
     return Comparison(table=table, propensity=props, treated=t_label, control=c_label,
                       horizon=horizon, tau=tau, cluster=cluster, conf_level=conf_level,
-                      notes=notes, curves=curves, tests=tests, dropped=cc.dropped)
+                      notes=notes, curves=curves, tests=tests, dropped=cc.dropped,
+                      matched=matched)

@@ -322,6 +322,11 @@ class Pooled(ResultMixin):
 def _back_transformed(kind: str, out: pd.DataFrame, log: np.ndarray) -> pd.DataFrame:
     """Estimates and limits on the reader's scale next to the pooling scale."""
     est, lo, hi = (out[c].to_numpy(float) for c in ("estimate", "lower", "upper"))
+    with np.errstate(over="ignore"):  # a limit on < 1 df may overflow: it is then inf
+        return _on_reader_scale(kind, out, log, est, lo, hi)
+
+
+def _on_reader_scale(kind, out, log, est, lo, hi) -> pd.DataFrame:
     if kind == "survival":  # S = exp(-exp(g)) decreases in g: the limits swap
         return out.assign(surv=np.exp(-np.exp(est)), surv_lower=np.exp(-np.exp(hi)),
                           surv_upper=np.exp(-np.exp(lo)))
