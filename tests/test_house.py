@@ -15,7 +15,15 @@ PACKAGE = Path(mace_outcomes.__file__).parent
 # upstream first; the private modules at the top level (_frames, _format, _stats, ...)
 # and errors are the foundation every room may import
 RANK = {"records": 1, "datasets": 2, "survival": 2, "regression": 3, "weighting": 4,
-        "outcomes": 5, "tables": 6, "plots": 7, "report": 8, "cli": 9}
+        "outcomes": 5, "tables": 6, "plots": 7, "report": 8, "cli": 9, "scale": 10}
+# A public estimator hands a Dask frame to scale/ (API.md "Scale-out"): the one import
+# that reaches downstream, made inside the estimator (scale/ imports the rooms' kernels
+# and results).
+DISPATCH = {"kaplan_meier", "logrank", "cox", "propensity"}
+
+
+def _dispatch(b: str, func) -> bool:
+    return b.split(".")[:2] == ["mace_outcomes", "scale"] and func in DISPATCH
 
 
 def _module(path: Path) -> str:
@@ -72,8 +80,9 @@ def test_the_graph_is_read():
 
 def test_no_module_imports_one_that_imports_it():
     graph: dict[str, set] = {}
-    for a, b, _ in _imports():
-        graph.setdefault(a, set()).add(b)
+    for a, b, func in _imports():
+        if not _dispatch(b, func):
+            graph.setdefault(a, set()).add(b)
     # depth-first search for a cycle (packages count: importing one runs its __init__)
     cycles, state = [], {}
 
@@ -100,7 +109,7 @@ def test_rooms_import_only_upstream():
             wrong.append((a, b))  # the foundation knows no room
         elif ra is not None and rb is not None and ra != rb and RANK[rb] >= RANK[ra]:
             # a result's .plot() hands itself to plots/ (STYLE.md: "A kernel and its result")
-            if not (rb == "plots" and func == "plot"):
+            if not (rb == "plots" and func == "plot") and not _dispatch(b, func):
                 wrong.append((a, b))
     assert wrong == []
 

@@ -20,6 +20,14 @@ the convention of R's ``coxph`` with case weights. The expansion over ``k`` is
 done for all tie groups at once ("terms" arrays of total length = number of
 deaths), so Efron's correction is vectorised too.
 
+The fit's log-likelihood, score, information and score residuals
+(:func:`cox_objective`, :func:`score_residuals`) treat the sorted rows as one
+partition of :mod:`._pertime`: per-time tables of ``S0, S1, E0, E1`` and the
+information's second moments as one weighted cross-product ``X' diag(c) X`` (no
+``S2``: no ``n x p(p+1)/2`` array). ``S2``/``E2`` sums (:func:`design_products`,
+:func:`group_sums`) serve only the per-group information of the PH test and Firth's
+penalty derivatives.
+
 References
 ----------
 Cox DR (1972). Regression models and life-tables. JRSS B 34:187-220.
@@ -38,6 +46,7 @@ import numpy as np
 from scipy import sparse
 
 from ..survival._kernels import tied_to_previous, time_grid
+from . import _pertime as P
 
 
 @dataclass(frozen=True)
@@ -234,53 +243,64 @@ def _entered_later(en: Entry, r: np.ndarray, z: np.ndarray) -> np.ndarray:
     return rc[en.gfirst] - rc[en.gend]
 
 
-def loglik_score_info(beta: np.ndarray, x: np.ndarray, z: np.ndarray, w: np.ndarray,
-                      lay: Layout, info: bool = True):
-    """Log partial likelihood, score and observed information at ``beta``.
+def place_layout(lay: Layout, time: np.ndarray | None = None,
+                 strata: np.ndarray | None = None) -> P.Placement:
+    """The sorted rows of ``lay`` as one partition on its event-time grid (the tie
+    groups): row ``i`` is at risk at groups ``lo[i] <= g < hi[i]``. ``time``/``strata``
+    (sorted rows) label the grid; without them the grid is labelled by group index."""
+    ng, nb = len(lay.d), len(lay.bstart)
+    ev_first = lay.ev[lay.gstart] if ng else np.zeros(0, np.int64)
+    gtime = (np.arange(ng, dtype=float) if time is None
+             else np.asarray(time, float)[ev_first])
+    gstrat = (np.zeros(ng, np.int64) if strata is None
+              else np.asarray(strata, np.int64)[ev_first])
+    if lay.entry is None:
+        # at risk from the first group of the block's stratum to the last group at or
+        # before the block
+        has = np.zeros(nb, np.int64)
+        has[lay.gblock] = 1
+        hi_b = np.cumsum(has)
+        hi = hi_b[lay.block]
+        new_stratum = np.flatnonzero(lay.next_first[1:] != lay.next_first[:-1]) + 1
+        if new_stratum.size:
+            first = np.zeros(nb, np.int64)
+            first[new_stratum] = new_stratum
+            lo = (hi_b - has)[np.maximum.accumulate(first)][lay.block]
+        else:
+            lo = np.zeros(len(lay.block), np.int64)
+    else:
+        lo, hi = lay.entry.row_in, lay.entry.row_out
+    return P.make_placement(gstrat, gtime, lo.astype(np.int64), hi.astype(np.int64),
+                            lay.ev, np.repeat(np.arange(ng), lay.d))
 
-    Parameters
-    ----------
-    beta : (p,) coefficients.
-    x : (n, p) covariates in sorted order (centred for numerical stability).
-    z : ``design_products(x)`` (only its first 1+p columns are used if ``info`` is False).
-    w : (n,) case weights in sorted order. Deaths are ``lay.ev``.
-    lay : :class:`Layout`.
 
-    Returns
-    -------
-    loglik, score (p,), information (p, p) or None.
+def layout_ties(lay: Layout) -> str:
+    """The tie method ``lay`` was built for (when no deaths are tied both are one)."""
+    return "efron" if len(lay.term_group) > len(lay.d) else "breslow"
 
-    Notes
-    -----
-    ``l = sum_deaths w_i eta_i - sum_terms m_k log(S0 - f_k E0)`` with the term weight
-    ``m_k = meanwt`` (Efron) or ``wd`` (Breslow); the score and information follow by
-    differentiation (Cox 1972; Breslow 1974; Efron 1977).
+
+def cox_objective(x: np.ndarray, w: np.ndarray, lay: Layout, ties: str | None = None,
+                  place: P.Placement | None = None):
+    """``fun(beta) -> (loglik, score, information)`` of the in-memory rows, for
+    :func:`newton_raphson`.
+
+    ``x`` (n, p): covariates in sorted order, centred; ``w``: case weights in sorted
+    order. The rows are one partition of :mod:`._pertime`: per step one per-time table
+    (risk-set sums of ``r`` and ``r x``), its hazard increments, and one weighted
+    cross-product ``X' diag(c) X`` for the information -- never the ``n x p(p+1)/2``
+    products of ``x`` (the derivation is in :mod:`._pertime`).
     """
-    p = x.shape[1]
-    eta = np.einsum("ij,j->i", x, beta)
-    with np.errstate(over="ignore"):  # a trial step may overflow; step-halving recovers
-        r = w * np.exp(eta)
-    zz = z if info else z[:, :1 + p]
-    S, E = group_sums(lay, r, zz)
-    wd = np.add.reduceat(w[lay.ev], lay.gstart) if len(lay.ev) else np.zeros(0)
-    tg, f = lay.term_group, lay.term_f
-    mw = (wd / lay.d)[tg] * lay.term_mult
-    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf of an overflowed step
-        den = S[tg, 0] - f * E[tg, 0]
-        loglik = float(np.einsum("i,i->", w[lay.ev], eta[lay.ev])
-                       - np.einsum("t,t->", mw, np.log(den)))
-    if not np.isfinite(loglik):
-        return -np.inf, np.full(p, np.nan), np.full((p, p), np.nan) if info else None
-    m1 = (S[tg, 1:1 + p] - f[:, None] * E[tg, 1:1 + p]) / den[:, None]
-    score = np.einsum("i,ij->j", w[lay.ev], x[lay.ev]) - np.einsum("t,tj->j", mw, m1)
-    if not info:
-        return loglik, score, None
-    ng = len(lay.d)
-    a = np.bincount(tg, weights=mw / den, minlength=ng)
-    b = np.bincount(tg, weights=mw * f / den, minlength=ng)
-    s2 = a @ S[:, 1 + p:] - b @ E[:, 1 + p:]
-    imat = _unpack(s2, p) - np.einsum("t,ti,tj->ij", mw, m1, m1)
-    return loglik, score, imat
+    ties = layout_ties(lay) if ties is None else ties
+    place = place_layout(lay) if place is None else place
+    wx = P.death_sums(place, x, w)
+    terms = P.efron_terms(np.bincount(place.dgrp, minlength=len(place.time)))
+
+    def fun(beta: np.ndarray):
+        eta, r = P.risk_scores(x, w, beta)
+        haz = P.hazard(P.pertime(place, x, w, beta, r=r), ties, terms, residuals=False)
+        return haz.combine(P.newton_pieces(place, x, w, beta, haz, (eta, r), wx))
+
+    return fun
 
 
 def aliased_columns(x: np.ndarray, strata: np.ndarray | None = None,
@@ -299,19 +319,25 @@ def aliased_columns(x: np.ndarray, strata: np.ndarray | None = None,
     its combination of the others (zero rows for non-aliased columns).
     """
     n, p = x.shape
-    if strata is None:
-        xc = x - x.mean(axis=0)
+    codes = None if strata is None else np.asarray(strata)
+    if codes is None:
+        means = np.einsum("ij->j", x)[None, :] / max(n, 1)  # no slow axis-0 reduction
     else:
-        codes = np.asarray(strata)
         cnt = np.bincount(codes)
         means = np.stack([np.bincount(codes, weights=x[:, j]) / cnt for j in range(p)], 1)
-        xc = x - means[codes]
-    gram = xc.T @ xc  # one pass over the rows; the rest works on p x p
+    # one pass over the rows in blocks (no n x p temporary, one BLAS thread per block, as
+    # _pertime.cross_product); the rest works on p x p
+    block = int(np.clip((1 << 19) // (p * p), 256, 16384))
+    gram = np.zeros((p, p))
+    for s in range(0, n, block):  # a loop over row blocks, not subjects
+        xc = x[s:s + block] - (means[0] if codes is None else means[codes[s:s + block]])
+        gram += xc.T @ xc
     ss = np.diag(gram).copy()
     scale = np.sqrt(np.where(ss > 0, ss, 1.0))
     corr = gram / np.outer(scale, scale)
     # a column whose centred values vanish (against its raw size) is aliased outright
-    alias = ss <= (tol * n) * np.maximum(np.abs(x).max(axis=0), 1e-300) ** 2
+    size = _column_absmax(x)
+    alias = ss <= (tol * n) * np.maximum(size, 1e-300) ** 2
     combo = np.zeros((p, p))
     for j in range(p):  # a loop over columns only
         kept = np.flatnonzero(~alias[:j])
@@ -322,6 +348,22 @@ def aliased_columns(x: np.ndarray, strata: np.ndarray | None = None,
             alias[j] = True
             combo[j, kept] = c * scale[j] / scale[kept]
     return alias, combo
+
+
+def _column_absmax(x: np.ndarray, k: int = 64) -> np.ndarray:
+    """``max |x|`` per column; numpy's axis-0 reduction of a C-ordered n x p array steps
+    row by row, so ``k`` rows are reduced side by side first."""
+    n, p = x.shape
+    head = (n // k) * k
+    out = np.zeros(p)
+    if head and x.flags.c_contiguous:
+        wide = x[:head].reshape(-1, k * p)
+        out = np.maximum(wide.max(axis=0), -wide.min(axis=0)).reshape(k, p).max(axis=0)
+    elif head:
+        out = np.maximum(x[:head].max(axis=0), -x[:head].min(axis=0))
+    if head < n:
+        out = np.maximum(out, np.abs(x[head:]).max(axis=0))
+    return out
 
 
 def solve_sym(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -373,84 +415,27 @@ def newton_raphson(fun, beta0: np.ndarray, eps: float = 1e-9, max_iter: int = 30
     return beta, ll, u, imat, it, converged
 
 
-def score_residuals(beta: np.ndarray, x: np.ndarray, w: np.ndarray, lay: Layout) -> np.ndarray:
+def score_residuals(beta: np.ndarray, x: np.ndarray, w: np.ndarray, lay: Layout,
+                    place: P.Placement | None = None) -> np.ndarray:
     """Score residuals per sorted row, as R's ``residuals(coxph, type="score")``.
 
-    For subject ``j`` (risk score ``e_j = exp(eta_j)``, unweighted):
+    For subject ``j`` (risk score ``e_j = exp(eta_j)``, unweighted), with ``h_k`` the
+    hazard increment of Efron term ``k`` and ``xbar_k`` its mean:
 
-    ``U_j = delta_j (x_j - mean_k xbar_k) - e_j sum_{g: t_g <= t_j} sum_k c_jk h_k (x_j - xbar_k)``
+    ``U_j = delta_j (x_j - mean_k xbar_k) - e_j sum_{g: j at risk} sum_k c_jk h_k (x_j - xbar_k)``
 
-    with ``h_k = m_k / den_k`` the hazard increment of Efron term ``k``,
-    ``xbar_k = (S1 - f_k E1) / den_k`` and ``c_jk = 1 - f_k`` when ``j`` is one of
-    the tied deaths of that group (its risk weight is shared out over the ``d``
-    terms, Efron 1977), 1 otherwise. ``sum_j w_j U_j`` is the total score. The
-    weighted residuals ``w_j U_j`` times the inverse information are the dfbeta
-    whose cross-product is the robust sandwich variance (Lin & Wei 1989).
+    with ``c_jk = 1 - f_k`` when ``j`` is one of the tied deaths of that group (its risk
+    weight is shared out over the ``d`` terms, Efron 1977), 1 otherwise; computed from
+    per-time tables (:func:`._pertime.score_residuals`). ``sum_j w_j U_j`` is the total
+    score; the weighted residuals ``w_j U_j`` times the inverse information are the
+    dfbeta whose cross-product is the robust sandwich variance (Lin & Wei 1989).
     """
     n, p = x.shape
-    eta = np.einsum("ij,j->i", x, beta)
-    e = np.exp(eta)
-    r = w * e
-    z = np.empty((n, 1 + p))
-    z[:, 0] = 1.0
-    z[:, 1:] = x
-    S, E = group_sums(lay, r, z)
-    ng = len(lay.d)
-    if ng == 0:
+    if len(lay.d) == 0:
         return np.zeros((n, p))
-    wd = np.add.reduceat(w[lay.ev], lay.gstart)
-    tg, f = lay.term_group, lay.term_f
-    mw = (wd / lay.d)[tg] * lay.term_mult
-    den = S[tg, 0] - f * E[tg, 0]
-    xbar = (S[tg, 1:] - f[:, None] * E[tg, 1:]) / den[:, None]
-    h = mw / den
-    A = np.bincount(tg, weights=h, minlength=ng)
-    B = np.stack([np.bincount(tg, weights=h * xbar[:, j], minlength=ng) for j in range(p)], 1)
-    hd = h * (1 - f)  # the dying subjects' own share of each Efron term
-    Ad = np.bincount(tg, weights=hd, minlength=ng)
-    Bd = np.stack([np.bincount(tg, weights=hd * xbar[:, j], minlength=ng) for j in range(p)],
-                  1)
-    # number of terms per group (d under Efron, 1 under Breslow) for the mean of xbar_k
-    nterm = np.bincount(tg, minlength=ng)
-    wt_mean = (lay.term_mult / np.repeat(lay.d, nterm) if len(tg) else np.zeros(0))
-    Mbar = np.stack([np.bincount(tg, weights=wt_mean * xbar[:, j], minlength=ng)
-                     for j in range(p)], 1)
-    # cumulative hazard sums within strata, mapped from groups to blocks to rows
-    cA = np.cumsum(A)
-    cB = np.cumsum(B, axis=0)
-    base = lay.gfirst
-    cA = cA - np.r_[0.0, cA][base]
-    cB = cB - np.vstack([np.zeros((1, p)), cB])[base]
-    nb = len(lay.bstart)
-    # last group at or before each block, in the same stratum
-    gi = np.searchsorted(lay.gblock, np.arange(nb), side="right") - 1
-    blk_first_block = lay.next_first  # used only to test stratum membership below
-    ok = gi >= 0
-    # a group belongs to the block's stratum iff the group's block shares next_first
-    same = np.zeros(nb, dtype=bool)
-    same[ok] = blk_first_block[lay.gblock[gi[ok]]] == blk_first_block[ok]
-    bA = np.where(same, cA[np.maximum(gi, 0)], 0.0)
-    bB = np.where(same[:, None], cB[np.maximum(gi, 0)], 0.0)
-    rowA, rowB = bA[lay.block], None
-    if lay.entry is not None:
-        # (start, stop] rows: only the groups with start < t_g <= stop, a difference of
-        # running sums over all groups (a row's groups lie in its own stratum)
-        gA = np.r_[0.0, np.cumsum(A)]
-        gB = np.vstack([np.zeros((1, p)), np.cumsum(B, axis=0)])
-        en = lay.entry
-        rowA = gA[en.row_out] - gA[en.row_in]
-        rowB = gB[en.row_out] - gB[en.row_in]
-    resid = np.empty((n, p))
-    for j in range(p):  # column by column: no n x p temporaries
-        col = x[:, j] * rowA
-        col -= bB[:, j][lay.block] if rowB is None else rowB[:, j]
-        col *= e
-        resid[:, j] = -col
-    gev = np.repeat(np.arange(ng), lay.d)
-    ev = lay.ev
-    resid[ev] += x[ev] - Mbar[gev]
-    resid[ev] += e[ev, None] * (x[ev] * (A - Ad)[gev, None] - (B - Bd)[gev])
-    return resid
+    place = place_layout(lay) if place is None else place
+    haz = P.hazard(P.pertime(place, x, w, beta), layout_ties(lay))
+    return P.score_residuals(place, x, w, beta, haz)
 
 
 def robust_variance(resid: np.ndarray, w: np.ndarray, imat_inv: np.ndarray,

@@ -215,6 +215,12 @@ def cox(
     Efron B (1977) JASA 72:557-565. Lin DY, Wei LJ (1989) JASA 84:1074-1078.
     Firth D (1993) Biometrika 80:27-38. Heinze G, Schemper M (2001) Biometrics 57:114-119.
     """
+    from ..scale import is_dask  # a Dask frame: the same fit from partition sums
+    if is_dask(df):
+        from ..scale.cox import cox as on_dask
+        return on_dask(df, time, event, covariates, weights, cluster, strata, ties, firth,
+                       conf_level, robust, formula=formula, reference=reference,
+                       missing=missing, start=start)
     if covariates is None and formula is None:
         covariates = ["group"]
     if ties not in ("efron", "breslow"):
@@ -247,7 +253,7 @@ def cox(
         if msg:
             msgs.append(msg)
     keep = _drop_aliased(xall, names_all, arr.strata, msgs, event)
-    xraw = xall[:, keep]
+    xraw = xall if keep.all() else xall[:, keep]
     names = [n for n, k in zip(names_all, keep, strict=True) if k]
     if firth:
         ties = "breslow"  # coxphf's partial likelihood
@@ -257,7 +263,9 @@ def cox(
     lay = K.make_layout(arr.time, arr.event, arr.strata, ties, start=arr.start)
     center = (xraw.mean(axis=0) if arr.weights is None
               else np.average(xraw, axis=0, weights=w_orig))
-    x = (xraw - center)[lay.order]
+    # sorted rows, C order (the kernels read rows), centred in place: one n x p copy
+    x = np.take(np.ascontiguousarray(xraw), lay.order, axis=0)
+    x -= center
     w = w_orig[lay.order]
     cl = arr.cluster[lay.order] if arr.cluster is not None else None
     state = dict(x=x, w=w, layout=lay, time=arr.time[lay.order], event=arr.event[lay.order],
@@ -350,11 +358,9 @@ def _divergence(fun, beta, ll, u, imat, iters, x, w):
 def _fit_ml(x, w, lay, cl, names, terms, robust, conf_level, state, *, n, n_event, ties,
             variance_kind):
     """Maximum partial-likelihood fit on sorted, centred, full-rank arrays."""
-    z = K.design_products(x)
-
-    def fun(b):
-        return K.loglik_score_info(b, x, z, w, lay)
-
+    # the rows as one partition of the per-time statistics (regression/_pertime.py)
+    place = K.place_layout(lay, state["time"], state["strata"])
+    fun = K.cox_objective(x, w, lay, ties, place)
     p = x.shape[1]
     at_zero = fun(np.zeros(p))
     ll0, u0, i0 = at_zero
@@ -366,7 +372,7 @@ def _fit_ml(x, w, lay, cl, names, terms, robust, conf_level, state, *, n, n_even
     beta, ll, u, imat, iters, infinite = _divergence(fun, beta, ll, u, imat, iters, x, w)
     naive = K.inverse_sym(imat)
     if robust:
-        resid = K.score_residuals(beta, x, w, lay)
+        resid = K.score_residuals(beta, x, w, lay, place)
         var = K.robust_variance(resid, w, naive, cl)
         variance = variance_kind
     else:

@@ -349,6 +349,11 @@ def kaplan_meier(df: pd.DataFrame, time: str = "time", event: str = "event",
     >>> km.at(10)[["group", "surv"]].round(3).values.tolist()
     [['a', 0.333], ['b', 1.0]]
     """
+    from ..scale import is_dask  # a Dask frame: the same fit from partition sums
+    if is_dask(df):
+        from ..scale.survival import kaplan_meier as on_dask
+        return on_dask(df, time, event, group, weights, cluster, conf_type, conf_level,
+                       robust, start=start)
     _check_conf(conf_type, conf_level)
     arr = survival_arrays(df, time=time, event=event, group=group, weights=weights,
                           cluster=cluster, start=start)

@@ -281,6 +281,10 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
     >>> round(mo.logrank(df, group="arm").statistic, 4)
     2.8191
     """
+    from ..scale import is_dask  # a Dask frame: the same test from partition sums
+    if is_dask(df):
+        from ..scale.survival import logrank as on_dask
+        return on_dask(df, time, event, group, weights, rho, strata, cluster, start=start)
     arr = survival_arrays(df, time=time, event=event, group=group, weights=weights,
                           strata=strata, cluster=cluster, min_groups=2, start=start)
     warn_unclustered(df, cluster, "logrank")

@@ -414,6 +414,12 @@ def propensity(df: pd.DataFrame | Imputations, treatment: str,
     ----------
     Austin & Stuart, Stat Med 2015; Li, Morgan & Zaslavsky, JASA 2018; Firth 1993.
     """
+    from ..scale import is_dask  # a Dask frame: the same fit from partition sums
+    if is_dask(df):
+        from ..scale.propensity import propensity as on_dask
+        return on_dask(df, treatment, covariates, formula=formula, estimand=estimand,
+                       stabilize=stabilize, trim=trim, truncate=truncate, firth=firth,
+                       treated=treated, missing=missing)
     if is_imputations(df):
         return ImputedPropensity(per_imputation(propensity, df, locals()))
     source = "data"

@@ -1,0 +1,183 @@
+"""Partition statistics and their tree sum: the one reduction of every Dask estimator.
+
+A partition yields a :class:`Part`: the rows it holds, the input problems it found
+(:class:`~mace_outcomes.errors.Problem` keyed by column and reason, with the first row
+ids and their count) and a payload of additive statistics. Parts add in a tree
+(:func:`tree_sum`), so the client receives one small combined table; the problems of
+all partitions come back together and raise one :class:`InputError` naming the
+column, the reason, the first 20 row ids and their count, as the in-memory check does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, Problem
+
+__all__ = ["is_dask", "Part", "CountedProblem", "tree_sum", "checked", "raise_problems",
+           "add_tables", "frame_column", "broadcast", "SHOWN"]
+
+SHOWN = 20  # row ids an error message lists (the rest are counted)
+
+
+def is_dask(obj) -> bool:
+    """True for a Dask collection (DataFrame or Series), judged by the module of its type
+    (or of a base class) without importing dask."""
+    return any(c.__module__.split(".", 1)[0] == "dask" for c in type(obj).__mro__)
+_MISSING = re.compile(r"^\d+ missing values? \(of \d+ rows\)$")
+
+
+@dataclass(frozen=True)
+class CountedProblem(Problem):
+    """A :class:`Problem` found on a cluster: ``rows`` holds the first row ids only and
+    ``n_rows`` counts them all, so the message reads as the in-memory one."""
+
+    n_rows: int = 0
+
+    def __str__(self) -> str:
+        where = [str(self.source)] if self.source else []
+        if self.column:
+            where.append(f"column '{self.column}'")
+        if self.rows:
+            shown = ", ".join(map(str, self.rows[:SHOWN]))
+            more = f" (+{self.n_rows - SHOWN} more)" if self.n_rows > SHOWN else ""
+            where.append(f"rows [{shown}]{more}")
+        text = ": ".join([", ".join(where), self.reason]) if where else self.reason
+        return text + (f" -- {self.fix}" if self.fix else "")
+
+
+@dataclass
+class Part:
+    """One partition's (or several partitions') contribution."""
+
+    n: int = 0
+    problems: dict = field(default_factory=dict)  # (stage, source, column, reason, fix)
+    # -> (first ids, count)
+    payload: Any = None
+
+    def add_problems(self, found: list[Problem], stage: int = 0) -> None:
+        """Record problems; only those of the earliest stage found are raised (the
+        in-memory checks stop at the first failing step: missing values, then the
+        survival columns, then the covariates)."""
+        for p in found:
+            reason = "<missing>" if _MISSING.match(p.reason) else p.reason
+            key = (stage, p.source, p.column, reason, p.fix)
+            ids, count = self.problems.get(key, ((), 0))
+            self.problems[key] = ((ids + tuple(p.rows))[:SHOWN], count + len(p.rows))
+
+
+def _combine(a: Part, b: Part, add: Callable[[Any, Any], Any]) -> Part:
+    out = Part(a.n + b.n, dict(a.problems))
+    for key, (ids, count) in b.problems.items():
+        old_ids, old_count = out.problems.get(key, ((), 0))
+        out.problems[key] = ((old_ids + ids)[:SHOWN], old_count + count)
+    if out.problems:  # statistics of bad input are never used
+        return out
+    if a.payload is None or b.payload is None:
+        out.payload = a.payload if b.payload is None else b.payload
+    else:
+        out.payload = add(a.payload, b.payload)
+    return out
+
+
+def _combine_all(parts: list[Part], add) -> Part:
+    out = parts[0]
+    for p in parts[1:]:
+        out = _combine(out, p, add)
+    return out
+
+
+def tree_sum(ddf, per_partition: Callable[..., Part], add: Callable[[Any, Any], Any],
+             *args, split_every: int = 8) -> Part:
+    """Apply ``per_partition(frame, *args)`` to every partition (of a Dask frame, or to
+    every object of a list of delayed / persisted ones) and add the parts in a tree of
+    fan-in ``split_every`` on the cluster; return the combined :class:`Part`.
+
+    ``args`` are passed once to the workers (wrap large ones with :func:`broadcast`).
+    """
+    import dask
+
+    blocks = ddf if isinstance(ddf, list) else ddf.to_delayed()
+    level = [dask.delayed(per_partition, pure=True)(p, *args) for p in blocks]
+    merge = dask.delayed(_combine_all, pure=True)
+    while len(level) > 1:
+        level = [merge(level[i:i + split_every], add)
+                 for i in range(0, len(level), split_every)]
+    (out,) = dask.compute(level[0])
+    return out
+
+
+def broadcast(value):
+    """A value shipped to the workers once and shared by every partition's task."""
+    import dask
+
+    return dask.delayed(value, pure=True, traverse=False)
+
+
+def checked(frame: pd.DataFrame, validate: Callable[[pd.DataFrame], Any],
+            part: Part | None = None, stage: int = 0) -> tuple[Part, Any]:
+    """Run the in-memory ``validate`` on one partition: the part (with any problems) and
+    what ``validate`` returned (None when it raised an :class:`InputError`)."""
+    part = Part(len(frame)) if part is None else part
+    if len(frame) == 0:
+        return part, None
+    try:
+        return part, validate(frame)
+    except InputError as err:
+        part.add_problems(err.problems, stage)
+        return part, None
+
+
+def raise_problems(part: Part, upto: int | None = None) -> None:
+    """Raise the one :class:`InputError` for the problems of the earliest stage found on
+    the cluster (only if that stage is at most ``upto``, when given)."""
+    found = []
+    first = min((key[0] for key in part.problems), default=0)
+    if upto is not None and first > upto:
+        return
+    for (stage, source, column, reason, fix), (ids, count) in part.problems.items():
+        if stage != first:
+            continue
+        if reason == "<missing>":
+            reason = f"{count} missing value{'s' if count != 1 else ''} (of {part.n} rows)"
+        found.append(CountedProblem(reason, column, tuple(ids), source, fix, count))
+    if found:
+        raise InputError(found)
+
+
+def add_tables(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Sum two statistics tables keyed by their index (the union of their keys)."""
+    if a.empty:
+        return b
+    if b.empty:
+        return a
+    both = pd.concat([a, b])
+    return both.groupby(level=list(range(both.index.nlevels)), sort=False,
+                        dropna=False).sum()
+
+
+def frame_column(ddf, value, role: str, source: str = "data"):
+    """``weights=`` / ``cluster=`` / ``strata=`` of a Dask frame: a column name, or a Dask
+    Series aligned with it (added as a column). Returns the frame and the column name."""
+    if value is None or isinstance(value, str):
+        return ddf, value
+    if is_dask(value):
+        name = str(getattr(value, "name", None) or role)
+        if name in ddf.columns:
+            name = f"__{role}__"
+        return ddf.assign(**{name: value}), name
+    raise InputError(Problem(f"on a Dask frame {role}= must be a column name or a Dask "
+                             f"Series, not {type(value).__name__}", role, source=source,
+                             fix="add the values as a column of the frame"))
+
+
+def grid_codes(raw: np.ndarray, raw_sorted: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """Grid index of each raw time, given the sorted distinct raw times and their codes
+    on the tie-merged grid (times equal up to floating-point noise share a code)."""
+    return code[np.searchsorted(raw_sorted, raw)]

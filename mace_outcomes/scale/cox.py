@@ -1,0 +1,468 @@
+"""The Cox model of a Dask DataFrame on the per-time statistics of ``regression/_pertime``.
+
+Passes over the cluster (the rows never leave their workers):
+
+1. validate every partition (the in-memory checks) and collect the distinct times,
+   the distinct (stratum, event time) pairs and the factor levels;
+2. place each partition's rows on the global event-time grid once and keep them on
+   the workers (``dask.persist``); sums per stratum then give the centring and the
+   aliasing check (p x p);
+3. every Newton step at ``beta`` is two tree sums: the per-time table
+   (:func:`_pertime.pertime`, additive), whose hazard is computed on the client and
+   broadcast, then the rows' sums (:func:`_pertime.newton_pieces`); the iteration is the
+   in-memory one (:func:`regression._kernels.newton_raphson`, R's stopping rule, then
+   the same monotone-likelihood check);
+4. the robust variance: each partition's score residuals
+   (:func:`_pertime.score_residuals`) weighted and multiplied out to p x p, or, with a
+   cluster, summed per cluster id on the cluster (a group-by across partitions) first.
+
+Ties, strata and weights are those of the in-memory fit; the result is a
+:class:`~mace_outcomes.regression.fit.CoxResult`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._frames import (
+    EXTREME_RELATIVE_WEIGHT,
+    _sort_key,
+    missing_problems,
+    row_ids,
+    survival_arrays,
+)
+from ..errors import ExtremeWeightWarning, InputError, Problem
+from ..regression import _kernels as K
+from ..regression import _pertime as P
+from ..regression.fit import CoxResult, _divergence
+from ..survival._kernels import time_grid
+from ._design import (
+    Spec,
+    add_covariate_scans,
+    build_spec,
+    covariates_present,
+    scan_covariates,
+)
+from ._reduce import Part, broadcast, frame_column, raise_problems, tree_sum
+from .survival import unclustered
+
+__all__ = ["cox", "DaskCox"]
+
+SOURCE = "df"
+ALIAS_TOL = 1e-11  # regression._kernels.aliased_columns' rule
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One partition's rows, placed on the event-time grid (kept on its worker)."""
+
+    x: np.ndarray
+    w: np.ndarray
+    place: P.Placement
+    strata: np.ndarray  # global stratum codes (zeros without strata)
+    cluster: np.ndarray | None  # the cluster ids as given
+    ids: np.ndarray | None = None  # row ids for messages (weighted fits only)
+
+
+@dataclass(frozen=True, eq=False, repr=False)  # the in-memory repr
+class DaskCox(CoxResult):
+    """A :class:`CoxResult` fitted on a Dask frame (the per-row state stays there)."""
+
+    def ph_test(self, transform: str = "km", terms: bool = True) -> pd.DataFrame:
+        raise InputError(Problem("ph_test() needs the rows of the fit: fit the model in "
+                                 "memory for it", fix="mo.cox(ddf.compute(), ...).ph_test()"))
+
+
+# -- pass 1: validation, times, levels ----------------------------------------------------
+
+def _scan_part(frame, time, event, weights, cluster, strata, covariates, numeric) -> Part:
+    part = Part(len(frame))
+    if len(frame) == 0:
+        return part
+    part.add_problems(missing_problems(frame, [time, event, *covariates, weights, cluster,
+                                               strata], SOURCE), stage=0)
+    if part.problems:
+        return part
+    try:
+        arr = survival_arrays(frame, time=time, event=event, weights=weights, cluster=cluster,
+                              strata=strata, source=SOURCE)
+    except InputError as err:
+        part.add_problems(err.problems, stage=1)
+        return part
+    cov = scan_covariates(frame, covariates, numeric, part, SOURCE, stage=2)
+    s = (np.zeros(arr.time.size, np.int64) if strata is None
+         else np.asarray(arr.strata_levels, dtype=object)[arr.strata])
+    dead = arr.event == 1
+    events = pd.DataFrame({"s": s[dead], "t": arr.time[dead]}).drop_duplicates()
+    part.payload = {"times": np.unique(arr.time), "events": events, "n_event": int(dead.sum()),
+                    "strata": set(pd.unique(s).tolist()), **cov}
+    return part
+
+
+def _add_scan(a, b):
+    return {"times": np.union1d(a["times"], b["times"]),
+            "events": pd.concat([a["events"], b["events"]]).drop_duplicates(),
+            "n_event": a["n_event"] + b["n_event"], "strata": a["strata"] | b["strata"],
+            **add_covariate_scans(a, b)}
+
+
+# -- pass 2: placement, centring, aliasing -------------------------------------------------
+
+def _prepare(frame, time, event, weights, cluster, strata, spec: Spec, strata_levels, raw,
+             snapped, grid) -> Prepared | None:
+    if len(frame) == 0:
+        return None
+    arr = survival_arrays(frame, time=time, event=event, weights=weights, cluster=cluster,
+                          strata=strata, source=SOURCE)
+    s = (np.zeros(arr.time.size, np.int64) if strata is None else pd.Categorical(
+        np.asarray(arr.strata_levels, dtype=object)[arr.strata],
+        categories=strata_levels).codes.astype(np.int64))
+    t = snapped[np.searchsorted(raw, arr.time)]  # times tied up to noise: one value
+    place = P.place_rows(grid, t, arr.event, None if strata is None else s)
+    w = np.ones(t.size) if arr.weights is None else arr.weights
+    cl = None if cluster is None else frame[cluster].to_numpy()
+    ids = (None if weights is None
+           else np.asarray(row_ids(frame, np.ones(len(frame), bool)), dtype=object))
+    return Prepared(spec.x(frame), w, place, s, cl, ids)
+
+
+def _moments_part(prep: Prepared | None, k: int) -> Part:
+    if prep is None:
+        return Part(0)
+    x, w, s = prep.x, prep.w, prep.strata
+    sums = np.stack([np.bincount(s, weights=x[:, j], minlength=k) for j in range(x.shape[1])],
+                    axis=1)  # a loop over columns only
+    return Part(len(w), payload=(np.bincount(s, minlength=k).astype(float), sums, w.sum(),
+                                 w @ x, np.abs(x).max(axis=0), x.min(axis=0), x.max(axis=0),
+                                 np.bincount(s, weights=w, minlength=k)))
+
+
+def _add_moments(a, b):
+    return (a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], np.maximum(a[4], b[4]),
+            np.minimum(a[5], b[5]), np.maximum(a[6], b[6]), a[7] + b[7])
+
+
+def _gram_part(prep: Prepared | None, means: np.ndarray, center: np.ndarray, lo, hi) -> Part:
+    if prep is None:
+        return Part(0)
+    x, w = prep.x, prep.w
+    xc = x - means[prep.strata]
+    xw = x - center
+    top = x == hi
+    return Part(len(w), payload=(xc.T @ xc, np.einsum("ij,ij,i->j", xw, xw, w),
+                                 np.all(top | (x == lo), axis=0), w @ top,
+                                 top.sum(axis=0).astype(float)))
+
+
+def _add_gram(a, b):
+    return (a[0] + b[0], a[1] + b[1], a[2] & b[2], a[3] + b[3], a[4] + b[4])
+
+
+def _relative_part(prep: Prepared | None, cells, hi, strata_means) -> Part:
+    """Each row's weight over the mean of its cells (the in-memory rule of
+    :func:`~mace_outcomes._frames.relative_weights`): largest ratio, flagged rows."""
+    if prep is None:
+        return Part(0)
+    w = prep.w
+    rel = np.full(w.size, np.inf)
+    for j, means in cells:  # a loop over the two-level columns
+        m = means[(prep.x[:, j] == hi[j]).astype(np.int64)]
+        rel = np.minimum(rel, w / np.where(m > 0, m, 1.0))
+    if strata_means is not None:
+        m = strata_means[prep.strata]
+        rel = np.minimum(rel, w / np.where(m > 0, m, 1.0))
+    big = rel > EXTREME_RELATIVE_WEIGHT
+    return Part(len(w), payload=(float(rel.max()), int(big.sum()), tuple(prep.ids[big][:20])))
+
+
+def extreme_weights(placed, lo, hi, two, sw_hi, n_hi, sw, n, sw_s, n_s, strata) -> str | None:
+    """The in-memory fit's extreme-weight warning: a weight over 10 times the mean weight
+    of every two-level covariate level and stratum it belongs to."""
+    cells = [(j, np.array([(sw - sw_hi[j]) / (n - n_hi[j]), sw_hi[j] / n_hi[j]]))
+             for j in np.flatnonzero(two)]
+    strata_means = None if strata is None else sw_s / n_s
+    if not cells and strata_means is None:  # no cells: the whole sample
+        strata_means = np.array([sw / n])
+    rel, count, ids = tree_sum(placed, _relative_part,
+                               lambda a, b: (max(a[0], b[0]), a[1] + b[1], (a[2] + b[2])[:20]),
+                               broadcast(cells), hi, strata_means).payload
+    if not count:
+        return None
+    msg = (f"extreme weights: {count} weight(s) over {EXTREME_RELATIVE_WEIGHT:g} "
+           f"times the mean weight of their covariate level or stratum, the largest "
+           f"{rel:.3g} times (rows {list(ids)}); these subjects dominate the weighted "
+           "estimate: check the weights, or truncate them or use overlap weights")
+    warnings.warn(msg, ExtremeWeightWarning, stacklevel=4)
+    return msg
+
+
+def _centred(prep: Prepared | None, center: np.ndarray, keep: np.ndarray) -> Prepared | None:
+    return None if prep is None else replace(prep, x=(prep.x[:, keep] - center[keep]))
+
+
+def aliased(gram: np.ndarray, n: int, xmax: np.ndarray) -> np.ndarray:
+    """Columns that are exact linear combinations of earlier ones, from the within-strata
+    centred cross-product: the rule of :func:`regression._kernels.aliased_columns`."""
+    ss = np.diag(gram).copy()
+    scale = np.sqrt(np.where(ss > 0, ss, 1.0))
+    corr = gram / np.outer(scale, scale)
+    alias = ss <= (ALIAS_TOL * n) * np.maximum(xmax, 1e-300) ** 2
+    for j in range(len(ss)):  # a loop over columns only
+        kept = np.flatnonzero(~alias[:j])
+        if alias[j] or not len(kept):
+            continue
+        c = np.linalg.solve(corr[np.ix_(kept, kept)], corr[kept, j])
+        alias[j] = corr[j, j] - corr[kept, j] @ c <= ALIAS_TOL
+    return alias
+
+
+# -- pass 3: Newton steps --------------------------------------------------------------
+
+def _pertime_part(prep: Prepared | None, beta) -> Part:
+    if prep is None:
+        return Part(0)
+    return Part(len(prep.w), payload=P.pertime(prep.place, prep.x, prep.w, beta))
+
+
+def _pieces_part(prep: Prepared | None, beta, haz) -> Part:
+    if prep is None:
+        return Part(0)
+    return Part(len(prep.w), payload=P.newton_pieces(prep.place, prep.x, prep.w, beta, haz))
+
+
+def _objective(prepared: list, ties: str, p: int, last: dict):
+    """``fun(beta) -> (loglik, score, information)`` summed over the partitions."""
+    def fun(beta: np.ndarray):
+        table = tree_sum(prepared, _pertime_part, lambda a, b: a.add(b), beta).payload
+        haz = P.hazard(table, ties)
+        last["beta"], last["haz"] = beta, haz
+        if not haz.finite:
+            return haz.combine(P.RowSums(0.0, np.zeros(p), np.zeros(0)))
+        rows = tree_sum(prepared, _pieces_part, lambda a, b: a.add(b), beta,
+                        broadcast(haz)).payload
+        return haz.combine(rows)
+
+    return fun
+
+
+# -- pass 4: robust variance -------------------------------------------------------------
+
+def _weighted_residuals(prep: Prepared, beta, haz) -> np.ndarray:
+    return P.score_residuals(prep.place, prep.x, prep.w, beta, haz) * prep.w[:, None]
+
+
+def _meat_part(prep: Prepared | None, beta, haz) -> Part:
+    if prep is None:
+        return Part(0)
+    u = _weighted_residuals(prep, beta, haz)
+    return Part(len(prep.w), payload=np.einsum("ij,ik->jk", u, u))
+
+
+def _cluster_sums(prep: Prepared | None, beta, haz, p: int) -> pd.DataFrame:
+    cols = [f"u{j}" for j in range(p)]
+    if prep is None:
+        return pd.DataFrame({"cluster": [], **{c: [] for c in cols}})
+    u = pd.DataFrame(_weighted_residuals(prep, beta, haz), columns=cols)
+    # summed within the partition first: one row per cluster crosses the network
+    return u.groupby(prep.cluster).sum().rename_axis("cluster").reset_index()
+
+
+def _frame_meat(frame: pd.DataFrame) -> Part:
+    u = frame.to_numpy(dtype=float)
+    return Part(len(frame), payload=np.einsum("ij,ik->jk", u, u))
+
+
+def _meat(prepared: list, beta, haz, p: int, clustered: bool, cluster_meta) -> np.ndarray:
+    haz = broadcast(haz)
+    if not clustered:
+        return tree_sum(prepared, _meat_part, np.add, beta, haz).payload
+    import dask
+    import dask.dataframe as dd
+
+    meta = pd.DataFrame({"cluster": cluster_meta,
+                         **{f"u{j}": pd.Series(dtype=float) for j in range(p)}})
+    sums = dd.from_delayed([dask.delayed(_cluster_sums, pure=True)(prep, beta, haz, p)
+                            for prep in prepared], meta=meta, verify_meta=False)
+    per_cluster = sums.groupby("cluster").sum()
+    return tree_sum(per_cluster, _frame_meat, np.add).payload
+
+
+# -- the public function -----------------------------------------------------------------
+
+def _refuse(**given) -> None:
+    problems = [Problem(f"{what} is not available on a Dask frame yet",
+                        fix="compute the frame (ddf.compute()) and fit it in memory")
+                for what, on in given.items() if on]
+    if problems:
+        raise InputError(problems)
+
+
+def cox(df, time: str = "time", event: str = "event", covariates=None, weights=None,
+        cluster=None, strata=None, ties: str = "efron", firth: bool = False,
+        conf_level: float = 0.95, robust: bool | None = None, *, formula: str | None = None,
+        reference: dict | None = None, missing: str = "error",
+        start: str | None = None) -> DaskCox:
+    """:func:`mace_outcomes.cox` of a Dask DataFrame: the same estimates and tests.
+
+    Not on Dask (yet): ``firth``, ``formula``, ``reference``, ``start``,
+    ``missing="complete_case"``, ``ph_test()``; an aliased covariate is an error (in
+    memory: a NaN row and a warning).
+    """
+    import dask
+
+    if covariates is None and formula is None:
+        covariates = ["group"]
+    if ties not in ("efron", "breslow"):
+        raise InputError(Problem(f"ties must be 'efron' or 'breslow', not {ties!r}"))
+    if not 0 < conf_level < 1:
+        raise InputError(Problem(f"conf_level must be in (0, 1), not {conf_level}"))
+    _refuse(**{"firth=True": firth, "formula=": formula is not None,
+               "reference=": reference is not None, "start=": start is not None,
+               f"missing={missing!r}": missing != "error"})
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+    ddf, wcol = frame_column(df, weights, "weights")
+    ddf, ccol = frame_column(ddf, cluster, "cluster")
+    ddf, scol = frame_column(ddf, strata, "strata")
+    absent = [c for c in (time, event, wcol, ccol, scol)
+              if c is not None and c not in ddf.columns]
+    if absent:
+        raise InputError([Problem(f"column not found (columns are {list(ddf.columns)})",
+                                  column=c, source=SOURCE) for c in absent])
+    numeric = covariates_present(ddf, covariates, SOURCE)
+    cols = list(dict.fromkeys(c for c in (time, event, wcol, ccol, scol, *covariates,
+                                          "lesion_id", "patient_id")
+                              if c is not None and c in ddf.columns))
+    ddf = ddf[cols]
+    part = tree_sum(ddf, _scan_part, _add_scan, time, event, wcol, ccol, scol, covariates,
+                    numeric)
+    if part.n == 0:
+        raise InputError(Problem("the table has no rows", source=SOURCE))
+    raise_problems(part)
+    scan = part.payload
+    spec = build_spec(ddf, covariates, numeric, scan, SOURCE)
+    if not spec.names:
+        raise InputError(Problem("give at least one covariate"))
+    if scan["n_event"] == 0:
+        raise InputError(Problem("no events: a Cox model cannot be fitted", column=event))
+    msgs = []
+    said = unclustered(ddf, cluster, "cox")
+    msgs += [said] if said else []
+
+    strata_levels = None if strata is None else sorted(scan["strata"], key=_sort_key)
+    raw = scan["times"]
+    utime, code = time_grid(raw)
+    snapped = utime[code]
+    ev = scan["events"]
+    ev_s = (np.zeros(len(ev), np.int64) if strata is None else
+            pd.Categorical(ev["s"], categories=strata_levels).codes.astype(np.int64))
+    grid = P.event_grid(ev_s, snapped[np.searchsorted(raw, ev["t"].to_numpy(float))])
+    k = 1 if strata is None else len(strata_levels)
+
+    placed = [dask.delayed(_prepare, pure=True)(blk, time, event, wcol, ccol, scol, spec,
+                                                strata_levels, broadcast(raw),
+                                                broadcast(snapped), broadcast(grid))
+              for blk in ddf.to_delayed()]
+    placed = list(dask.persist(*placed))
+    counts, sums, sw, swx, xmax, lo, hi, sw_s = tree_sum(placed, _moments_part, _add_moments,
+                                                         k).payload
+    center = swx / sw if weights is not None else sums.sum(axis=0) / counts.sum()
+    means = sums / np.where(counts > 0, counts, 1.0)[:, None]
+    gram, wss, two, sw_hi, n_hi = tree_sum(placed, _gram_part, _add_gram, broadcast(means),
+                                           center, lo, hi).payload
+    if weights is not None:
+        said = extreme_weights(placed, lo, hi, two, sw_hi, n_hi, sw, part.n, sw_s, counts,
+                               strata)
+        msgs += [said] if said else []
+    alias = aliased(gram, part.n, xmax)
+    if alias.all():
+        raise InputError(Problem("every covariate is constant within strata: nothing to fit",
+                                 column=event))
+    if alias.any():
+        raise InputError(Problem(
+            f"aliased covariates {[n for n, a in zip(spec.names, alias, strict=True) if a]}: "
+            "exact linear combinations of earlier ones (in memory reported as NaN)",
+            fix="drop or redefine the column"))
+    keep = ~alias
+    prepared = list(dask.persist(*[dask.delayed(_centred, pure=True)(prep, center, keep)
+                                   for prep in placed]))
+    del placed
+
+    names = list(spec.names)
+    p = len(names)
+    if robust is None:
+        robust = weights is not None or cluster is not None
+    last: dict = {}
+    fun = _objective(prepared, ties, p, last)
+    ll0, u0, i0 = at_zero = fun(np.zeros(p))
+    beta, ll, u, imat, iters, converged = K.newton_raphson(fun, np.zeros(p), first=at_zero)
+    fit_msgs = []
+    if not converged:
+        fit_msgs.append(f"Newton-Raphson did not converge in {iters} iterations")
+        warnings.warn(fit_msgs[-1], RuntimeWarning, stacklevel=3)
+    # the in-memory check reads the weighted spread of each centred column only
+    spread = np.sqrt(wss / sw)[None, :]
+    beta, ll, u, imat, iters, infinite = _divergence(fun, beta, ll, u, imat, iters, spread,
+                                                     np.ones(1))
+    naive = K.inverse_sym(imat)
+    if robust:
+        if last.get("beta") is not beta:
+            fun(beta)
+        meat = _meat(prepared, beta, last["haz"], p, cluster is not None,
+                     ddf[ccol]._meta if cluster is not None else None)
+        var = naive @ meat @ naive
+        variance = "robust (cluster sandwich)" if cluster is not None else "robust sandwich"
+    else:
+        var, variance = naive, "model-based"
+    return _result(names, beta, ll0, ll, u0, i0, var, naive, infinite, conf_level, ties,
+                   robust, variance, iters, spec, part.n, scan["n_event"], msgs + fit_msgs,
+                   weights is not None)
+
+
+def _result(names, beta, ll0, ll, u0, i0, var, naive, infinite, conf_level, ties, robust,
+            variance, iters, spec, n, n_event, msgs, weighted) -> DaskCox:
+    """The in-memory fit's summary, tests and messages from the fitted pieces."""
+    from ..errors import MonotoneLikelihoodWarning
+
+    p = len(names)
+    with np.errstate(invalid="ignore"):
+        se = np.sqrt(np.diag(var))
+        naive_se = np.sqrt(np.diag(naive))
+    zq = stats.norm.ppf(0.5 + conf_level / 2)
+    coef = beta.copy()
+    zstat = coef / se
+    pval = 2 * stats.norm.sf(np.abs(zstat))
+    with np.errstate(over="ignore"):
+        lower = np.exp(coef - zq * se)
+        upper = np.exp(coef + zq * se)
+    for j in np.flatnonzero(infinite):
+        msg = (f"monotone likelihood: the coefficient of '{names[j]}' diverges to "
+               f"{'-' if beta[j] < 0 else '+'}inf (e.g. a level with no events, or every "
+               f"event of one level after the other level left follow-up); no finite Wald "
+               f"estimate, SE or interval exists (reported as inf/NaN). "
+               f"Use firth=True for a finite penalised estimate with profile-likelihood "
+               f"limits.")
+        msgs.append(msg)
+        warnings.warn(msg, MonotoneLikelihoodWarning, stacklevel=4)
+        coef[j] = np.sign(beta[j]) * np.inf
+        se[j] = naive_se[j] = np.inf
+        zstat[j] = pval[j] = lower[j] = upper[j] = np.nan
+    summary = pd.DataFrame({"coef": coef, "hr": np.exp(coef), "se": se, "lower": lower,
+                            "upper": upper, "p": pval, "z": zstat, "naive_se": naive_se},
+                           index=pd.Index(names, name="term"))
+    wald = np.nan if infinite.any() else float(beta @ K.solve_sym(var, beta))
+    tests = pd.DataFrame({"test": ["likelihood_ratio", "wald", "score"],
+                          "statistic": [2 * (ll - ll0), wald,
+                                        float(u0 @ K.solve_sym(i0, u0))],
+                          "df": [p, p, p]})
+    tests["p"] = stats.chi2.sf(tests["statistic"], tests["df"])
+    return DaskCox(summary=summary, loglik=(ll0, ll), tests=tests, n=n, n_event=n_event,
+                   ties=ties, robust=bool(robust), firth=False, warnings=msgs,
+                   conf_level=conf_level, variance=variance, iterations=iters,
+                   vcov=pd.DataFrame(var, index=names, columns=names),
+                   terms=dict(spec.terms), weighted=weighted,
+                   dropped=pd.DataFrame({"id": [], "variable": []}))
