@@ -203,3 +203,15 @@ def test_writer_suppresses_counts_written_in_a_figure(tmp_path):
                   "IVUS Analysed (n = 78 patients)", "(n = 80 patients)", "(n = 90 patients)"):
         assert shown in texts, shown
     assert "Counts from 1 to 4 are shown as &lt;5." in html
+
+
+def test_headline_event_count_is_suppressed_like_the_tables():
+    from mace_outcomes.report._html import events_caveat
+
+    results = {"endpoints": {"mace": {"events": 4}}}
+    assert events_caveat(results).startswith("Only 4 mace events")
+    assert events_caveat(results, 5).startswith("Only fewer than 5 mace events")
+    assert "4" not in events_caveat(results, 5)
+    # zero is shown (as in the tables), and 20 or more events need no caveat
+    assert events_caveat({"endpoints": {"mace": {"events": 0}}}, 5).startswith("Only 0 ")
+    assert events_caveat({"endpoints": {"mace": {"events": 25}}}, 5) == ""

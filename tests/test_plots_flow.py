@@ -148,3 +148,24 @@ def test_saved_as_vector(cohort, tmp_path):
     (svg,) = mo.save_figure(mo.plot_flow(cohort), tmp_path / "flow.svg")
     text = svg.read_text()
     assert "<path" in text and "<image" not in text  # outlines, no embedded raster
+
+
+def test_matched_boxes_say_matched_and_not_matched(cohort):
+    from mace_outcomes.weighting.match import match
+
+    tte = mo.time_to_event(cohort, "mace", horizon=365)
+    m = match(tte, treatment="arm", covariates=["renal_insufficiency", "any_left_main"],
+              treated="OCT")
+    # independently: the matched rows per arm, and the analysed patients not among them
+    matched = m.data["arm"].value_counts()
+    left = cohort.patients["arm"].value_counts() - matched
+    fig = mo.plot_flow(cohort, matched=dict(matched), unmatched=dict(left))
+    boxes = [t for t in _texts(fig) if t.startswith("Matched")]
+    assert [_numbers(t) for t in boxes] == [[matched["OCT"], left["OCT"]],
+                                            [matched["IVUS"], left["IVUS"]]]
+    assert all("Not matched" in t and t.count("patients") == 2 for t in boxes)
+    _inside(fig)
+    # without unmatched counts the box is as before: the matched count alone
+    plain = [t for t in _texts(mo.plot_flow(cohort, matched=dict(matched)))
+             if t.startswith("Matched")]
+    assert plain == [f"Matched (n = {matched['OCT']})", f"Matched (n = {matched['IVUS']})"]

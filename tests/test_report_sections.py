@@ -21,15 +21,26 @@ class FakeWriter:
 
     def __init__(self):
         self.tables, self.figures, self.sections, self.risk = {}, [], [], {}
+        self.texts, self.curves, self.paragraphs = {}, {}, []
 
     def table(self, name, frame, title, notes=(), result=None):
+        if result is not None:  # as the report's writer: the result's journal formatting
+            frame, notes = result.formatted(), result.notes
         self.tables[name] = (frame, list(notes))
         return ""
 
     def figure(self, name, fig, caption=None):
         self.figures.append((name, caption))
+        from matplotlib.text import Text
+
         self.risk[name] = getattr(fig, "risk_table", None)
+        self.curves[name] = getattr(fig, "curve_table", None)
+        self.texts[name] = [t.get_text().replace("\u00a0", " ") for t in fig.findobj(Text)]
         plt.close(fig if not isinstance(fig, tuple) else fig[0])
+        return ""
+
+    def paragraph(self, text, note=False):
+        self.paragraphs.append(text)
         return ""
 
     def section(self, title, body):
@@ -205,27 +216,192 @@ def test_checklist_links_the_sections_the_study_asked_for():
     assert rows.loc["STROBE 17", "where"] == NOT_HERE
 
 
+COVARIATES = ["renal_insufficiency", "any_left_main", "any_ostial", "any_bifurcation"]
+
+
 def test_matched_section_counts_every_patient_once():
     from mace_outcomes.report.preflight import matching_ready
+    from mace_outcomes.weighting.match import match
 
     if not matching_ready():
         pytest.skip("propensity-score matching is not available yet")
-    df = _simulated().dropna()
+    cohort = mo.load_example()
+    df = mo.time_to_event(cohort, "mace", horizon=365)
     study = Study(adjustment=["iptw", "match"], endpoints=["mace"], unit="days",
-                  covariates=["age", "dm"])
-    comp = mo.compare_arms(df, treatment="arm", covariates=["age", "dm"], treated="new",
+                  covariates=COVARIATES)
+    comp = mo.compare_arms(df, treatment="arm", covariates=COVARIATES, treated="OCT",
                            **sections.adjustment_arguments(study))
-    state = {"fits": {"mace": comp}, "label": study.label, "treated": "new",
-             "control": "old", "labels": {}}
+    state = {"fits": {"mace": comp}, "label": study.label, "treated": "OCT",
+             "control": "IVUS", "labels": {}, "cohort": cohort}
     writer, results = FakeWriter(), {}
     sections.matched_section(writer, study, state, results)
     counts, _ = writer.tables["matched_counts"]
     counts = counts.set_index("arm")
     n = df["arm"].value_counts()
-    for arm in ("new", "old"):  # every patient is matched or unmatched, once
+    for arm in ("OCT", "IVUS"):  # every patient is matched or unmatched, once
         assert counts.loc[arm, "matched"] + counts.loc[arm, "unmatched"] == n[arm]
-    assert counts.loc["new", "matched"] == counts.loc["old", "matched"]  # 1:1
+    assert counts.loc["OCT", "matched"] == counts.loc["IVUS", "matched"]  # 1:1
     assert writer.sections == ["Matched sample", "Kaplan-Meier: MACE, matched"]
+    # independently: MatchIt-style 1:1 matching, caliper 0.2 SD of the logit
+    m = match(df, treatment="arm", covariates=COVARIATES, treated="OCT", seed=study.seed)
+    matched = m.data["arm"].value_counts()
+    left = df["arm"].value_counts() - matched
+    # the matched Table 1 describes exactly the matched patients of each arm (1:1 without
+    # replacement: every weight 1, so the table is unweighted and says so)
+    header = writer.tables["table1_matched"][0]
+    for arm in ("OCT", "IVUS"):
+        assert any(str(c).startswith(f"{arm} (n = {matched[arm]})") for c in header.columns)
+    assert any("unweighted" in n for n in writer.tables["table1_matched"][1])
+    # the flow diagram's matched boxes: matched and not matched per arm
+    drawn = " | ".join(writer.texts["flow_matched"]).replace("\n", " ")
+    for arm in ("OCT", "IVUS"):
+        assert (f"Matched (n = {matched[arm]} patients) Not matched "
+                f"(n = {left[arm]} patients)") in drawn
+    assert "Analysed (n = 32 patients" in drawn  # the analysed boxes are unchanged
+
+
+def test_matched_table_one_n_equals_the_matched_counts():
+    from mace_outcomes.report.preflight import matching_ready
+    from mace_outcomes.weighting.match import match
+
+    if not matching_ready():
+        pytest.skip("propensity-score matching is not available yet")
+    df = mo.time_to_event(mo.load_example(), "mace", horizon=365)
+    m = match(df, treatment="arm", covariates=COVARIATES, treated="OCT", seed=1)
+    study = Study(endpoints=["mace"], covariates=COVARIATES)
+    _, t1 = sections.matched_table_one(FakeWriter(), study, {"treated": "OCT",
+                                                             "control": "IVUS"}, m)
+    counts = m.counts.set_index("group")
+    assert t1.n_unweighted == {a: counts.loc[a, "matched"] for a in ("OCT", "IVUS")}
+    assert t1.n_unweighted["OCT"] == int((m.data["arm"] == "OCT").sum())
+    # 1:2 with replacement: weights differ from 1, the table is weighted by match_weight
+    m2 = match(df, treatment="arm", covariates=COVARIATES, treated="OCT", ratio=2,
+               replace=True)
+    _, t2 = sections.matched_table_one(FakeWriter(), study, {"treated": "OCT",
+                                                             "control": "IVUS"}, m2)
+    assert t2.weighted
+    for arm in ("OCT", "IVUS"):
+        mine = m2.data["arm"] == arm
+        assert t2.n[arm] == pytest.approx(m2.data.loc[mine, "match_weight"].sum())
+        assert t2.n_unweighted[arm] == m2.counts.set_index("group").loc[arm, "matched"]
+
+
+# ------------------------------------------------------------ adjusted (standardised) risks
+def _adjusted_state(df, study):
+    return {"tte": {"mace": df}, "label": study.label, "treated": "new", "control": "old"}
+
+
+def test_adjusted_section_numbers_equal_adjusted_risk():
+    from mace_outcomes._format import format_ci, format_p
+    from mace_outcomes.report import _adjusted
+
+    df = _simulated().dropna()
+    study = Study(endpoints=["mace"], covariates=["age", "dm"], unit="days", seed=11)
+    writer = FakeWriter()
+    out = _adjusted.adjusted_section(writer, study, _adjusted_state(df, study))
+    assert writer.sections == [_adjusted.ADJUSTED] and not out["failed"]
+    shown = writer.tables["adjusted_risk"][0].set_index("method")
+    for m in ("aipw", "gformula", "iptw"):
+        ref = mo.adjusted_risk(df, treatment="arm", covariates=["age", "dm"], times=[365],
+                               method=m, treated="new")
+        got = out["table"][out["table"]["method"] == m].set_index("arm")
+        want = ref.table.set_index("arm")
+        for col in ("risk", "se", "lower", "upper"):
+            assert got[col].to_numpy() == pytest.approx(
+                want.loc[got.index, col].to_numpy(), rel=1e-12)
+        c = out["contrast"][out["contrast"]["method"] == m].set_index("measure")
+        rc = ref.contrast.set_index("measure")
+        for col in ("estimate", "lower", "upper", "p"):
+            assert c[col].to_numpy() == pytest.approx(rc[col].to_numpy(), rel=1e-12)
+        row = shown.loc[_adjusted.METHOD_LABEL[m]]
+        r = want.loc["new"]
+        assert row["risk new %"] == format_ci(100 * r.risk, 100 * r.lower, 100 * r.upper, 1)
+        d = rc.loc["difference"]
+        assert row["difference, % points (95% CI)"] == format_ci(
+            100 * d.estimate, 100 * d.lower, 100 * d.upper, 1)
+        assert row["p (difference)"] == format_p(d.p)
+    # the curves: AIPTW on the weekly grid with the simultaneous band (seed of the study)
+    name, caption = writer.figures[0]
+    assert name == "adjusted_risk_mace"
+    assert "pointwise 95% CI shaded" in caption and "simultaneous 95% band dashed" in caption
+    grid = np.unique(np.r_[np.arange(7, 365, 7), 365.0])
+    ref = mo.adjusted_risk(df, treatment="arm", covariates=["age", "dm"], times=grid,
+                           method="aipw", treated="new", band=True, n_sim=1000, seed=11)
+    drawn = writer.curves[name]
+    drawn = drawn[drawn["time"] > 0].sort_values(["arm", "time"]).reset_index(drop=True)
+    want = ref.table.sort_values(["arm", "time"]).reset_index(drop=True)
+    for col in ("risk", "band_lower", "band_upper"):
+        assert drawn[col].to_numpy() == pytest.approx(want[col].to_numpy(), rel=1e-12)
+
+
+def test_adjusted_section_says_why_a_method_cannot_be_estimated():
+    from mace_outcomes.errors import InputError
+    from mace_outcomes.report import _adjusted
+
+    df = _simulated().dropna()
+    df["dm"] = np.where(df["event"] == 1, 0.0, df["dm"])  # no event with diabetes
+    study = Study(endpoints=["mace"], covariates=["age", "dm"], unit="days")
+    with pytest.warns(mo.StatisticalWarning), pytest.raises(InputError, match="infinite") as err:
+        mo.adjusted_risk(df, treatment="arm", covariates=["age", "dm"], method="aipw",
+                         treated="new")
+    writer = FakeWriter()
+    out = _adjusted.adjusted_section(writer, study, _adjusted_state(df, study))
+    reason = err.value.problems[0].reason.replace("['dm']", "dm")  # names as words
+    assert "coefficient of dm is infinite" in reason
+    assert reason in out["failed"]["aipw"] and reason in out["failed"]["gformula"]
+    notes = writer.tables["adjusted_risk"][1]
+    assert any(n.startswith("AIPTW") and reason in n for n in notes)
+    # no events at all: nothing to standardise, and the report says so instead of a table
+    writer = FakeWriter()
+    out = _adjusted.adjusted_section(writer, study, _adjusted_state(df.assign(event=0),
+                                                                    study))
+    assert out["table"] is None and "adjusted_risk" not in writer.tables
+    assert writer.paragraphs[0].startswith("The adjusted (standardised) risks of MACE")
+    assert "no MACE events" in writer.paragraphs[0]
+
+
+def test_weekly_grid_reaches_the_horizon():
+    from mace_outcomes.report._adjusted import weekly_grid
+
+    g = weekly_grid(30)
+    assert g.tolist() == [7, 14, 21, 28, 30]
+    assert weekly_grid(28).tolist() == [7, 14, 21, 28]
+
+
+# ------------------------------------------------------------ small fixes
+def test_effective_sample_size_is_printed_per_arm():
+    df = _simulated().dropna().replace({"arm": {"new": "OCT-guided", "old": "IVUS-guided"}})
+    ps = mo.propensity(df, treatment="arm", covariates=["age", "dm"], treated="OCT-guided")
+    w = ps.weights.to_numpy()
+    kish = {a: w[df["arm"] == a].sum() ** 2 / (w[df["arm"] == a] ** 2).sum()
+            for a in ("OCT-guided", "IVUS-guided")}
+    text = sections.ess_phrase(ps.ess, ["OCT-guided", "IVUS-guided"])
+    assert text == (f"effective sample size: OCT-guided {kish['OCT-guided']:.1f}, "
+                    f"IVUS-guided {kish['IVUS-guided']:.1f}")
+    assert sections.ess_phrase({"A": 29.270508, "B": 41.2}, ["A", "B"]) == (
+        "effective sample size: A 29.3, B 41.2")
+
+
+def test_results_json_counts_are_suppressed_like_the_tables():
+    from mace_outcomes.report._release import suppress_results
+
+    attrition = pd.DataFrame({"stage": ["input", "excluded", "analysed"],
+                              "reason": ["read", "x", "kept"], "patients": [88, 3, 85],
+                              "lesions": [93, 0, 93]})
+    results = {"study": {"m": 3, "min_cell": 5}, "attrition": attrition,
+               "endpoints": {"mace": {"n": 85, "events": 4, "logrank": {"df": 1, "p": 0.5},
+                                      "comparison": pd.DataFrame({"events_treated": [2],
+                                                                  "hr": [0.5]})}}}
+    out = suppress_results(results, 5)
+    # by hand: 3 excluded patients, 4 events and 2 treated events are 1-4; zeros stay
+    assert out["attrition"]["patients"].tolist() == [88, "<5", 85]
+    assert out["attrition"]["lesions"].tolist() == [93, 0, 93]
+    assert out["endpoints"]["mace"]["events"] == "<5" and out["endpoints"]["mace"]["n"] == 85
+    assert out["endpoints"]["mace"]["comparison"]["events_treated"].tolist() == ["<5"]
+    assert out["endpoints"]["mace"]["logrank"] == {"df": 1, "p": 0.5}
+    assert out["study"] == {"m": 3, "min_cell": 5}  # settings, not counts
+    assert out["small_cell_suppression"]["suppressed"] == 3
+    assert results["endpoints"]["mace"]["events"] == 4  # the analyst's copy is exact
 
 
 def test_pooled_outcome_rows_average_on_the_pooling_scale():
@@ -248,3 +424,16 @@ def test_pooled_outcome_rows_average_on_the_pooling_scale():
         assert r["value_treated"] == pytest.approx(np.mean([t.loc[i, "value_treated"]
                                                             for t in tables]), nan_ok=True)
     assert rows["fmi"].between(0, 1).all()
+
+
+def test_checklist_links_absolute_risks_to_the_adjusted_section():
+    from mace_outcomes.report._adjusted import ADJUSTED
+    from mace_outcomes.report.checklist import checklist
+
+    titles = ["Table 4b", "Crude and adjusted comparison", ADJUSTED]
+    rows = checklist(Study(covariates=["age"]), titles, ["A", "B"]).set_index("item")
+    assert ADJUSTED in rows.loc["STROBE 16c", "where"]
+    assert "risk differences and ratios" in rows.loc["STROBE 16c", "note"]
+    rows = checklist(Study(), titles[:2], ["A", "B"]).set_index("item")
+    assert ADJUSTED not in rows.loc["STROBE 16c", "where"]
+    assert "no adjusted risks" in rows.loc["STROBE 16c", "note"]

@@ -77,9 +77,11 @@ def _arm_counts(source, arms) -> tuple[pd.DataFrame, dict, dict | None]:
 
 
 def flow_texts(source, arms: Sequence | Mapping | None = None,
-               matched: Mapping | None = None) -> dict:
+               matched: Mapping | None = None, unmatched: Mapping | None = None,
+               matched_unit: str = "patients") -> dict:
     """The unwrapped text of every box: ``screened``, ``excluded`` (or None),
-    ``included``, ``arms`` {arm: text} and ``matched`` {arm: text} (or None)."""
+    ``included``, ``arms`` {arm: text} and ``matched`` {arm: text} (or None); with
+    ``unmatched`` the matched box counts both, in ``matched_unit``."""
     attrition, by_arm, les_arm = _arm_counts(source, arms)
     stage = attrition["stage"]
     top = attrition[stage == "input"].iloc[0]
@@ -104,11 +106,19 @@ def flow_texts(source, arms: Sequence | Mapping | None = None,
             "included": f"Included ({_count(int(kept['patients']), les(kept))})",
             "arms": arm_text,
             "matched": None if matched is None else
-            {a: f"Matched (n = {int(matched[a]):,})" for a in by_arm if a in matched}}
+            {a: _matched_text(matched[a], None if unmatched is None else unmatched.get(a),
+                              matched_unit) for a in by_arm if a in matched}}
+
+
+def _matched_text(n: int, left: int | None, unit: str) -> str:
+    if left is None:  # the matched count alone, as before
+        return f"Matched (n = {int(n):,})"
+    return f"Matched ({_count(int(n), None, unit)})\nNot matched ({_count(int(left), None, unit)})"
 
 
 def plot_flow(cohort, arms: Sequence | Mapping | None = None, *,
-              matched: Mapping | None = None, width: str | float = "single") -> Figure:
+              matched: Mapping | None = None, unmatched: Mapping | None = None,
+              matched_unit: str = "patients", width: str | float = "single") -> Figure:
     """Patient-flow diagram (STROBE 13c): screened, excluded with reasons, analysed per arm.
 
     Parameters
@@ -119,6 +129,10 @@ def plot_flow(cohort, arms: Sequence | Mapping | None = None, *,
     arms : the arms in drawing order (default: the package's arm order, treated first),
         or, with an attrition table, ``{arm: patients analysed}``.
     matched : ``{arm: patients}`` kept by matching: adds a "Matched" box under each arm.
+    unmatched : ``{arm: patients}`` left out by matching (e.g. ``Matched.counts``): the
+        matched box then says how many were matched and how many not.
+    matched_unit : what the matched counts count (``"patients"``, or ``"lesions"`` for a
+        lesion-level match); used with ``unmatched``.
     width : ``"single"``, ``"double"`` or inches.
 
     Returns
@@ -130,7 +144,7 @@ def plot_flow(cohort, arms: Sequence | Mapping | None = None, *,
     >>> import mace_outcomes as mo
     >>> fig = mo.plot_flow(mo.load_example())          # doctest: +SKIP
     """
-    texts = flow_texts(cohort, arms, matched)
+    texts = flow_texts(cohort, arms, matched, unmatched, matched_unit)
     w = figure_width(width)
     fs = font_size(width)
     inner = w - 2 * _MARGIN

@@ -268,6 +268,11 @@ def time_to_event(
     >>> tte[["patient_id", "time", "event", "event_type"]].values.tolist()
     [['1', 365.0, 0, ''], ['2', 60.0, 1, 'tlr']]
     """
+    from ..scale import is_dask  # Dask tables: the same rows, grouped on the cluster
+    if is_dask(getattr(cohort, "patients", None)):
+        from ..scale.tte import time_to_event as on_dask
+        return on_dask(cohort, endpoint, horizon, landmark, level, recurrent=recurrent,
+                       require_two_arms=require_two_arms, exposure_changes=exposure_changes)
     if not isinstance(cohort, Cohort):
         raise InputError(Problem(f"expected a Cohort (mo.read_cohort or mo.Cohort), got "
                                  f"{type(cohort).__name__}"))

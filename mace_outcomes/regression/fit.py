@@ -378,6 +378,27 @@ def _fit_ml(x, w, lay, cl, names, terms, robust, conf_level, state, *, n, n_even
     else:
         var = naive
         variance = "model-based"
+    summary, tests = wald_tables(names, beta, var, naive, infinite, (ll0, ll), u0, i0,
+                                 conf_level, msgs)
+    state.update(beta=beta, imat=imat)
+    return CoxResult(summary=summary, loglik=(ll0, ll), tests=tests, n=n, n_event=n_event,
+                     ties=ties, robust=bool(robust), firth=False, warnings=msgs,
+                     conf_level=conf_level, variance=variance, iterations=iters,
+                     vcov=pd.DataFrame(var, index=names, columns=names), terms=terms,
+                     _state=state)
+
+
+def wald_tables(names: list, beta: np.ndarray, var: np.ndarray, naive: np.ndarray,
+                infinite: np.ndarray, loglik: tuple, u0: np.ndarray, i0: np.ndarray,
+                conf_level: float, msgs: list,
+                stacklevel: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A Cox fit's summary (coef, hr, se, limits, p, z, naive_se) and its three global
+    tests from the fitted pieces; shared by the in-memory and the Dask fits.
+
+    A diverging term (``infinite``) is reported as inf/NaN with a
+    MonotoneLikelihoodWarning appended to ``msgs``: no finite Wald result exists.
+    """
+    p = len(names)
     with np.errstate(invalid="ignore"):  # a diverging term's vanishing information
         se = np.sqrt(np.diag(var))
         naive_se = np.sqrt(np.diag(naive))
@@ -396,23 +417,17 @@ def _fit_ml(x, w, lay, cl, names, terms, robust, conf_level, state, *, n, n_even
                f"Use firth=True for a finite penalised estimate with profile-likelihood "
                f"limits.")
         msgs.append(msg)
-        warnings.warn(msg, MonotoneLikelihoodWarning, stacklevel=3)
+        warnings.warn(msg, MonotoneLikelihoodWarning, stacklevel=stacklevel)
         coef[j] = np.sign(beta[j]) * np.inf
-        se[j] = np.inf
-        naive_se[j] = np.inf
+        se[j] = naive_se[j] = np.inf
         zstat[j] = pval[j] = lower[j] = upper[j] = np.nan
     summary = pd.DataFrame({"coef": coef, "hr": np.exp(coef), "se": se, "lower": lower,
                             "upper": upper, "p": pval, "z": zstat, "naive_se": naive_se},
                            index=pd.Index(names, name="term"))
-    lr = 2 * (ll - ll0)
+    ll0, ll = loglik
     wald = np.nan if infinite.any() else float(beta @ K.solve_sym(var, beta))
-    score = float(u0 @ K.solve_sym(i0, u0))
     tests = pd.DataFrame({"test": ["likelihood_ratio", "wald", "score"],
-                          "statistic": [lr, wald, score], "df": [p, p, p]})
+                          "statistic": [2 * (ll - ll0), wald, float(u0 @ K.solve_sym(i0, u0))],
+                          "df": [p, p, p]})
     tests["p"] = stats.chi2.sf(tests["statistic"], tests["df"])
-    state.update(beta=beta, imat=imat)
-    return CoxResult(summary=summary, loglik=(ll0, ll), tests=tests, n=n, n_event=n_event,
-                     ties=ties, robust=bool(robust), firth=False, warnings=msgs,
-                     conf_level=conf_level, variance=variance, iterations=iters,
-                     vcov=pd.DataFrame(var, index=names, columns=names), terms=terms,
-                     _state=state)
+    return summary, tests

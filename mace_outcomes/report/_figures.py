@@ -245,13 +245,20 @@ def figures(writer, study, state: dict) -> None:
                                                            caption=caption))
 
 
-def flow_figure(writer, study, cohort, arms) -> str:
-    """The patient-flow diagram (STROBE 13c) drawn from the attrition table beside it."""
+def flow_figure(writer, study, cohort, arms, *, name: str = "flow", matched=None,
+                unmatched=None, matched_unit: str = "patients") -> str:
+    """The patient-flow diagram (STROBE 13c) drawn from the attrition table beside it;
+    with ``matched`` / ``unmatched`` ({arm: n}) a box of the matched sample under each arm."""
     from ..plots import plot_flow
 
     unit = "lesions and patients" if study.level == "lesion" else "patients"
     caption = ("Patient flow (STROBE 13c): records assessed for eligibility, each exclusion "
                f"with its count, and the {unit} analysed in each arm; the numbers are those "
                "of the attrition table below.")
-    return writer.figure("flow", plot_flow(cohort, arms=list(arms), width=study.width),
-                         caption=caption)
+    if matched is not None:
+        caption = (f"Patient flow with the matched sample (STROBE 13a, 13c): the {unit} "
+                   f"analysed in each arm, then the {matched_unit} matched and not matched "
+                   "(as in the table of matched counts).")
+    fig = plot_flow(cohort, arms=list(arms), width=study.width, matched=matched,
+                    unmatched=unmatched, matched_unit=matched_unit)
+    return writer.figure(name, fig, caption=caption)

@@ -189,7 +189,7 @@ def write_report(writer: Writer, results: dict, state: dict) -> None:
     subtitle = (f"{arms['treated']} vs {arms['control']}; horizon "
                 f"{writer.study.horizon_days:g} days; level {writer.study.level}; source "
                 f"{results['directory']}")
-    caveat = events_caveat(results)
+    caveat = events_caveat(results, writer.min_cell)
     head = [f"<h1>{html.escape(writer.study.title)}</h1>",
             f"<p class='note'>{html.escape(subtitle)}</p>"]
     blocks: list[_docx.Block] = [_docx.Heading(writer.study.title, 1),
@@ -217,7 +217,9 @@ def write_report(writer: Writer, results: dict, state: dict) -> None:
     results["sections"] = [t for t, _ in writer.sections]
 
 
-def events_caveat(results: dict) -> str:
+def events_caveat(results: dict, min_cell: int = 0) -> str:
+    """The headline warning of a study with few events of its first endpoint; a count
+    below ``min_cell`` reads "fewer than min_cell", as the tables do."""
     eps = results.get("endpoints", {})
     if not eps:
         return ""
@@ -225,7 +227,8 @@ def events_caveat(results: dict) -> str:
     n_events = eps[first]["events"]
     if n_events >= 20:
         return ""
-    return (f"Only {n_events} {first} events in total: the study cannot estimate a hazard "
+    count = f"fewer than {min_cell}" if 0 < n_events < (min_cell or 0) else str(n_events)
+    return (f"Only {count} {first} events in total: the study cannot estimate a hazard "
             "ratio with useful precision, adjusted analyses rest on very few events, and an "
             "absence of a significant difference is not evidence of equivalence.")
 

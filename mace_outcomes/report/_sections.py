@@ -40,6 +40,13 @@ def paragraph(text: str) -> str:
     return f"<p>{html.escape(text)}</p>"
 
 
+def ess_phrase(ess: dict, arms: list) -> str:
+    """``"effective sample size: OCT 29.3, IVUS 41.2"`` (Kish, per arm in ``arms``
+    order)."""
+    return "effective sample size: " + ", ".join(f"{a} {float(ess[a]):.1f}" for a in arms
+                                                 if a in ess)
+
+
 # ----------------------------------------------------------------- multiple imputation
 def needs_imputation(study, frame: pd.DataFrame, covariates: list[str]) -> bool:
     """``missing = "impute"`` and some propensity covariate blank in the analysis frame."""
@@ -434,6 +441,9 @@ def matched_section(writer, study, state: dict, results: dict) -> None:
     body += writer.figure("love_matched", love, caption="Standardised mean differences of "
                           "the propensity covariates before and after matching (|SMD| < "
                           "0.1: balanced).")
+    t1_html, t1 = matched_table_one(writer, study, state, m)
+    body += t1_html
+    body += matched_flow(writer, study, state, m)
     writer.section(MATCHED, body)
     rows = comp.table.set_index("analysis")
     row = rows.loc["matched"] if "matched" in rows.index else None
@@ -450,7 +460,54 @@ def matched_section(writer, study, state: dict, results: dict) -> None:
     writer.section(f"Kaplan-Meier: {label(ep)}, matched",
                    writer.figure(f"km_{ep}_matched", fig, caption=caption))
     results["matching"] = {"endpoint": ep, "counts": m.counts, "balance": balance,
+                           "table1": t1.table,
                            "unmatched": [str(x) for x in m.unmatched], "notes": notes}
+
+
+#: columns of a matched sample that are no patient characteristic
+_NOT_CHARACTERISTICS = ("patient_id", "lesion_id", "arm", "index_date", "last_contact_date",
+                        "synthetic", "time", "event", "status", "event_type", "subclass",
+                        "match_weight", "distance")
+
+
+def matched_table_one(writer, study, state: dict, m) -> tuple[str, object]:
+    """(HTML, TableOne) of Table 1 of the matched sample (``m.data``): weighted by
+    ``match_weight`` where a weight differs from 1 (1:k or with replacement), else
+    unweighted, and said so in its notes."""
+    import mace_outcomes as mo
+
+    from ..records.expr import columns
+
+    data = m.data
+    weighted = bool((data["match_weight"] != 1).any())
+    # as Table 1: no ids, no outcome, no private or exclusion columns (constant here)
+    criteria = {c for text in study.exclusions.values() for c in columns(text)}
+    left_out = [c for c in data.columns if c in _NOT_CHARACTERISTICS or c in criteria
+                or str(c).startswith("_")]
+    unit = "lesions" if study.level == "lesion" else "patients"
+    t1 = mo.table_one(data, group="arm", weights="match_weight" if weighted else None,
+                      exclude=left_out,
+                      arms=[state["treated"], state["control"]],
+                      labels={str(c): study.label(str(c)) for c in data.columns},
+                      title=f"Table 1, matched sample: baseline characteristics ({unit})")
+    how = ("weighted by the matching weights (MatchIt's match_weight): counts are "
+           "weighted pseudo-counts" if weighted else
+           f"unweighted: 1:1 matching without replacement gives every matched {unit[:-1]} "
+           "the weight 1")
+    t1 = replace(t1, warnings=(*t1.warnings, f"matched {unit} only; {how}"))
+    return writer.table("table1_matched", t1.table, t1.title, result=t1), t1
+
+
+def matched_flow(writer, study, state: dict, m) -> str:
+    """The patient-flow diagram again, with each arm's matched and unmatched box."""
+    from ._figures import flow_figure
+
+    c = m.counts.set_index("group")
+    arms = [state["treated"], state["control"]]
+    return flow_figure(writer, study, state["cohort"], arms, name="flow_matched",
+                       matched={a: int(c.loc[a, "matched"]) for a in arms},
+                       unmatched={a: int(c.loc[a, "unmatched"]) for a in arms},
+                       matched_unit="lesions" if study.level == "lesion" else "patients")
 
 
 def beyond_first_event(writer, study, state: dict, results: dict) -> None:

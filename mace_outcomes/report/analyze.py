@@ -18,7 +18,12 @@
   limit of a hazard ratio with no events in one arm, is the string ``"Infinity"`` or
   ``"-Infinity"``);
 * ``report.html`` -- one self-contained page (figures inline; every text taken from the
-  data or the study file is HTML-escaped, so labels cannot inject markup or scripts).
+  data or the study file is HTML-escaped, so labels cannot inject markup or scripts);
+* ``report.docx`` -- the same headings, tables, figures and notes as a Word document
+  (when python-docx is installed).
+
+With ``[report] min_cell`` the counts from 1 to ``min_cell - 1`` are suppressed in every
+table, figure and in ``results.json`` alike (a section of the report says so).
 
 Everything is built in a temporary folder next to ``out`` and moved into place only when
 the whole study ran: bad input stops with the validation report and writes nothing, and
@@ -43,8 +48,9 @@ import pandas as pd
 
 from .._format import DASH, INFINITY, format_ci, format_ratio
 from ..errors import InputError, Problem
-from . import _output
+from . import _output, _release
 from . import _sections as sections
+from ._adjusted import adjusted_section
 from ._figures import figures, flow_figure
 from ._html import Writer as _Writer
 from ._html import write_report
@@ -180,7 +186,9 @@ def _missing_data(cohort, study: Study, treated) -> tuple:
 def analyze(directory: str | Path | None = None, out: str | Path = "results", *,
             study: str | Path | Study | None = None, bootstrap: int | None = None,
             progress: bool = True) -> Analysis:
-    """Run the whole study and write tables, figures, ``results.json`` and ``report.html``.
+    """Run the whole study and write tables, figures, ``results.json``, ``report.html``
+    and ``report.docx`` (the same report for journal submission, when python-docx is
+    installed; without it a warning in the report says so).
 
     Parameters
     ----------
@@ -197,7 +205,8 @@ def analyze(directory: str | Path | None = None, out: str | Path = "results", *,
 
     Returns
     -------
-    Analysis (``out``, ``results`` dict as in results.json, ``files`` written).
+    Analysis (``out``, ``results`` dict as in results.json but with exact counts under
+    ``[report] min_cell``, ``files`` written).
 
     Examples
     --------
@@ -242,6 +251,7 @@ def _analyze(directory: Path, out: Path, study: Study, progress: bool, started: 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             state = _run(directory, study, writer, results, bar)
+            results["adjusted_risk"] = adjusted_section(writer, study, state)  # STROBE 16c
         bar.set_postfix_str("figures")
         figures(writer, study, state)
         with warnings.catch_warnings(record=True) as later:
@@ -251,10 +261,15 @@ def _analyze(directory: Path, out: Path, study: Study, progress: bool, started: 
                                       for w in [*caught, *later]})
         bar.update(1)
         bar.set_postfix_str("report")
+        if writer.min_cell:  # results.json is released too: the tables' suppression
+            writer.section(_release.SUPPRESSION, writer.paragraph(
+                _release.statement(writer.min_cell)))
         writer.section(*checklist_section(writer, study, state))  # links every section
         write_report(writer, results, state)
+        released = (_release.suppress_results(results, writer.min_cell) if writer.min_cell
+                    else results)
         bar.update(1)
-        (staging / "results.json").write_text(json.dumps(_json_ready(results), indent=2))
+        (staging / "results.json").write_text(json.dumps(_json_ready(released), indent=2))
         writer.files.append(staging / "results.json")
         _output.write_manifest(staging, writer.files)
         interrupt.check()  # last chance before the swap
@@ -396,7 +411,7 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
         balance = ps.balance()
         balance = balance.assign(**{c: balance[c].map(lambda v: label(str(v)))
                                     for c in ("covariate", "term") if c in balance})
-        ess = (f"effective sample size: {ps.ess}" if not imps else "propensity model "
+        ess = (sections.ess_phrase(ps.ess, [treated, control]) if not imps else "propensity model "
                f"re-fitted in each of the m = {ps.m} imputations; SMDs averaged over them, "
                "max_abs_smd_weighted the worst imputation")
         writer.section("Balance", writer.table(

@@ -16,6 +16,7 @@ import html
 
 import pandas as pd
 
+from ._adjusted import ADJUSTED
 from ._sections import (
     COMPLETE_CASE,
     IMPUTATION,
@@ -101,9 +102,13 @@ def _items(study, arms: list) -> list[tuple[str, str, list, str]]:
          ["Crude and adjusted comparison", "Forest plot"], "hazard ratios (95% CI)"),
         ("STROBE 16b", "Category boundaries of continuous variables", [],
          "boundaries, where a table uses them, are stated in its notes"),
-        ("STROBE 16c", "Absolute risks", ["Table 4b", "Crude and adjusted comparison", curves],
-         f"risk per arm at {study.horizon_days:g} days and cumulative incidence curves; "
-         "risk differences with CIs are not in this report"),
+        ("STROBE 16c", "Absolute risks", ["Table 4b", "Crude and adjusted comparison",
+                                           ADJUSTED, curves],
+         f"risk per arm at {study.horizon_days:g} days and cumulative incidence curves"
+         + ("; adjusted (standardised) risks per arm (AIPTW, g-formula, IPTW) with risk "
+            "differences and ratios (95% CI) and standardised risk curves, or why they "
+            "could not be estimated" if study.covariates else
+            "; no propensity covariates: no adjusted risks or risk differences")),
         ("STROBE 17", "Other analyses", ["Primary endpoint", landmarks, TOTAL_EVENTS,
                                          _figures(MEAN_FREQUENCY), WIN_RATIO],
          (beyond + "; " if beyond else "")

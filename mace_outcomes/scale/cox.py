@@ -27,7 +27,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .._frames import (
     EXTREME_RELATIVE_WEIGHT,
@@ -39,7 +38,7 @@ from .._frames import (
 from ..errors import ExtremeWeightWarning, InputError, Problem
 from ..regression import _kernels as K
 from ..regression import _pertime as P
-from ..regression.fit import CoxResult, _divergence
+from ..regression.fit import CoxResult, _divergence, wald_tables
 from ..survival._kernels import time_grid
 from ._design import (
     Spec,
@@ -426,40 +425,8 @@ def cox(df, time: str = "time", event: str = "event", covariates=None, weights=N
 def _result(names, beta, ll0, ll, u0, i0, var, naive, infinite, conf_level, ties, robust,
             variance, iters, spec, n, n_event, msgs, weighted) -> DaskCox:
     """The in-memory fit's summary, tests and messages from the fitted pieces."""
-    from ..errors import MonotoneLikelihoodWarning
-
-    p = len(names)
-    with np.errstate(invalid="ignore"):
-        se = np.sqrt(np.diag(var))
-        naive_se = np.sqrt(np.diag(naive))
-    zq = stats.norm.ppf(0.5 + conf_level / 2)
-    coef = beta.copy()
-    zstat = coef / se
-    pval = 2 * stats.norm.sf(np.abs(zstat))
-    with np.errstate(over="ignore"):
-        lower = np.exp(coef - zq * se)
-        upper = np.exp(coef + zq * se)
-    for j in np.flatnonzero(infinite):
-        msg = (f"monotone likelihood: the coefficient of '{names[j]}' diverges to "
-               f"{'-' if beta[j] < 0 else '+'}inf (e.g. a level with no events, or every "
-               f"event of one level after the other level left follow-up); no finite Wald "
-               f"estimate, SE or interval exists (reported as inf/NaN). "
-               f"Use firth=True for a finite penalised estimate with profile-likelihood "
-               f"limits.")
-        msgs.append(msg)
-        warnings.warn(msg, MonotoneLikelihoodWarning, stacklevel=4)
-        coef[j] = np.sign(beta[j]) * np.inf
-        se[j] = naive_se[j] = np.inf
-        zstat[j] = pval[j] = lower[j] = upper[j] = np.nan
-    summary = pd.DataFrame({"coef": coef, "hr": np.exp(coef), "se": se, "lower": lower,
-                            "upper": upper, "p": pval, "z": zstat, "naive_se": naive_se},
-                           index=pd.Index(names, name="term"))
-    wald = np.nan if infinite.any() else float(beta @ K.solve_sym(var, beta))
-    tests = pd.DataFrame({"test": ["likelihood_ratio", "wald", "score"],
-                          "statistic": [2 * (ll - ll0), wald,
-                                        float(u0 @ K.solve_sym(i0, u0))],
-                          "df": [p, p, p]})
-    tests["p"] = stats.chi2.sf(tests["statistic"], tests["df"])
+    summary, tests = wald_tables(names, beta, var, naive, infinite, (ll0, ll), u0, i0,
+                                 conf_level, msgs, stacklevel=5)
     return DaskCox(summary=summary, loglik=(ll0, ll), tests=tests, n=n, n_event=n_event,
                    ties=ties, robust=bool(robust), firth=False, warnings=msgs,
                    conf_level=conf_level, variance=variance, iterations=iters,

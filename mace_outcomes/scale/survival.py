@@ -31,15 +31,13 @@ from ..survival._kernels import (
     ij_log_variance_binned,
     km_ij_log_variance,
     km_surv,
-    seg_cumprod,
     seg_cumsum,
     seg_rev_cumsum,
-    seg_shift,
     segments,
     time_grid,
 )
 from ..survival.kaplan_meier import KaplanMeier, _check_conf
-from ..survival.logrank import LogrankResult, _chisq
+from ..survival.logrank import LogrankResult, _chisq, grho_statistic, iptw_statistic
 from ._reduce import Part, add_tables, broadcast, checked, frame_column, raise_problems, tree_sum
 
 __all__ = ["kaplan_meier", "logrank", "Scan", "scan"]
@@ -341,40 +339,6 @@ def _by_cell(sc: Scan, cl: Cells, values: np.ndarray, k: int) -> np.ndarray:
                        minlength=cl.key.size * k).reshape(-1, k)
 
 
-def grho_table(D: np.ndarray, N: np.ndarray, cl: Cells, rho: float):
-    """G-rho observed, expected and covariance from (cells, groups) events ``D`` and
-    numbers at risk ``N``: the formulas of :func:`~mace_outcomes.survival.logrank.grho_kernel`."""
-    d, n = D.sum(axis=1), N.sum(axis=1)
-    if rho != 0:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = np.where(d > 0, 1.0 - d / n, 1.0)
-        u = seg_shift(seg_cumprod(step, cl.starts, cl.seg), cl.starts, 1.0) ** rho
-    else:
-        u = np.ones(d.size)
-    keep = d > 0
-    D, N, d, n, u = D[keep], N[keep], d[keep], n[keep], u[keep]
-    share = N / n[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kt = np.where(n > 1, u * u * d * (n - d) / (n - 1), 0.0)
-    var = np.diag(kt @ share) - (share * kt[:, None]).T @ share
-    return u @ D, (u * d) @ share, var
-
-
-def iptw_table(D, N, Dw, Y, Q):
-    """Xie & Liu (2005) score, variance, observed and expected from (cells, 2) sums: the
-    formulas of :func:`~mace_outcomes.survival.logrank.iptw_logrank_kernel`."""
-    d, n = D.sum(axis=1), N.sum(axis=1)
-    keep = d > 0
-    N, Dw, Y, Q, d, n = N[keep], Dw[keep], Y[keep], Q[keep], d[keep], n[keep]
-    dw, y = Dw.sum(axis=1), Y.sum(axis=1)
-    expected = (dw / y)[:, None] * Y
-    score = float(np.sum(Dw[:, 1] - expected[:, 1]))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = np.where(n > 1, d * (n - d) / (n * (n - 1)), 0.0)
-    var = float(np.sum(rate * (Y[:, 0] ** 2 * Q[:, 1] + Y[:, 1] ** 2 * Q[:, 0]) / y ** 2))
-    return score, var, Dw.sum(axis=0), expected.sum(axis=0)
-
-
 def _residual_part(frame, time, event, group, weights, strata, cluster, groups, strata_levels,
                    raw, code, m, ukey, per_cell) -> pd.DataFrame:
     """Each row's weighted log-rank score residual (robust_score_kernel's formula) with its
@@ -452,13 +416,13 @@ def logrank(df, time: str = "time", event: str = "event", group: str = "group",
     D = _by_cell(sc, cl, col["d"], k)
     N = seg_rev_cumsum(_by_cell(sc, cl, col["n"], k), cl.starts, cl.seg)
     if weights is None:
-        obs, exp, var = grho_table(D, N, cl, rho)
+        obs, exp, var = grho_statistic(D, N, cl.starts, cl.seg, rho)
     else:
         def risk(values):
             return seg_rev_cumsum(_by_cell(sc, cl, values, k), cl.starts, cl.seg)
-        score, wvar, obs, exp = iptw_table(D, N, _by_cell(sc, cl, col["we"], k),
-                                           risk(col["we"] + col["wc"]),
-                                           risk(col["w2e"] + col["w2c"]))
+        score, wvar, obs, exp = iptw_statistic(D, N, _by_cell(sc, cl, col["we"], k),
+                                               risk(col["we"] + col["wc"]),
+                                               risk(col["w2e"] + col["w2c"]))
     counts = np.bincount(sc.g, weights=col["n"], minlength=k).astype(np.int64)
     table = pd.DataFrame({"group": sc.groups, "n": counts, "observed": obs, "expected": exp})
     if weights is None:

@@ -35,7 +35,7 @@ from ._kernels import (
 from .kaplan_meier import group_codes
 
 __all__ = ["logrank", "LogrankResult", "grho_kernel", "iptw_logrank_kernel",
-           "robust_score_kernel"]
+           "robust_score_kernel", "grho_statistic", "iptw_statistic"]
 
 
 def _by_time_group(inverse: np.ndarray, g: np.ndarray, k: int, values: np.ndarray,
@@ -95,14 +95,24 @@ def grho_kernel(time: np.ndarray, event: np.ndarray, g: np.ndarray, k: int,
     N = _at_risk(grid, g, k, np.ones_like(ev))
     if start is not None:
         N = N - _entered_later(grid, start_code, strata, g, k)
+    return grho_statistic(D, N, grid.starts, grid.seg, rho)
+
+
+def grho_statistic(D: np.ndarray, N: np.ndarray, starts: np.ndarray, seg: np.ndarray,
+                   rho: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """G-rho observed, expected and covariance from the per-cell table (the second half
+    of :func:`grho_kernel`, shared with the Dask test).
+
+    ``D`` and ``N`` are (cells, groups) events and numbers at risk, the cells ordered by
+    stratum then time; ``starts`` / ``seg`` are the strata's segments of the cells.
+    """
     d, n = D.sum(axis=1), N.sum(axis=1)
     if rho != 0:
         with np.errstate(divide="ignore", invalid="ignore"):
             step = np.where(d > 0, 1.0 - d / n, 1.0)
-        s_left = seg_shift(seg_cumprod(step, grid.starts, grid.seg), grid.starts, 1.0)
-        u = s_left ** rho
+        u = seg_shift(seg_cumprod(step, starts, seg), starts, 1.0) ** rho
     else:
-        u = np.ones(grid.time.size)
+        u = np.ones(d.size)
     keep = d > 0
     D, N, d, n, u = D[keep], N[keep], d[keep], n[keep], u[keep]
     obs = u @ D
@@ -137,6 +147,15 @@ def iptw_logrank_kernel(time: np.ndarray, event: np.ndarray, g: np.ndarray,
     Dw = _by_time_group(grid.inverse, g, 2, w * ev, n_cells)
     Y = _at_risk(grid, g, 2, w)
     Q = _at_risk(grid, g, 2, w * w)
+    return iptw_statistic(D, N, Dw, Y, Q)
+
+
+def iptw_statistic(D: np.ndarray, N: np.ndarray, Dw: np.ndarray, Y: np.ndarray,
+                   Q: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Xie & Liu's score, variance, observed and expected from the per-cell (cells, 2)
+    table of events ``D``, at risk ``N``, weighted events ``Dw``, weighted at risk ``Y``
+    and squared weights at risk ``Q`` (the second half of :func:`iptw_logrank_kernel`,
+    shared with the Dask test)."""
     d, n = D.sum(axis=1), N.sum(axis=1)
     keep = d > 0
     D, N, Dw, Y, Q, d, n = D[keep], N[keep], Dw[keep], Y[keep], Q[keep], d[keep], n[keep]

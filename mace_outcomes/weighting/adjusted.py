@@ -229,7 +229,8 @@ def _cox_inputs(data, time, event, treatment, covariates, arms, ties, model="out
     bad = coef.index[~np.isfinite(coef.to_numpy(float))].tolist()
     if bad:
         raise InputError(Problem(
-            f"the {model} Cox model's coefficient of {bad} is infinite (monotone "
+            f"the {model} Cox model's coefficient of {', '.join(map(str, bad))} is "
+            "infinite (monotone "
             f"likelihood: a level with no {'censored rows' if model == 'censoring' else 'events'})",
             column=event if model == "outcome" else None, source="adjusted_risk",
             fix="merge sparse levels of the covariate or leave it out"

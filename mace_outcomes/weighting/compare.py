@@ -409,6 +409,10 @@ def compare_arms(df: pd.DataFrame | Imputations | None = None, treatment: str = 
     >>> tte = mo.time_to_event(mo.load_example(), "mace", horizon=365)  # doctest: +SKIP
     >>> mo.compare_arms(tte, "arm", ["age", "ckd", "acs"]).table      # doctest: +SKIP
     """
+    from ..scale import is_dask  # a Dask frame: the same rows from partition sums
+    if is_dask(df):
+        from ..scale.compare import compare_arms as on_dask
+        return on_dask(**{k: v for k, v in locals().items() if k not in ("is_dask", "on_dask")})
     if is_imputations(df):
         return pooled(compare_arms, df, locals())
     tte = renamed(deprecated, "tte", "df", "compare_arms", df)
