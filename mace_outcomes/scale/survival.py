@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2, norm
 
 from .._frames import EXTREME_RELATIVE_WEIGHT, _sort_key, row_ids, survival_arrays
 from ..errors import ClusteringWarning, ExtremeWeightWarning, InputError, Problem
@@ -37,7 +36,7 @@ from ..survival._kernels import (
     time_grid,
 )
 from ..survival.kaplan_meier import KaplanMeier, _check_conf
-from ..survival.logrank import LogrankResult, _chisq, grho_statistic, iptw_statistic
+from ..survival.logrank import LogrankResult, grho_statistic, iptw_statistic, logrank_result
 from ._reduce import Part, add_tables, broadcast, checked, frame_column, raise_problems, tree_sum
 
 __all__ = ["kaplan_meier", "logrank", "Scan", "scan"]
@@ -415,6 +414,7 @@ def logrank(df, time: str = "time", event: str = "event", group: str = "group",
     col = {c: sc.stats[c].to_numpy() for c in SUMS}
     D = _by_cell(sc, cl, col["d"], k)
     N = seg_rev_cumsum(_by_cell(sc, cl, col["n"], k), cl.starts, cl.seg)
+    var = score = wvar = rvar = None
     if weights is None:
         obs, exp, var = grho_statistic(D, N, cl.starts, cl.seg, rho)
     else:
@@ -425,28 +425,7 @@ def logrank(df, time: str = "time", event: str = "event", group: str = "group",
                                                risk(col["w2e"] + col["w2c"]))
     counts = np.bincount(sc.g, weights=col["n"], minlength=k).astype(np.int64)
     table = pd.DataFrame({"group": sc.groups, "n": counts, "observed": obs, "expected": exp})
-    if weights is None:
-        stat, dfree = _chisq(obs, exp, var)
-        z = None
-        if k == 2 and var[1, 1] > 0:
-            z = float((obs[1] - exp[1]) / np.sqrt(var[1, 1]))
-        method = {0: "Log-rank test", 1: "Peto-Peto test (G-rho, rho = 1)"}.get(
-            rho, f"G-rho test (rho = {rho})")
-    else:
-        z = score / np.sqrt(wvar) if wvar > 0 else float("nan")
-        stat, dfree = float(z * z), 1
-        var = np.array([[wvar, -wvar], [-wvar, wvar]])
-        method = "IPTW log-rank test (Xie & Liu 2005)"
     if cluster is not None:
         score, rvar = _robust_score(ddf, sc, cl, time, event, group, wcol, scol, ccol)
-        z = score / np.sqrt(rvar) if rvar > 0 else float("nan")
-        stat, dfree = float(z * z), 1
-        var = np.array([[rvar, -rvar], [-rvar, rvar]])
-        method = ("Robust log-rank score test, clustered by "
-                  f"{cluster} (Lin & Wei 1989)" + (", weighted" if weights is not None else ""))
-    p = float(chi2.sf(stat, dfree)) if dfree > 0 else float("nan")
-    if weights is not None or cluster is not None:
-        p = float(2 * norm.sf(abs(z)))
-    return LogrankResult(statistic=float(stat), df=dfree, p_value=p, method=method,
-                         weighted=weights is not None, table=table, z=z, rho=float(rho),
-                         strata=strata, variance=var, notes=notes)
+    return logrank_result(table, obs, exp, var, score, wvar, rvar, rho=rho, strata=strata,
+                          cluster=cluster, weighted=weights is not None, notes=notes)

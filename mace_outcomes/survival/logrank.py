@@ -329,6 +329,7 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
     if problems:
         raise InputError(problems)
     g_all = group_codes(arr)
+    var = score = wvar = rvar = None
     # One pass over all strata: the kernels bin subjects by (stratum, time) cells.
     if weights is None:
         obs, exp, var = grho_kernel(arr.time, arr.event, g_all, k, rho, arr.strata,
@@ -338,7 +339,23 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
                                                     arr.strata)
     counts = np.bincount(g_all, minlength=k)
     table = pd.DataFrame({"group": levels, "n": counts, "observed": obs, "expected": exp})
-    if weights is None:
+    if cluster is not None:
+        score, resid = robust_score_kernel(arr.time, arr.event, g_all == 1,
+                                           None if weights is None else arr.weights,
+                                           arr.strata)
+        per_cluster = np.bincount(arr.cluster, weights=resid)
+        rvar = float(per_cluster @ per_cluster)
+    return logrank_result(table, obs, exp, var, score, wvar, rvar, rho=rho, strata=strata,
+                          cluster=cluster, weighted=weights is not None, notes=notes)
+
+
+def logrank_result(table: pd.DataFrame, obs, exp, var, score, wvar, rvar, *, rho: float,
+                   strata, cluster, weighted: bool, notes: list) -> LogrankResult:
+    """The test from its pieces, shared by the in-memory and the Dask paths: the G-rho
+    chi-square (``var``: k x k), else the IPTW z (``score``, ``wvar``), and with a cluster
+    the robust score test (``score``, ``rvar``: the summed cluster residuals squared)."""
+    k = len(obs)
+    if not weighted:
         stat, dfree = _chisq(obs, exp, var)
         z = None
         if k == 2 and var[1, 1] > 0:
@@ -351,19 +368,14 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
         var = np.array([[wvar, -wvar], [-wvar, wvar]])
         method = "IPTW log-rank test (Xie & Liu 2005)"
     if cluster is not None:
-        score, resid = robust_score_kernel(arr.time, arr.event, g_all == 1,
-                                           None if weights is None else arr.weights,
-                                           arr.strata)
-        per_cluster = np.bincount(arr.cluster, weights=resid)
-        rvar = float(per_cluster @ per_cluster)
         z = score / np.sqrt(rvar) if rvar > 0 else float("nan")
         stat, dfree = float(z * z), 1
         var = np.array([[rvar, -rvar], [-rvar, rvar]])
         method = ("Robust log-rank score test, clustered by "
-                  f"{cluster} (Lin & Wei 1989)" + (", weighted" if weights is not None else ""))
+                  f"{cluster} (Lin & Wei 1989)" + (", weighted" if weighted else ""))
     p = float(chi2.sf(stat, dfree)) if dfree > 0 else float("nan")
-    if weights is not None or cluster is not None:
+    if weighted or cluster is not None:
         p = float(2 * norm.sf(abs(z)))
     return LogrankResult(statistic=float(stat), df=dfree, p_value=p, method=method,
-                         weighted=weights is not None, table=table, z=z, rho=float(rho),
+                         weighted=weighted, table=table, z=z, rho=float(rho),
                          strata=strata, variance=var, notes=notes)
