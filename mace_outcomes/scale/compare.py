@@ -33,8 +33,7 @@ from ..survival._kernels import (
     rmst_ij_influence,
 )
 from ..survival.rmst import _contrasts
-from ..weighting.compare import Comparison, _e_values, risk_contrast
-from ..weighting.evalue import RARE_THRESHOLD
+from ..weighting.compare import TABLE_COLUMNS, Comparison, add_e_values, risk_contrast
 from ._reduce import Part, broadcast, tree_sum
 
 __all__ = ["compare_arms"]
@@ -293,24 +292,14 @@ def compare_arms(df, treatment: str = "arm", covariates: list[str] | None = None
         rows.append(row)
 
     crude = rows[0]
-    overall = 1 - float(np.average([crude["surv_control"], crude["surv_treated"]],
-                                   weights=[crude["n_control"], crude["n_treated"]]))
-    rare_outcome = overall < RARE_THRESHOLD
-    for row in rows:
-        row.update(_e_values(row, rare_outcome))
-    cols = ["analysis", "method", "n_treated", "events_treated", "n_control", "events_control",
-            "ess_treated", "ess_control", "surv_treated", "surv_control", "hr", "lower",
-            "upper", "p", "logrank_p", "rmst_diff", "rmst_lower", "rmst_upper", "rd",
-            "rd_lower", "rd_upper", "rr", "rr_lower", "rr_upper", "exact_p", "e_value",
-            "e_value_ci"]
-    table = pd.DataFrame(rows).reindex(columns=cols)
+    e_note = add_e_values(rows, crude["n_treated"], crude["n_control"], horizon)
+    table = pd.DataFrame(rows).reindex(columns=list(TABLE_COLUMNS))
     k = min(crude["events_treated"], crude["events_control"])
     if k < 5:
         notes.append(f"only {k} event{'s' if k != 1 else ''} in one arm: estimates are "
                      "imprecise; a hazard ratio from so few events cannot establish "
                      "equivalence or superiority")
-    notes.append(f"E-value uses the {'rare' if rare_outcome else 'common'}-outcome HR "
-                 f"conversion (crude risk by {horizon:g} days = {overall:.1%})")
+    notes.append(e_note)
     return Comparison(table=table, propensity=props, treated=t_label, control=c_label,
                       horizon=horizon, tau=tau, cluster=cluster, conf_level=conf_level,
                       notes=notes, curves=curves, tests=tests,

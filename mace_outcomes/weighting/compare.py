@@ -332,6 +332,30 @@ def _e_values(row: dict, rare_outcome: bool) -> dict:
     return {"e_value": np.nan, "e_value_ci": np.nan}
 
 
+#: The columns of a comparison table, in order (a bootstrap adds boot_lower, boot_upper).
+TABLE_COLUMNS = ("analysis", "method", "n_treated", "events_treated", "n_control",
+                 "events_control", "ess_treated", "ess_control", "surv_treated",
+                 "surv_control", "hr", "lower", "upper", "p", "logrank_p", "rmst_diff",
+                 "rmst_lower", "rmst_upper", "rd", "rd_lower", "rd_upper", "rr", "rr_lower",
+                 "rr_upper", "exact_p", "e_value", "e_value_ci")
+
+
+def add_e_values(rows: list[dict], n_treated: float, n_control: float,
+                 horizon: float) -> str:
+    """E-values of every row (``rows[0]`` is the crude one), and the note saying which
+    conversion was used. The outcome is rare for the conversion when the crude risk by
+    the horizon is under 15% (the crude curves' survival at the horizon, averaged over
+    the arms by their sizes)."""
+    crude = rows[0]
+    overall = 1 - float(np.average([crude["surv_control"], crude["surv_treated"]],
+                                   weights=[n_control, n_treated]))
+    rare_outcome = overall < RARE_THRESHOLD
+    for row in rows:
+        row.update(_e_values(row, rare_outcome))
+    return (f"E-value uses the {'rare' if rare_outcome else 'common'}-outcome HR "
+            f"conversion (crude risk by {horizon:g} days = {overall:.1%})")
+
+
 def compare_arms(df: pd.DataFrame | Imputations | None = None, treatment: str = "arm",
                  covariates: list[str] | None = None, *, formula: str | None = None,
                  estimand: str = "ATE", time: str = "time", event: str = "event",
@@ -513,20 +537,8 @@ def compare_arms(df: pd.DataFrame | Imputations | None = None, treatment: str = 
         curves["matched"], tests["matched"] = fit.curves, fit.logrank
         rows.append(row)
 
-    # Rare outcome for the E-value conversion: crude risk by horizon under 15% (the crude
-    # curves' survival at the horizon, averaged over the arms by their sizes).
-    crude = rows[0]
-    overall = 1 - float(np.average([crude["surv_control"], crude["surv_treated"]],
-                                   weights=[counts["n_control"], counts["n_treated"]]))
-    rare_outcome = overall < RARE_THRESHOLD
-    for row in rows:
-        row.update(_e_values(row, rare_outcome))
-
-    cols = ["analysis", "method", "n_treated", "events_treated", "n_control", "events_control",
-            "ess_treated", "ess_control", "surv_treated", "surv_control", "hr", "lower",
-            "upper", "p", "logrank_p", "rmst_diff", "rmst_lower", "rmst_upper", "rd",
-            "rd_lower", "rd_upper", "rr", "rr_lower", "rr_upper", "exact_p", "e_value",
-            "e_value_ci"]
+    e_note = add_e_values(rows, counts["n_treated"], counts["n_control"], horizon)
+    cols = list(TABLE_COLUMNS)
     if n_boot:
         cols += ["boot_lower", "boot_upper"]
     table = pd.DataFrame(rows).reindex(columns=cols)
@@ -535,8 +547,7 @@ def compare_arms(df: pd.DataFrame | Imputations | None = None, treatment: str = 
         notes.append(f"only {k} event{'s' if k != 1 else ''} in one arm: estimates are "
                      "imprecise; a hazard ratio from so few events cannot establish "
                      "equivalence or superiority")
-    notes.append(f"E-value uses the {'rare' if rare_outcome else 'common'}-outcome HR "
-                 f"conversion (crude risk by {horizon:g} days = {overall:.1%})")
+    notes.append(e_note)
     return Comparison(table=table, propensity=props, treated=t_label, control=c_label,
                       horizon=horizon, tau=tau, cluster=cluster, conf_level=conf_level,
                       notes=notes, curves=curves, tests=tests, dropped=cc.dropped,
