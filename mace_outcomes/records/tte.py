@@ -195,6 +195,21 @@ def lesion_scopes(a: SimpleNamespace, ep: Endpoint) -> tuple[np.ndarray, ...]:
     return scope_lesion, scope_vessel, scope_patient
 
 
+def horizon_and_landmark(horizon, landmark, problems: list) -> tuple[float, float]:
+    """The horizon and the landmark in days (``inf`` and 0 when not given); a problem
+    appended for a non-positive horizon, a negative landmark, or one past the horizon."""
+    h = np.inf if horizon is None else parse_duration(horizon)
+    lm = float(landmark or 0)
+    if not h > 0:
+        problems.append(Problem(f"horizon must be positive days, not {horizon}"))
+    if not (np.isfinite(lm) and lm >= 0):
+        problems.append(Problem(f"landmark must be 0 or more days, not {landmark}"))
+    elif lm >= h:
+        problems.append(Problem(f"landmark ({landmark}) must be before the horizon "
+                                f"({horizon})"))
+    return h, lm
+
+
 def time_to_event(
     cohort: Cohort,
     endpoint: str | Endpoint = "mace",
@@ -283,15 +298,7 @@ def time_to_event(
     if level == "lesion" and (cohort.lesions is None or len(cohort.lesions) == 0):
         problems.append(Problem("level='lesion' needs a lesions table with rows",
                                 source="lesions"))
-    h = np.inf if horizon is None else parse_duration(horizon)
-    lm = float(landmark or 0)
-    if not h > 0:
-        problems.append(Problem(f"horizon must be positive days, not {horizon}"))
-    if not (np.isfinite(lm) and lm >= 0):
-        problems.append(Problem(f"landmark must be 0 or more days, not {landmark}"))
-    elif lm >= h:
-        problems.append(Problem(f"landmark ({landmark}) must be before the horizon "
-                                f"({horizon})"))
+    h, lm = horizon_and_landmark(horizon, landmark, problems)
     if recurrent and lm > 0:
         problems.append(Problem("recurrent=True gives rows from the index date",
                                 fix="use landmark=0"))

@@ -23,10 +23,17 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem
-from ..records.durations import parse_duration
 from ..records.endpoints import get_endpoint
 from ..records.schema import DEATH_TYPES, EVENT_PRIORITY, ST_CERTAINTY
-from ..records.tte import _BY_PRIORITY, _DAY, _NO_PRIORITY, _TYPE_OF_PRIORITY, _codes, _lookup
+from ..records.tte import (
+    _BY_PRIORITY,
+    _DAY,
+    _NO_PRIORITY,
+    _TYPE_OF_PRIORITY,
+    _codes,
+    _lookup,
+    horizon_and_landmark,
+)
 
 __all__ = ["DaskCohort", "time_to_event"]
 
@@ -186,15 +193,7 @@ def time_to_event(cohort: DaskCohort, endpoint="mace", horizon=None, landmark: f
                    bool(ep.target_vessel_only)}
     problems = [Problem(f"time_to_event: {what} is not available on Dask tables yet",
                         fix=LATER) for what, on in refused.items() if on]
-    h = np.inf if horizon is None else parse_duration(horizon)
-    lm = float(landmark or 0)
-    if not h > 0:
-        problems.append(Problem(f"horizon must be positive days, not {horizon}"))
-    if not (np.isfinite(lm) and lm >= 0):
-        problems.append(Problem(f"landmark must be 0 or more days, not {landmark}"))
-    elif lm >= h:
-        problems.append(Problem(f"landmark ({landmark}) must be before the horizon "
-                                f"({horizon})"))
+    h, lm = horizon_and_landmark(horizon, landmark, problems)
     if problems:
         raise InputError(problems)
     patients, events = cohort.patients, cohort.events
