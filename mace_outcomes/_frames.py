@@ -429,12 +429,17 @@ def warn_extreme_weights(df: pd.DataFrame, w: np.ndarray, groupings=(), cell: st
     big = rel > EXTREME_RELATIVE_WEIGHT
     if not big.any():
         return None
-    msg = (f"extreme weights: {int(big.sum())} weight(s) over {EXTREME_RELATIVE_WEIGHT:g} "
-           f"times the mean weight of their {cell}, the largest {rel.max():.3g} times "
-           f"(rows {list(row_ids(df, big)[:20])}); these subjects dominate the weighted "
-           "estimate: check the weights, or truncate them or use overlap weights")
+    msg = extreme_weight_message(int(big.sum()), cell, rel.max(), row_ids(df, big)[:20])
     warnings.warn(msg, ExtremeWeightWarning, stacklevel=stacklevel)
     return msg
+
+
+def extreme_weight_message(n: int, cell: str, largest: float, ids) -> str:
+    """The extreme-weight warning's text: how many, how large, which rows (ids)."""
+    return (f"extreme weights: {n} weight(s) over {EXTREME_RELATIVE_WEIGHT:g} "
+            f"times the mean weight of their {cell}, the largest {largest:.3g} times "
+            f"(rows {list(ids)}); these subjects dominate the weighted "
+            "estimate: check the weights, or truncate them or use overlap weights")
 
 
 def warn_unclustered(df, cluster, estimator: str, stacklevel: int = 3) -> str | None:

@@ -21,7 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._frames import EXTREME_RELATIVE_WEIGHT, _sort_key, row_ids, survival_arrays
+from .._frames import (
+    EXTREME_RELATIVE_WEIGHT,
+    _sort_key,
+    extreme_weight_message,
+    row_ids,
+    survival_arrays,
+)
 from ..errors import ClusteringWarning, ExtremeWeightWarning, InputError, Problem
 from ..survival._kernels import (
     RiskTable,
@@ -190,10 +196,7 @@ def extreme_weights(ddf, sc: Scan, weights: str, group: str | None,
     part = tree_sum(ddf[list(dict.fromkeys(cols))], _flag_part,
                     lambda a, b: (a[0] + b[0], (a[1] + b[1])[:20]), weights, group, means)
     n_big, ids = part.payload
-    msg = (f"extreme weights: {n_big} weight(s) over {EXTREME_RELATIVE_WEIGHT:g} "
-           f"times the mean weight of their arm, the largest {rel:.3g} times "
-           f"(rows {list(ids)}); these subjects dominate the weighted "
-           "estimate: check the weights, or truncate them or use overlap weights")
+    msg = extreme_weight_message(n_big, "arm", rel, ids)
     warnings.warn(msg, ExtremeWeightWarning, stacklevel=stacklevel)
     return msg
 
