@@ -39,7 +39,13 @@ from ._match_kernel import (
     r_sd,
 )
 from .impute import is_imputations
-from .propensity import _separation, _separation_message, design_matrix, treatment_indicator
+from .propensity import (
+    _separation,
+    _separation_message,
+    check_full_rank,
+    design_matrix,
+    treatment_indicator,
+)
 from .weights import balance_kernel, is_binary, kish_ess, weighted_mean_var
 
 ORDERS = ("largest", "smallest", "random", "data")
@@ -229,13 +235,7 @@ def _propensity_logit(X: pd.DataFrame, z: np.ndarray):
     :func:`propensity`. Returns (coef table, distance, separation, method)."""
     Xc = np.column_stack([np.ones(len(z)), X.to_numpy(float)])
     names = ["(Intercept)", *X.columns]
-    scale = np.sqrt((Xc * Xc).sum(0))
-    scale[scale == 0] = 1.0
-    ev = np.linalg.eigvalsh((Xc / scale).T @ (Xc / scale))
-    rank = int((ev > ev.max() * 1e-12).sum())
-    if rank < Xc.shape[1]:
-        raise InputError(Problem(f"the covariates are collinear (rank {rank} < "
-                                 f"{Xc.shape[1]} columns {names}); drop a redundant one"))
+    check_full_rank(Xc, names)
     fit = glm_logit(Xc, z)
     beta = fit["beta"]
     with np.errstate(invalid="ignore", divide="ignore"):

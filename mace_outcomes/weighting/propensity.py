@@ -252,6 +252,19 @@ def design_matrix(df: pd.DataFrame, covariates=None, formula: str | None = None,
     return X
 
 
+def check_full_rank(Xc: np.ndarray, names: list[str]) -> None:
+    """Refuse collinear model columns (intercept included), naming them. The rank comes
+    from the scaled cross-product (p x p): cheap for any n, and collinearity is what
+    matters here, not the last digits of conditioning."""
+    scale = np.sqrt((Xc * Xc).sum(0))
+    scale[scale == 0] = 1.0
+    ev = np.linalg.eigvalsh((Xc / scale).T @ (Xc / scale))
+    rank = int((ev > ev.max() * 1e-12).sum())
+    if rank < Xc.shape[1]:
+        raise InputError(Problem(f"the covariates are collinear (rank {rank} < "
+                                 f"{Xc.shape[1]} columns {names}); drop a redundant one"))
+
+
 def fit_logistic(X: np.ndarray, z: np.ndarray, names: list[str], firth: bool = False):
     """Propensity model fit: statsmodels Logit, or Firth's penalised IRLS.
 
@@ -261,15 +274,7 @@ def fit_logistic(X: np.ndarray, z: np.ndarray, names: list[str], firth: bool = F
     """
     Xc = np.column_stack([np.ones(len(z)), X])
     names = ["(Intercept)"] + list(names)
-    # Rank from the scaled cross-product (p x p): cheap for any n, and collinearity is
-    # what matters here, not the last digits of conditioning.
-    scale = np.sqrt((Xc * Xc).sum(0))
-    scale[scale == 0] = 1.0
-    ev = np.linalg.eigvalsh((Xc / scale).T @ (Xc / scale))
-    rank = int((ev > ev.max() * 1e-12).sum())
-    if rank < Xc.shape[1]:
-        raise InputError(Problem(f"the covariates are collinear (rank {rank} < "
-                                 f"{Xc.shape[1]} columns {names}); drop a redundant one"))
+    check_full_rank(Xc, names)
     if firth:
         separated = _separation(Xc, z)
         fit = logistic_irls(Xc, z, firth=True)
