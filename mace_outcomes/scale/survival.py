@@ -42,7 +42,13 @@ from ..survival._kernels import (
     time_grid,
 )
 from ..survival.kaplan_meier import KaplanMeier, _check_conf
-from ..survival.logrank import LogrankResult, grho_statistic, iptw_statistic, logrank_result
+from ..survival.logrank import (
+    LogrankResult,
+    grho_statistic,
+    iptw_statistic,
+    logrank_problems,
+    logrank_result,
+)
 from ._reduce import Part, add_tables, broadcast, checked, frame_column, raise_problems, tree_sum
 
 __all__ = ["kaplan_meier", "logrank", "Scan", "scan"]
@@ -402,15 +408,8 @@ def logrank(df, time: str = "time", event: str = "event", group: str = "group",
         msg = extreme_weights(ddf, sc, wcol, group)
         notes += [msg] if msg else []
     k = len(sc.groups)
-    problems = []
-    if weights is not None and k != 2:
-        problems.append(Problem(f"the IPTW log-rank test compares two groups, found {k}",
-                                group))
-    if weights is not None and rho != 0:
-        problems.append(Problem("the IPTW log-rank test is defined for rho = 0", None))
-    if cluster is not None and (k != 2 or rho != 0):
-        problems.append(Problem("the clustered (robust) log-rank test compares two groups "
-                                "with rho = 0", ccol))
+    problems = logrank_problems(k, group, weights is not None, rho,
+                                None if cluster is None else ccol)
     if problems:
         raise InputError(problems)
     cl = cells(sc)

@@ -313,15 +313,7 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
         notes += [msg] if msg else []
     levels = list(arr.group_levels)
     k = len(levels)
-    problems = []
-    if weights is not None and k != 2:
-        problems.append(Problem(f"the IPTW log-rank test compares two groups, found {k}",
-                                group))
-    if weights is not None and rho != 0:
-        problems.append(Problem("the IPTW log-rank test is defined for rho = 0", None))
-    if cluster is not None and (k != 2 or rho != 0):
-        problems.append(Problem("the clustered (robust) log-rank test compares two groups "
-                                "with rho = 0", cluster))
+    problems = logrank_problems(k, group, weights is not None, rho, cluster)
     if start is not None and (weights is not None or cluster is not None):
         problems.append(Problem("start= is taken by the unweighted, unclustered test only",
                                 start, fix="use mo.cox(..., start=, weights=, cluster=) "
@@ -347,6 +339,21 @@ def logrank(df: pd.DataFrame, time: str = "time", event: str = "event",
         rvar = float(per_cluster @ per_cluster)
     return logrank_result(table, obs, exp, var, score, wvar, rvar, rho=rho, strata=strata,
                           cluster=cluster, weighted=weights is not None, notes=notes)
+
+
+def logrank_problems(k: int, group, weighted: bool, rho: float, cluster) -> list[Problem]:
+    """What the weighted and the clustered tests cannot take: more than two groups, or
+    rho other than 0."""
+    problems = []
+    if weighted and k != 2:
+        problems.append(Problem(f"the IPTW log-rank test compares two groups, found {k}",
+                                group))
+    if weighted and rho != 0:
+        problems.append(Problem("the IPTW log-rank test is defined for rho = 0", None))
+    if cluster is not None and (k != 2 or rho != 0):
+        problems.append(Problem("the clustered (robust) log-rank test compares two groups "
+                                "with rho = 0", cluster))
+    return problems
 
 
 def logrank_result(table: pd.DataFrame, obs, exp, var, score, wvar, rvar, *, rho: float,
