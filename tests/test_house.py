@@ -19,7 +19,8 @@ RANK = {"records": 1, "datasets": 2, "survival": 2, "regression": 3, "weighting"
 # A public estimator hands a Dask frame to scale/ (API.md "Scale-out"): the one import
 # that reaches downstream, made inside the estimator (scale/ imports the rooms' kernels
 # and results).
-DISPATCH = {"kaplan_meier", "logrank", "cox", "propensity", "compare_arms", "time_to_event"}
+DISPATCH = {"kaplan_meier", "logrank", "cox", "propensity", "compare_arms", "time_to_event",
+            "read_cohort"}
 
 
 def _dispatch(b: str, func) -> bool:

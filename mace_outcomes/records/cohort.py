@@ -366,6 +366,7 @@ def read_cohort(
     *,
     apply_exclusions: bool = True,
     warn: bool = True,
+    engine: str = "pandas",
 ) -> Cohort:
     """Read and validate a cohort from a folder (or one Excel workbook).
 
@@ -390,10 +391,15 @@ def read_cohort(
         ``code``/``event_type``).
     apply_exclusions : apply ``study.toml`` ``[exclusions]`` (default True).
     warn : warn when events after the last contact extend follow-up.
+    engine : ``"pandas"`` (default) reads the tables into memory; ``"dask"`` reads
+        ``patients/`` and ``events/`` Parquet datasets (or ``.parquet`` files) lazily
+        into a ``DaskCohort`` for :func:`time_to_event` on a cluster
+        (:func:`mace_outcomes.scale.io.read_cohort`: its checks, and what is not on
+        Dask yet).
 
     Returns
     -------
-    Cohort
+    Cohort (a ``DaskCohort`` with ``engine="dask"``)
 
     Examples
     --------
@@ -401,6 +407,13 @@ def read_cohort(
     >>> cohort = mo.read_cohort("data/")    # doctest: +SKIP
     >>> cohort.attrition                    # doctest: +SKIP
     """
+    if engine != "pandas":  # Parquet datasets read lazily on a cluster
+        if engine != "dask":
+            raise InputError(Problem(f"engine must be 'pandas' or 'dask', not {engine!r}"))
+        from ..scale.io import read_cohort as read_on_dask
+
+        return read_on_dask(path_or_dir, aliases, apply_exclusions=apply_exclusions,
+                            warn=warn)
     path = Path(path_or_dir)
     tables, sources = read_tables(path)
     study = read_study(path) if path.is_dir() else None
