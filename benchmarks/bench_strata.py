@@ -10,8 +10,9 @@ has no stratified log-rank test, so it is not timed.
     python benchmarks/bench_strata.py [--n 10000 1000000] [--strata 5000] [--repeat 3] [--no-r]
 
 Each figure is the best of ``--repeat`` runs after one warm-up. cmprsk stops with an
-error when a stratum's Gray variance is undefined (F(t-) = 1 with subjects left, common
-with 2 subjects per stratum); that cell is then reported as NaN.
+error when a stratum's Gray variance is undefined (F(t-) = 1 while two groups are still at
+risk; cmprsk 2.2-11 also where only one group is left, which 2.2-12 skips, as we do);
+that cell is then reported as NaN.
 """
 
 from __future__ import annotations

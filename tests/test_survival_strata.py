@@ -1,7 +1,9 @@
 """Stratified log-rank (G-rho, IPTW, clustered) and Gray's test computed in one pass.
 
 R reference: tests/reference/strata.R -> strata.json (survdiff with strata(), cmprsk's
-cuminc(strata=)). Property oracle: the unstratified kernels called one stratum at a time.
+cuminc(strata=)); gray_f_one.R -> gray_f_one.json (cmprsk 2.2-12's crstm where the pooled
+cumulative incidence reaches 1). Property oracle: the unstratified kernels called one
+stratum at a time.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import reference, reference_data
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import mace_outcomes as mo
+from mace_outcomes.survival._kernels import seg_blocks, seg_scan
 from mace_outcomes.survival.competing import gray_kernel
 from mace_outcomes.survival.logrank import grho_kernel, iptw_logrank_kernel, robust_score_kernel
 
@@ -74,14 +77,53 @@ def test_stratified_gray_matches_cuminc(key, group, strata, rho):
     np.testing.assert_allclose(res.table["p"][p > 0], p[p > 0], rtol=1e-6)
 
 
-def test_gray_stratum_with_undefined_variance_gives_nan_not_a_crash():
-    # F(t-) reaches 1 in arm 1 before its later event: Gray's variance divides by 0 in this
-    # stratum (cmprsk stops with an error); the statistic is NaN for it
-    d = pd.DataFrame({"time": [904.0, 1537, 1042, 434, 5, 6, 7, 8],
-                      "status": [1, 2, 1, 1, 1, 0, 2, 1], "group": [1, 0, 0, 1, 0, 1, 0, 1],
-                      "s": [0, 0, 0, 0, 1, 1, 1, 1]})
+F_ONE = reference("gray_f_one")  # cmprsk 2.2-12 crstm where the pooled F(t-) reaches 1
+
+
+def _nan(x) -> np.ndarray:
+    return np.asarray(x, dtype=float)  # null (NaN in R) -> nan
+
+
+@pytest.mark.parametrize("case", ["one_group_left", "arm_failed", "undefined"])
+def test_gray_kernel_matches_crstm_where_f_reaches_one(case):
+    # crstm adds a dF / (1 - F(t-)) to c only where a != 0: F(t-) = 1 with one group left
+    # at risk (a = 0) is defined, with two groups left it is 0/0 (NaN); per stratum and
+    # stratified, NaN in the same entries
+    r = F_ONE[case]
+    time, mark = _nan(r["time"]), np.asarray(r["mark"])
+    group, strata = np.asarray(r["group"]), np.asarray(r["strata"])
+    k = r["ng"]
+    s, v = gray_kernel(time, mark, group, k, 0.0, strata=strata)
+    np.testing.assert_allclose(s, _nan(r["all"]["s"]).reshape(k - 1), rtol=1e-10)
+    np.testing.assert_allclose(v, _nan(r["all"]["v"]).reshape(k - 1, k - 1), rtol=1e-10)
+    for part in r["per_stratum"]:
+        i = np.flatnonzero(strata == part["stratum"])
+        ps, pv = gray_kernel(time[i], mark[i], group[i], k, 0.0)
+        np.testing.assert_allclose(ps, _nan(part["s"]).reshape(k - 1), rtol=1e-10)
+        np.testing.assert_allclose(pv, _nan(part["v"]).reshape(k - 1, k - 1), rtol=1e-10)
+
+
+@pytest.mark.parametrize("case", ["one_group_left", "arm_failed"])
+def test_gray_test_where_f_reaches_one_with_one_group_left_matches_cuminc(case):
+    r = F_ONE[case]
+    d = pd.DataFrame({"time": r["time"], "status": r["mark"], "group": r["group"],
+                      "s": r["strata"]})
     res = mo.gray_test(d, group="group", strata="s")
-    assert np.isnan(res.statistic)
+    want = r["cuminc"]
+    assert not want["error"] and want["cause"][0] == "1"
+    assert res.statistic == pytest.approx(want["stat"][0], rel=1e-9)
+    assert res.p_value == pytest.approx(want["p"][0], rel=1e-6)
+
+
+def test_gray_stratum_with_undefined_variance_gives_nan_not_a_crash():
+    # F(t-) = 1 in stratum 0 with two groups still at risk: Gray's variance is 0/0 there
+    # and cmprsk's cuminc stops with an error; the statistic is NaN
+    r = F_ONE["undefined"]
+    assert r["cuminc"]["error"]
+    d = pd.DataFrame({"time": r["time"], "status": r["mark"], "group": r["group"],
+                      "s": r["strata"]})
+    res = mo.gray_test(d, group="group", strata="s")
+    assert np.isnan(res.statistic) and np.isnan(res.p_value)
 
 
 # ------------------------------------------------------------------ property: sum of strata
@@ -130,8 +172,17 @@ def test_property_iptw_and_robust_score_are_sums_over_strata(data, spread):
     assert score == pytest.approx(want.sum(), rel=1e-9, abs=1e-12)
 
 
+# F(t-) = 1 in stratum 3 with one group left: the stratified sums must restart exactly
+# (running totals of stratum 1 once rounded F to 1 - 1e-16 there) and a = 0 adds nothing
+F_ONE_ROWS = ([(0, 0, 0, 0, 1)] * 3 + [(0, 0, 0, 1, 1)] * 3 + [(0, 1, 0, 1, 3)] * 2
+              + [(0, 1, 0, 3, 3)] * 2 + [(1, 1, 1, 3, 3), (2, 1, 1, 3, 1)])
+
+
 @settings(max_examples=60, deadline=None)
 @given(rows, SPREAD, st.sampled_from([0.0, 1.0]), st.sampled_from([2, 3]))
+@example(F_ONE_ROWS, 1, 0.0, 2)
+@example(F_ONE_ROWS[:5] + F_ONE_ROWS[6:], 1, 0.0, 2)
+@example(F_ONE_ROWS, 10**9, 1.0, 3)
 def test_property_gray_is_sum_of_per_stratum_kernels(data, spread, rho, k):
     time, event, group, stratum, w = _arrays(data, spread)
     group = group % k
@@ -144,6 +195,21 @@ def test_property_gray_is_sum_of_per_stratum_kernels(data, spread, rho, k):
         s_sum, v_sum = s_sum + ps, v_sum + pv
     np.testing.assert_allclose(s, s_sum, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(v, v_sum, rtol=1e-9, atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=30), st.integers(0, 2**32 - 1))
+def test_property_seg_scan_is_each_segment_alone_bit_for_bit(lengths, seed):
+    # the stratified Gray kernel tests F(t-) = 1 exactly: its restarting sums and
+    # products must be exactly numpy's on each segment alone, not merely close
+    x = np.random.default_rng(seed).uniform(0.1, 1.9, (sum(lengths), 2))
+    starts = np.r_[0, np.cumsum(lengths)[:-1]]
+    blocks = seg_blocks(starts, x.shape[0])
+    pieces = np.split(x, starts[1:])
+    assert np.array_equal(seg_scan(np.add, x, blocks),
+                          np.concatenate([np.cumsum(p, axis=0) for p in pieces]))
+    assert np.array_equal(seg_scan(np.multiply, x, blocks),
+                          np.concatenate([np.cumprod(p, axis=0) for p in pieces]))
 
 
 def test_public_logrank_stratified_variants_agree_with_per_stratum_sums():

@@ -30,9 +30,9 @@ from ._aj_variance import aj_entry_ij_variance, cuminc_delta_variance
 from ._kernels import (
     aeq_times,
     entry_risk,
-    seg_cumprod,
-    seg_cumsum,
+    seg_blocks,
     seg_rev_cumsum,
+    seg_scan,
     seg_shift,
     segments,
     snap_sorted,
@@ -195,10 +195,13 @@ def gray_kernel(time: np.ndarray, mark: np.ndarray, group: np.ndarray, n_groups:
     if not keep.any():  # no events: nothing to add
         return np.zeros(ng1), np.zeros((ng1, ng1))
     rs, d1, d2 = rs[keep], d1[keep], d2[keep]
-    starts, seg = segments(grid.stratum[keep])  # strata without events drop out
-    cum = lambda x: seg_cumsum(x, starts, seg)  # noqa: E731
+    starts, _ = segments(grid.stratum[keep])  # strata without events drop out
+    # Each stratum's sums and products are accumulated on their own, bit for bit as for
+    # the stratum alone: F(t-) = 1 (an undefined variance) is an exact comparison.
+    blocks = seg_blocks(starts, rs.shape[0]) if starts.size > 1 else None
+    cum = lambda x: seg_scan(np.add, x, blocks)  # noqa: E731
     live = rs > 0
-    skm = seg_cumprod(np.where(live, 1.0 - _safe_div(d1 + d2, rs), 1.0), starts, seg)
+    skm = seg_scan(np.multiply, np.where(live, 1.0 - _safe_div(d1 + d2, rs), 1.0), blocks)
     skmm = seg_shift(skm, starts, 1.0)
     f1 = cum(np.where(live, skmm * _safe_div(d1, rs), 0.0))
     f1m = seg_shift(f1, starts, 0.0)
@@ -210,38 +213,43 @@ def gray_kernel(time: np.ndarray, mark: np.ndarray, group: np.ndarray, n_groups:
     f = cum(nd1 / tr)
     fm = seg_shift(f, starts, 0.0)
     fb = (1.0 - fm) ** rho
-    a = fb[:, None, None] * (np.einsum("ti,ij->tij", t1, np.eye(ng))
-                             - t1[:, :, None] * t1[:, None, :] / tr[:, None, None])
-    with np.errstate(divide="ignore", invalid="ignore"):  # F(t-) = 1: undefined, NaN
-        c = cum(a * (nd1 / (tr * (1.0 - fm)))[:, None, None])
-    s = (fb[:, None] * (d1 - nd1[:, None] * t1 * (1.0 - f1m) / tq[:, None])).sum(axis=0)
+    # a as crstm writes it, so that it is exactly 0 where crstm's is (a group alone at
+    # risk: t1 = tr); crstm adds a dF / (1 - F(t-)) to c only where a != 0, hence where
+    # F(t-) = 1 the variance is undefined (NaN, or infinite) only if a != 0 there.
+    a = -fb[:, None, None] * t1[:, :, None] * t1[:, None, :] / tr[:, None, None]
+    diag = np.arange(ng)
+    a[:, diag, diag] = fb[:, None] * t1 * (1.0 - t1 / tr[:, None])
+    # where F(t-) = 1 with a != 0, c is 0/0 or infinite and so is the variance (NaN)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = cum(np.where(a != 0, a * (nd1 / (tr * (1.0 - fm)))[:, None, None], 0.0))
+        s = (fb[:, None] * (d1 - nd1[:, None] * t1 * (1.0 - f1m) / tq[:, None])).sum(axis=0)
 
-    # cause-of-interest part (times with nd1 > 0, groups at risk)
-    on = (nd1 > 0)[:, None] & live
-    t4 = np.where(skm > 0, 1.0 - _safe_div((1.0 - f)[:, None] * np.ones(ng), skm), 1.0)
-    t5 = np.where((nd1 > 1)[:, None], 1.0 - _safe_div((nd1 - 1.0)[:, None],
-                                                        tr[:, None] * skmm - 1.0), 1.0)
-    t3 = np.where(on, t5 * skmm * _safe_div(nd1[:, None] * np.ones(ng), tr[:, None] * rs),
-                  0.0)
-    v3 = t4 * t4 * t3  # per cell; summed within strata below
-    tt1 = a[:, :ng1, :] - t4[:, None, :] * c[:, :ng1, :]  # (t, i, k)
-    v2 = tt1 * (t4 * t3)[:, None, :]
-    v = np.einsum("tik,tjk,tk->ij", tt1, tt1, t3)
+        # cause-of-interest part (times with nd1 > 0, groups at risk)
+        on = (nd1 > 0)[:, None] & live
+        t4 = np.where(skm > 0, 1.0 - _safe_div((1.0 - f)[:, None] * np.ones(ng), skm), 1.0)
+        t5 = np.where((nd1 > 1)[:, None], 1.0 - _safe_div((nd1 - 1.0)[:, None],
+                                                            tr[:, None] * skmm - 1.0), 1.0)
+        t3 = np.where(on, t5 * skmm * _safe_div(nd1[:, None] * np.ones(ng), tr[:, None] * rs),
+                      0.0)
+        v3 = t4 * t4 * t3  # per cell; summed within strata below
+        tt1 = a[:, :ng1, :] - t4[:, None, :] * c[:, :ng1, :]  # (t, i, k)
+        v2 = tt1 * (t4 * t3)[:, None, :]
+        v = np.einsum("tik,tjk,tk->ij", tt1, tt1, t3)
 
-    # competing-cause part (groups with failures from other causes and S > 0)
-    on2 = (nd2 > 0)[:, None] & (skm > 0) & (d2 > 0)
-    t4b = np.where(on2, _safe_div((1.0 - f)[:, None] * np.ones(ng), skm), 0.0)
-    t5b = np.where(d2 > 1, 1.0 - _safe_div(d2 - 1.0, rs - 1.0), 1.0)
-    t3b = np.where(on2, t5b * skmm ** 2 * _safe_div(d2, rs ** 2), 0.0)
-    v3 = np.add.reduceat(v3 + t4b * t4b * t3b, starts, axis=0)  # (strata, k)
-    tt1b = t4b[:, None, :] * c[:, :ng1, :]
-    v2 = np.add.reduceat(v2 - tt1b * (t4b * t3b)[:, None, :], starts, axis=0)  # (strata, i, k)
-    v = v + np.einsum("tik,tjk,tk->ij", tt1b, tt1b, t3b)
+        # competing-cause part (groups with failures from other causes and S > 0)
+        on2 = (nd2 > 0)[:, None] & (skm > 0) & (d2 > 0)
+        t4b = np.where(on2, _safe_div((1.0 - f)[:, None] * np.ones(ng), skm), 0.0)
+        t5b = np.where(d2 > 1, 1.0 - _safe_div(d2 - 1.0, rs - 1.0), 1.0)
+        t3b = np.where(on2, t5b * skmm ** 2 * _safe_div(d2, rs ** 2), 0.0)
+        v3 = np.add.reduceat(v3 + t4b * t4b * t3b, starts, axis=0)  # (strata, k)
+        tt1b = t4b[:, None, :] * c[:, :ng1, :]
+        v2 = np.add.reduceat(v2 - tt1b * (t4b * t3b)[:, None, :], starts, axis=0)  # (strata, i, k)
+        v = v + np.einsum("tik,tjk,tk->ij", tt1b, tt1b, t3b)
 
-    cf = c[np.r_[starts[1:], c.shape[0]] - 1, :ng1, :]  # each stratum's last cell
-    cross = np.einsum("sik,sjk->ij", cf, v2)
-    v = v + np.einsum("sik,sk,sjk->ij", cf, v3, cf) + cross + cross.T
-    return s[:ng1], v
+        cf = c[np.r_[starts[1:], c.shape[0]] - 1, :ng1, :]  # each stratum's last cell
+        cross = np.einsum("sik,sjk->ij", cf, v2)
+        v = v + np.einsum("sik,sk,sjk->ij", cf, v3, cf) + cross + cross.T
+        return s[:ng1], v
 
 
 # --------------------------------------------------------------------------- helpers
