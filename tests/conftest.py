@@ -53,3 +53,25 @@ def lung_design() -> pd.DataFrame:
                  wl=(d["wt_loss"] > 10).astype(int))
     assert len(d) == reference("design")["n"]
     return d.reset_index(drop=True)
+
+
+def dask_client(*modules: str):
+    """A real 2-process ``distributed.LocalCluster`` and its Client, for a module-scoped
+    fixture (``yield from dask_client("survival", ...)``): these modules of
+    ``mace_outcomes.scale`` are imported on the workers once, in the setup, so no test
+    times the workers' imports."""
+    import distributed
+
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0")
+    with distributed.Client(cluster) as c:
+        c.run(import_modules, [f"mace_outcomes.scale.{m}" for m in modules])
+        yield c
+    cluster.close()
+
+
+def import_modules(names: list[str]) -> None:
+    import importlib
+
+    for name in names:
+        importlib.import_module(name)

@@ -3,14 +3,13 @@ in-memory fit to 1e-10, and so R's reference numbers (tests/reference/*.json).""
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import reference, reference_data
+from conftest import dask_client, reference, reference_data
 
 import mace_outcomes as mo
 from mace_outcomes.regression.fit import CoxResult
@@ -26,19 +25,9 @@ R_TOL = 1e-6
 LUNG = reference("lung")
 
 
-def _import_on_worker() -> None:
-    for name in ("survival", "propensity", "cox"):
-        importlib.import_module(f"mace_outcomes.scale.{name}")
-
-
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=":0")
-    with distributed.Client(cluster) as c:
-        c.run(_import_on_worker)  # the workers' imports, once, in the setup
-        yield c
-    cluster.close()
+    yield from dask_client("survival", "propensity", "cox")
 
 
 def lung() -> pd.DataFrame:

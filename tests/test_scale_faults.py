@@ -4,13 +4,12 @@ dropped silently when the bad ones are spread over several partitions."""
 
 from __future__ import annotations
 
-import importlib
 import os
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import reference_data
+from conftest import dask_client, reference_data
 
 import mace_outcomes as mo
 
@@ -23,19 +22,9 @@ EXACT = 1e-10  # Dask against in memory: the same sums, added in another order
 PS_COVARIATES = ["age", "ph_ecog", "ph_karno", "wt_loss"]
 
 
-def _import_on_worker() -> None:
-    for name in ("survival", "propensity", "cox"):
-        importlib.import_module(f"mace_outcomes.scale.{name}")
-
-
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=":0")
-    with distributed.Client(cluster) as c:
-        c.run(_import_on_worker)
-        yield c
-    cluster.close()
+    yield from dask_client("survival", "propensity", "cox")
 
 
 def lung_ids() -> pd.DataFrame:

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import dask_client
 
 import mace_outcomes as mo
 from mace_outcomes.errors import InputError, ValidationError
@@ -22,19 +23,9 @@ distributed = pytest.importorskip("dask.distributed")
 pytestmark = pytest.mark.xdist_group("dask_cluster")
 
 
-def _import_on_worker() -> None:
-    import mace_outcomes.scale.io  # noqa: F401
-    import mace_outcomes.scale.tte  # noqa: F401
-
-
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=":0")
-    with distributed.Client(cluster) as c:
-        c.run(_import_on_worker)  # the workers' imports, once, in the setup
-        yield c
-    cluster.close()
+    yield from dask_client("io", "tte")
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,10 @@ give the in-memory results to 1e-10, and so R's reference numbers."""
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import reference, reference_data
+from conftest import dask_client, reference, reference_data
 
 import mace_outcomes as mo
 from mace_outcomes.errors import InputError
@@ -26,19 +24,9 @@ LUNG = reference("lung")
 PS_COVARIATES = ["age", "ph_ecog", "ph_karno", "wt_loss"]  # lung.R's propensity model
 
 
-def _import_on_worker() -> None:
-    for name in ("survival", "propensity", "cox", "compare", "tte"):
-        importlib.import_module(f"mace_outcomes.scale.{name}")
-
-
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=":0")
-    with distributed.Client(cluster) as c:
-        c.run(_import_on_worker)
-        yield c
-    cluster.close()
+    yield from dask_client("survival", "propensity", "cox", "compare", "tte")
 
 
 def same_table(a: pd.DataFrame, b: pd.DataFrame) -> None:
