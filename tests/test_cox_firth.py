@@ -136,3 +136,13 @@ def test_weighted_firth_interval_is_not_narrowed_by_a_collapsed_sandwich():
     row = fit.summary.loc["group"]
     assert row["lower"] < 1 < row["upper"]
     assert row["se"] >= row["naive_se"] * (1 - 1e-12)
+
+
+def test_firth_says_it_handles_ties_by_breslow_whatever_ties_asks():
+    # coxphf's penalised likelihood is Breslow's: the estimates cannot depend on `ties`,
+    # and a fit asked for Efron (the default) says so instead of ignoring it silently
+    efron = mo.cox(RARE, covariates=["group"], firth=True)
+    breslow = mo.cox(RARE, covariates=["group"], firth=True, ties="breslow")
+    np.testing.assert_array_equal(efron.summary.to_numpy(), breslow.summary.to_numpy())
+    assert any("Breslow" in n and "'efron'" in n for n in efron.notes)
+    assert not any("does not apply" in n for n in breslow.notes)

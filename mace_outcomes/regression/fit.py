@@ -255,8 +255,10 @@ def cox(
     keep = _drop_aliased(xall, names_all, arr.strata, msgs, event)
     xraw = xall if keep.all() else xall[:, keep]
     names = [n for n, k in zip(names_all, keep, strict=True) if k]
-    if firth:
-        ties = "breslow"  # coxphf's partial likelihood
+    if firth and ties != "breslow":  # coxphf's partial likelihood: said, not silent
+        msgs.append(f"ties={ties!r} does not apply: the Firth penalised likelihood handles "
+                    "ties by Breslow's method, as R's coxphf")
+        ties = "breslow"
     if robust is None:
         robust = weights is not None or cluster is not None
     w_orig = arr.weights if arr.weights is not None else np.ones(len(arr.time))
