@@ -195,6 +195,29 @@ def lesion_scopes(a: SimpleNamespace, ep: Endpoint) -> tuple[np.ndarray, ...]:
     return scope_lesion, scope_vessel, scope_patient
 
 
+def status_in_window(first_day: np.ndarray, first_prio: np.ndarray, death_day: np.ndarray,
+                     death_prio: np.ndarray, end: np.ndarray, competing: np.ndarray,
+                     h: float, lm: float) -> tuple:
+    """Per unit: (time, status, event_type, keep) within ``min(end, h)``.
+
+    Status: the endpoint first (1), then a death that competes with it (2, ``competing``
+    indexed by priority), else censored (0); a missing ``first_day`` (nan) never counts.
+    With a landmark ``lm`` only units still at risk after it are kept (no endpoint,
+    death or end of follow-up by day ``lm``) and time is counted from it."""
+    window = np.minimum(end, h)
+    is_event = first_day <= window  # nan compares False
+    is_comp = ~is_event & competing[death_prio] & (death_day <= window)
+    time = np.where(is_event, first_day, np.where(is_comp, death_day, window))
+    status = np.where(is_event, 1, np.where(is_comp, 2, 0)).astype(np.int64)
+    etype = _TYPE_OF_PRIORITY[np.where(is_event, first_prio,
+                                       np.where(is_comp, death_prio, _NO_PRIORITY))]
+    keep = np.ones(len(time), dtype=bool)
+    if lm > 0:
+        keep = time > lm
+        time = time - lm
+    return time, status, etype, keep
+
+
 def horizon_and_landmark(horizon, landmark, problems: list) -> tuple[float, float]:
     """The horizon and the landmark in days (``inf`` and 0 when not given); a problem
     appended for a non-positive horizon, a negative landmark, or one past the horizon."""
@@ -375,21 +398,9 @@ def time_to_event(
         clash = [c for c in lesion_covars.columns if c in covars.columns or c in reserved]
         lesion_covars = lesion_covars.rename(columns={c: f"{c}_lesion" for c in clash})
 
-    # Status within the window: endpoint first, then a competing death, else censored.
-    window = np.minimum(unit_end, h)
-    is_event = first_day <= window  # nan compares False
-    competing_death = _lookup(_BY_PRIORITY, ep.competing)[unit_death_prio]
-    is_comp = ~is_event & competing_death & (unit_death <= window)
-    time = np.where(is_event, first_day, np.where(is_comp, unit_death, window))
-    status = np.where(is_event, 1, np.where(is_comp, 2, 0)).astype(np.int64)
-    etype = _TYPE_OF_PRIORITY[np.where(is_event, first_prio,
-                                       np.where(is_comp, unit_death_prio, _NO_PRIORITY))]
-
-    keep = np.ones(len(time), dtype=bool)
-    if lm > 0:
-        # At risk after the landmark: no endpoint, death or end of follow-up by day L.
-        keep = time > lm
-        time = time - lm
+    time, status, etype, keep = status_in_window(
+        first_day, first_prio, unit_death, unit_death_prio, unit_end,
+        _lookup(_BY_PRIORITY, ep.competing), h, lm)
 
     columns = {c: frame[c] for c in frame.columns}
     columns.update(time=time.astype(float), event=(status == 1).astype(np.int64),

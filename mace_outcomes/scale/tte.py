@@ -29,10 +29,10 @@ from ..records.tte import (
     _BY_PRIORITY,
     _DAY,
     _NO_PRIORITY,
-    _TYPE_OF_PRIORITY,
     _codes,
     _lookup,
     horizon_and_landmark,
+    status_in_window,
 )
 
 __all__ = ["DaskCohort", "time_to_event"]
@@ -119,17 +119,8 @@ def _rows(frame: pd.DataFrame, h: float, lm: float, competing: np.ndarray, covar
     first_prio = np.where(hit, first_key % _RANKS, _NO_PRIORITY)
     end = np.where(np.isnan(death_day), np.maximum(last_contact, last_event), death_day)
 
-    window = np.minimum(end, h)
-    is_event = first_day <= window
-    is_comp = ~is_event & competing[death_prio] & (death_day <= window)
-    time = np.where(is_event, first_day, np.where(is_comp, death_day, window))
-    status = np.where(is_event, 1, np.where(is_comp, 2, 0)).astype(np.int64)
-    etype = _TYPE_OF_PRIORITY[np.where(is_event, first_prio,
-                                       np.where(is_comp, death_prio, _NO_PRIORITY))]
-    keep = np.ones(len(frame), dtype=bool)
-    if lm > 0:
-        keep = time > lm
-        time = time - lm
+    time, status, etype, keep = status_in_window(first_day, first_prio, death_day,
+                                                 death_prio, end, competing, h, lm)
     out = pd.DataFrame({"patient_id": frame["patient_id"].to_numpy(),
                         "arm": frame["arm"].to_numpy(), "time": time.astype(float),
                         "event": (status == 1).astype(np.int64), "status": status,
