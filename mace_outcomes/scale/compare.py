@@ -33,7 +33,13 @@ from ..survival._kernels import (
     rmst_ij_influence,
 )
 from ..survival.rmst import _contrasts
-from ..weighting.compare import TABLE_COLUMNS, Comparison, add_e_values, risk_contrast
+from ..weighting.compare import (
+    TABLE_COLUMNS,
+    Comparison,
+    add_e_values,
+    risk_contrast,
+    weighted_analyses,
+)
 from ._reduce import Part, broadcast, tree_sum
 
 __all__ = ["compare_arms"]
@@ -236,8 +242,6 @@ def compare_arms(df, treatment: str = "arm", covariates: list[str] | None = None
     ``memory_gb`` serve the bootstrap only). ``.propensity`` holds the
     :class:`~mace_outcomes.scale.propensity.DaskPropensity` fits.
     """
-    from ..weighting.matched import adjustments
-    from .propensity import propensity
 
     _refuse(n_boot, missing, adjustment, matching, deprecated)
     if cluster is None and "patient_id" in df.columns and (
@@ -252,23 +256,9 @@ def compare_arms(df, treatment: str = "arm", covariates: list[str] | None = None
     if auto_cluster:
         notes.append("lesion-level data: robust variances and bootstrap clustered by "
                      "patient_id")
-    est = str(estimand).upper()
-    est = "ATO" if est == "OVERLAP" else est
-    wanted, _ = adjustments(adjustment, est, overlap)
-    if adjustment and covariates is None and formula is None:
-        raise InputError(Problem("adjusted rows need the propensity covariates=[...] or "
-                                 "formula='~ ...'", column="adjustment"))
-    analyses: list = [("crude", None)]
-    if covariates is not None or formula is not None:
-        for e in wanted:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", StatisticalWarning)
-                ps = propensity(df, treatment, covariates, formula=formula, estimand=e,
-                                stabilize=stabilize and e == "ATE", trim=trim,
-                                truncate=truncate, firth=firth_ps, treated=treated)
-            for w in caught:
-                warnings.warn(w.message, w.category, stacklevel=3)
-            analyses.append(("overlap" if e == "ATO" else f"IPTW-{e}", ps))
+    analyses, _ = weighted_analyses(
+        df, treatment, covariates, formula, estimand, adjustment, overlap,
+        stabilize=stabilize, trim=trim, truncate=truncate, firth_ps=firth_ps, treated=treated)
 
     rows, props, curves, tests = [], {}, {}, {}
     for name, ps in analyses:

@@ -27,7 +27,6 @@ Biometrics 2001;57:114-9.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -38,7 +37,7 @@ from scipy import stats
 from .._design import model_variables
 from .._display import ResultMixin, frame_html, frame_text
 from .._frames import complete_cases, no_other_keywords, renamed, survival_arrays
-from ..errors import InputError, Problem, StatisticalWarning
+from ..errors import InputError, Problem
 from .evalue import RARE_THRESHOLD, e_value
 from .impute import Imputations, is_imputations, pooled
 from .pool import Pooled
@@ -356,6 +355,31 @@ def add_e_values(rows: list[dict], n_treated: float, n_control: float,
             f"conversion (crude risk by {horizon:g} days = {overall:.1%})")
 
 
+def weighted_analyses(df, treatment: str, covariates, formula, estimand: str, adjustment,
+                      overlap: bool, *, stabilize, trim, truncate, firth_ps,
+                      treated) -> tuple[list, bool]:
+    """``[("crude", None), (name, Propensity), ...]`` for the weighted rows asked for
+    (IPTW at ``estimand``, overlap), and whether a matched row is asked for too. A Dask
+    frame gets Dask propensity fits (``propensity`` dispatches)."""
+    from .matched import adjustments
+
+    est = str(estimand).upper()
+    est = "ATO" if est == "OVERLAP" else est
+    wanted, with_match = adjustments(adjustment, est, overlap)
+    if adjustment and covariates is None and formula is None:
+        raise InputError(Problem("adjusted rows need the propensity covariates=[...] or "
+                                 "formula='~ ...'", column="adjustment"))
+    analyses: list[tuple[str, Propensity | None]] = [("crude", None)]
+    if covariates is None and formula is None:
+        return analyses, with_match
+    for e in wanted:
+        ps = propensity(df, treatment, covariates, formula=formula, estimand=e,
+                        stabilize=stabilize and e == "ATE", trim=trim, truncate=truncate,
+                        firth=firth_ps, treated=treated)
+        analyses.append(("overlap" if e == "ATO" else f"IPTW-{e}", ps))
+    return analyses, with_match
+
+
 def compare_arms(df: pd.DataFrame | Imputations | None = None, treatment: str = "arm",
                  covariates: list[str] | None = None, *, formula: str | None = None,
                  estimand: str = "ATE", time: str = "time", event: str = "event",
@@ -477,25 +501,10 @@ def compare_arms(df: pd.DataFrame | Imputations | None = None, treatment: str = 
                      f"({exact['events_by_horizon_treated']}/{counts['n_treated']} vs "
                      f"{exact['events_by_horizon_control']}/{counts['n_control']}, "
                      f"p = {exact['exact_p']:.3g}); no Wald test is reported")
-    analyses: list[tuple[str, Propensity | None]] = [("crude", None)]
-    est = str(estimand).upper()
-    est = "ATO" if est == "OVERLAP" else est
-    from .matched import adjustments, matched_row
-    wanted, with_match = adjustments(adjustment, est, overlap)
-    if adjustment and covariates is None and formula is None:
-        raise InputError(Problem("adjusted rows need the propensity covariates=[...] or "
-                                 "formula='~ ...'", column="adjustment"))
-    if covariates is not None or formula is not None:
-        for e in wanted:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", StatisticalWarning)
-                ps = propensity(tte, treatment, covariates, formula=formula, estimand=e,
-                                stabilize=stabilize and e == "ATE", trim=trim,
-                                truncate=truncate, firth=firth_ps, treated=treated)
-            for w in caught:
-                warnings.warn(w.message, w.category, stacklevel=2)
-            name = "overlap" if e == "ATO" else f"IPTW-{e}"
-            analyses.append((name, ps))
+    from .matched import matched_row
+    analyses, with_match = weighted_analyses(
+        tte, treatment, covariates, formula, estimand, adjustment, overlap,
+        stabilize=stabilize, trim=trim, truncate=truncate, firth_ps=firth_ps, treated=treated)
 
     rows, props, curves, tests = [], {}, {}, {}
     for name, ps in analyses:
