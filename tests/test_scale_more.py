@@ -191,3 +191,23 @@ def test_time_to_event_names_unknown_types_and_patients(client):
     with pytest.raises(InputError, match="not ARC-2") as err:
         mo.time_to_event(dc, "mace")
     assert "1 patient ids not in the patients" in str(err.value)
+
+
+# -- progress: one report per pass of a Newton step ------------------------------------------
+
+def test_newton_steps_are_reported_inside_on_step_only(client):
+    from mace_outcomes.scale._reduce import on_step
+
+    df = reference_data("lung")
+    ddf = dd.from_pandas(df, npartitions=3)
+    seen: list[str] = []
+    with on_step(seen.append):
+        fit = mo.cox(ddf, covariates=["group", "age"])
+        mo.propensity(ddf, "group", PS_COVARIATES)
+    mo.cox(ddf, covariates=["group"])  # outside the block: nobody is told
+    cox_steps = seen.count("Cox Newton step")
+    # beta = 0, then one evaluation per Newton iteration (R's count), at least
+    assert cox_steps >= fit.iterations + 1
+    assert seen.count("propensity Newton step") >= 2
+    assert set(seen) == {"Cox Newton step", "propensity Newton step"}
+    assert len(seen) == cox_steps + seen.count("propensity Newton step")

@@ -11,7 +11,9 @@ column, the reason, the first 20 row ids and their count, as the in-memory check
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +23,29 @@ import pandas as pd
 from ..errors import InputError, Problem
 
 __all__ = ["is_dask", "Part", "CountedProblem", "tree_sum", "checked", "raise_problems",
-           "add_tables", "frame_column", "broadcast", "SHOWN"]
+           "add_tables", "frame_column", "broadcast", "SHOWN", "on_step", "step"]
 
 SHOWN = 20  # row ids an error message lists (the rest are counted)
+_ON_STEP: ContextVar[Callable[[str], None] | None] = ContextVar("on_step", default=None)
+
+
+@contextmanager
+def on_step(callback: Callable[[str], None]) -> Iterator[None]:
+    """Call ``callback(what)`` at every pass over the cluster made inside the block:
+    each Newton step of a Cox or propensity fit, and each one-pass estimator (a progress
+    bar for fits that take minutes)."""
+    token = _ON_STEP.set(callback)
+    try:
+        yield
+    finally:
+        _ON_STEP.reset(token)
+
+
+def step(what: str) -> None:
+    """Report one pass (``what``: e.g. "Cox Newton step") to the :func:`on_step` callback."""
+    callback = _ON_STEP.get()
+    if callback is not None:
+        callback(what)
 
 
 def is_dask(obj) -> bool:

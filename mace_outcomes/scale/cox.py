@@ -47,7 +47,7 @@ from ._design import (
     covariates_present,
     scan_covariates,
 )
-from ._reduce import Part, broadcast, frame_column, raise_problems, tree_sum
+from ._reduce import Part, broadcast, frame_column, raise_problems, step, tree_sum
 from .survival import unclustered
 
 __all__ = ["cox", "DaskCox"]
@@ -237,6 +237,7 @@ def _pieces_part(prep: Prepared | None, beta, haz) -> Part:
 def _objective(prepared: list, ties: str, p: int, last: dict):
     """``fun(beta) -> (loglik, score, information)`` summed over the partitions."""
     def fun(beta: np.ndarray):
+        step("Cox Newton step")
         table = tree_sum(prepared, _pertime_part, lambda a, b: a.add(b), beta).payload
         haz = P.hazard(table, ties)
         last["beta"], last["haz"] = beta, haz

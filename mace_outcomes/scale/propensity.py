@@ -37,6 +37,7 @@ from ._design import (
     scan_covariates,
 )
 from ._reduce import Part, broadcast, raise_problems, tree_sum
+from ._reduce import step as report_step
 
 __all__ = ["propensity", "DaskPropensity"]
 
@@ -141,12 +142,13 @@ def fit_newton(ddf, spec: Arms, max_iter: int = 200):
     beta = np.zeros(len(spec.names) + 1)
     converged = False
     for it in range(max_iter):
+        report_step("propensity Newton step")
         info, score, xtx = tree_sum(rows, _newton_part, _add, beta, it == 0).payload
         if it == 0:
             _check_rank(xtx, ["(Intercept)", *spec.names])
-        step = np.linalg.solve(info, score)
-        beta = beta + step
-        if np.all(np.abs(step) < TOL):
+        delta = np.linalg.solve(info, score)
+        beta = beta + delta
+        if np.all(np.abs(delta) < TOL):
             converged = True
             break
     info = tree_sum(rows, _newton_part, _add, beta, False).payload[0]
