@@ -167,3 +167,26 @@ def test_exclusions_and_unknown_engines_are_refused(tmp_path):
         mo.read_cohort(tmp_path, engine="dask")
     with pytest.raises(InputError, match="engine must be 'pandas' or 'dask'"):
         mo.read_cohort(tmp_path, engine="spark")
+
+
+def test_many_part_files_give_the_in_memory_rows(client, tmp_path):
+    # 16 part files per table: Dask spreads the per-patient group-bys of the checks and
+    # of time_to_event over several output partitions; the rows must not change
+    sim = mo.simulate_registry(n_patients=2000, seed=5)
+    e = sim.events.drop(columns="lesion_id")
+    for name, t in (("patients", sim.patients), ("events", e)):
+        (tmp_path / name).mkdir()
+        for i, part in enumerate(np.array_split(np.arange(len(t)), 16)):
+            t.iloc[part].to_parquet(tmp_path / name / f"part.{i:02d}.parquet")
+    cohort = mo.read_cohort(tmp_path, engine="dask")
+    assert cohort.patients.npartitions == cohort.events.npartitions == 16
+    got = _rows(mo.time_to_event(cohort, "mace", horizon=365).compute())
+    want = _rows(mo.time_to_event(_read_memory(sim.patients, e), "mace", horizon=365))
+    assert len(got) == 2000
+    pd.testing.assert_frame_equal(got[want.columns], want, check_dtype=False)
+
+
+def _read_memory(patients, events):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FollowUpWarning)
+        return mo.Cohort(patients, events)

@@ -54,6 +54,7 @@ from ..records.schema import (
     normalise_event_types,
     normalise_vessels,
 )
+from ._reduce import step
 from .tte import DaskCohort
 
 __all__ = ["read_cohort"]
@@ -303,6 +304,7 @@ def read_cohort(path_or_dir: str | Path, aliases: Mapping | pd.DataFrame | None 
     table = alias_table(aliases)
     e = raw["events"].map_partitions(
         _events_part, table, meta=_events_part(raw["events"]._meta, table))
+    step("record checks")
     problems = _problems(dask.compute(*_reductions(p, e)), src)
     if problems:
         raise ValidationError(problems)
@@ -321,18 +323,20 @@ def _reductions(p, e) -> list:
     for t, col in ((p, "patient_id"), (e, "event_id")):
         counts = t[col].dropna().value_counts(split_out=max(1, t.npartitions // 8))
         out += _head_count(counts[counts > 1].reset_index())
+    # one output partition (deaths are a few per cent of the patients): with 16 or more
+    # input partitions Dask splits the group-by's output by default, and dask 2026.8
+    # then fails to plan the merges below
     deaths = (e[e["event_type"].isin(list(DEATH_TYPES))]
-              .groupby("patient_id")["event_date"].agg(["count", "min"])
-              .rename(columns={"count": "__deaths", "min": "__death_date"}))
+              .groupby("patient_id")["event_date"].agg(["count", "min"], split_out=1)
+              .rename(columns={"count": "__deaths", "min": "__death_date"}).reset_index())
     known = (p[["patient_id", "index_date"]].dropna(subset=["patient_id"])
-             .assign(__known=1).merge(deaths, left_on="patient_id", right_index=True,
-                                      how="left"))
+             .assign(__known=1).merge(deaths, on="patient_id", how="left"))
     ev = e[["event_id", "patient_id", "event_date"]].dropna(subset=["patient_id"]).merge(
         known, on="patient_id", how="left")
     out += _head_count(ev[ev["__known"].isna()])
     out += _head_count(ev[ev["event_date"] < ev["index_date"]])
     out += _head_count(ev[ev["event_date"] > ev["__death_date"]])
-    out += _head_count(deaths[deaths["__deaths"] > 1].reset_index())
+    out += _head_count(deaths[deaths["__deaths"] > 1])
     return out
 
 
