@@ -113,15 +113,24 @@ def complete_cases(df: pd.DataFrame, columns, missing: str = "error",
         if na.any():
             raise InputError(missing_problems(df, used, source))
         return CompleteCases(df, pd.DataFrame({"id": [], "variable": []}), [])
-    rows, cols = np.nonzero(na)  # row-major: each row's variables in column order
-    ids = np.asarray(row_ids(df, np.ones(len(df), bool)), dtype=object)
-    dropped = pd.DataFrame({"id": ids[rows], "variable": np.asarray(used)[cols]})
-    per = na.sum(axis=0)
-    n_rows = int(na.any(axis=1).sum())
-    counts = ", ".join(f"{c} {int(k)}" for c, k in zip(used, per, strict=True) if k)
-    note = (f"complete cases: {n_rows} of {len(df)} rows left out for a missing value "
-            f"(missing {counts})")
+    dropped = dropped_rows(df, na, used)
+    note = complete_case_note(int(na.any(axis=1).sum()), len(df), used, na.sum(axis=0))
     return CompleteCases(df.loc[~na.any(axis=1)], dropped, [note])
+
+
+def dropped_rows(df: pd.DataFrame, na: np.ndarray, used: list) -> pd.DataFrame:
+    """(id, variable) of every missing value of ``na`` (rows of ``df`` by ``used``),
+    row-major: each row's variables in column order."""
+    rows, cols = np.nonzero(na)
+    ids = np.asarray(row_ids(df, np.ones(len(df), bool)), dtype=object)
+    return pd.DataFrame({"id": ids[rows], "variable": np.asarray(used, dtype=object)[cols]})
+
+
+def complete_case_note(n_rows: int, n: int, used: list, per: np.ndarray) -> str:
+    """The note of a complete-case fit: rows left out of ``n``, with the count per variable."""
+    counts = ", ".join(f"{c} {int(k)}" for c, k in zip(used, per, strict=True) if k)
+    return (f"complete cases: {n_rows} of {n} rows left out for a missing value "
+            f"(missing {counts})")
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, list]:

@@ -14,8 +14,10 @@ PACKAGE = Path(mace_outcomes.__file__).parent
 
 # upstream first; the private modules at the top level (_frames, _format, _stats, ...)
 # and errors are the foundation every room may import
+# scale/ (the Dask engine) builds on the estimators' kernels and results and is used by
+# the report's Dask engine
 RANK = {"records": 1, "datasets": 2, "survival": 2, "regression": 3, "weighting": 4,
-        "outcomes": 5, "tables": 6, "plots": 7, "report": 8, "cli": 9, "scale": 10}
+        "outcomes": 5, "scale": 5, "tables": 6, "plots": 7, "report": 8, "cli": 9}
 # A public estimator hands a Dask frame to scale/ (API.md "Scale-out"): the one import
 # that reaches downstream, made inside the estimator (scale/ imports the rooms' kernels
 # and results).

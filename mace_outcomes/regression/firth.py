@@ -61,6 +61,11 @@ from . import _kernels as K
 __all__ = ["penalised_loglik", "firth_fit"]
 
 
+#: said when ``firth=True`` comes with Efron's ties (coxphf's partial likelihood is Breslow's)
+TIES_NOTE = ("ties={ties!r} does not apply: the Firth penalised likelihood handles ties by "
+             "Breslow's method, as R's coxphf")
+
+
 def firth_products(x: np.ndarray) -> np.ndarray:
     """Columns ``[1, x, x x' (p*p), x x x' (p^3)]`` of every row."""
     n, p = x.shape
@@ -83,14 +88,24 @@ def penalised_loglik(beta: np.ndarray, x: np.ndarray, z: np.ndarray, w: np.ndarr
         r = w * np.exp(eta)
     S, _ = K.group_sums(lay, r, z)
     wd = np.add.reduceat(w[lay.ev], lay.gstart)
+    return penalised_from_sums(S, wd, float(w[lay.ev] @ eta[lay.ev]), w[lay.ev] @ x[lay.ev],
+                               p, grad)
+
+
+def penalised_from_sums(S: np.ndarray, wd: np.ndarray, w_eta: float, wx: np.ndarray, p: int,
+                        grad: bool = True):
+    """``(l*, U*, I, l)`` of :func:`penalised_loglik` from its sums: ``S`` the risk-set
+    sums of ``r z`` per event time (``z`` of :func:`firth_products`), ``wd`` the deaths'
+    weight per event time, ``w_eta`` and ``wx`` the deaths' ``sum w eta`` and ``sum w x``
+    (sums that add over partitions: the Dask fit uses this too)."""
     s0 = S[:, 0]
     s1 = S[:, 1:1 + p] / s0[:, None]
     s2 = S[:, 1 + p:1 + p + p * p].reshape(-1, p, p) / s0[:, None, None]
     with np.errstate(invalid="ignore", divide="ignore"):
-        ll = float(w[lay.ev] @ eta[lay.ev] - wd @ np.log(s0))
+        ll = float(w_eta - wd @ np.log(s0))
     if not np.isfinite(ll):
         return -np.inf, np.full(p, np.nan), np.full((p, p), np.nan), -np.inf
-    u = w[lay.ev] @ x[lay.ev] - wd @ s1
+    u = wx - wd @ s1
     v = s2 - s1[:, :, None] * s1[:, None, :]
     imat = np.tensordot(wd, v, axes=1)
     sign, logdet = np.linalg.slogdet(imat)

@@ -37,7 +37,7 @@ from .._frames import (
 from ..errors import InputError, MonotoneLikelihoodWarning, Problem, StatisticalWarning
 from . import _kernels as K
 from ._wald import TermTests
-from .firth import firth_fit
+from .firth import TIES_NOTE, firth_fit
 
 __all__ = ["cox", "CoxResult"]
 
@@ -256,8 +256,7 @@ def cox(
     xraw = xall if keep.all() else xall[:, keep]
     names = [n for n, k in zip(names_all, keep, strict=True) if k]
     if firth and ties != "breslow":  # coxphf's partial likelihood: said, not silent
-        msgs.append(f"ties={ties!r} does not apply: the Firth penalised likelihood handles "
-                    "ties by Breslow's method, as R's coxphf")
+        msgs.append(TIES_NOTE.format(ties=ties))
         ties = "breslow"
     if robust is None:
         robust = weights is not None or cluster is not None
@@ -298,18 +297,27 @@ def _drop_aliased(x: np.ndarray, names: list[str], strata, msgs: list[str],
     if alias.all():
         raise InputError(Problem("every covariate is constant within strata: nothing to fit",
                                  column=event))
+    msgs += aliased_messages(names, alias, combo, stacklevel=4)
+    return ~alias
+
+
+def aliased_messages(names: list, alias: np.ndarray, combo: np.ndarray,
+                     stacklevel: int) -> list[str]:
+    """One warning per aliased column (shared with the Dask fit): the exact combination
+    of earlier columns it is, and that it is reported as NaN."""
+    msgs = []
     for j in np.flatnonzero(alias):
         used = np.flatnonzero(np.abs(combo[j]) > 1e-8 * max(np.abs(combo[j]).max(), 1e-300))
         what = " ".join(f"{'-' if combo[j, k] < 0 else '+'} {abs(combo[j, k]):.4g} x "
                         f"'{names[k]}'" for k in used).lstrip("+ ").replace("- ", "-", 1)
         what = (what + " (plus a constant)" if len(used)
                 else "the strata (it is constant within each stratum)")
-        msg = (f"aliased covariate: '{names[j]}' is an exact linear combination of {what}; "
-               "its coefficient is not identifiable and is reported as NaN (R's NA), the "
-               "other terms are fitted without it. Drop or redefine the column.")
-        msgs.append(msg)
-        warnings.warn(msg, StatisticalWarning, stacklevel=3)
-    return ~alias
+        msgs.append(f"aliased covariate: '{names[j]}' is an exact linear combination of "
+                    f"{what}; its coefficient is not identifiable and is reported as NaN "
+                    "(R's NA), the other terms are fitted without it. Drop or redefine the "
+                    "column.")
+        warnings.warn(msgs[-1], StatisticalWarning, stacklevel=stacklevel)
+    return msgs
 
 
 def _with_aliased(fit: CoxResult, names_all: list[str], msgs: list[str]) -> CoxResult:

@@ -1,25 +1,34 @@
 """The models' design matrix on partitions: R's names and the levels of the whole frame.
 
 A partition may hold only some levels of a factor, so the levels are found first (one
-pass over the cluster, with the in-memory checks of
-:func:`mace_outcomes._design.design`: missing and non-finite values, constant columns,
-single-level factors) and every partition then builds the same columns, named as R's
-``model.matrix`` (``ecog1``, ``armOCT``). Main effects only (``covariates=[...]``).
+pass over the cluster, with the in-memory checks: missing and non-finite values) and
+every partition then builds the same columns with the package's one builder,
+:func:`mace_outcomes._design.design` (``covariates=[...]`` or a ``formula`` with
+factors, ``factor()``, interactions and ``reference=`` levels), named as R's
+``model.matrix`` (``ecog1``, ``armOCT``, ``armOCT:age``).
+
+How: a few rows that hold every level of every factor of the whole frame (and each
+numeric column's smallest and largest value) are put before the partition's rows, the
+builder runs on both and their columns are dropped again. The builder thus sees every
+level in every partition and orders and names them as it does in memory; run on those
+rows alone, it makes the in-memory checks of the whole frame (constant columns,
+single-level factors, unknown reference levels) and gives the names and terms.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from .._design import _label
+from .._design import design, model_variables, parse_formula
 from .._frames import row_ids
 from ..errors import InputError, Problem
 from ._reduce import Part
 
-__all__ = ["Spec", "is_number", "scan_covariates", "add_covariate_scans", "build_spec"]
+__all__ = ["Spec", "is_number", "scan_covariates", "add_covariate_scans", "build_spec",
+           "covariates_present", "model_columns"]
 
 
 def is_number(dtype) -> bool:
@@ -28,24 +37,28 @@ def is_number(dtype) -> bool:
             and not isinstance(dtype, pd.CategoricalDtype))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds a frame: compared by identity
 class Spec:
     """How each partition builds the model's columns (no intercept)."""
 
-    order: tuple  # covariates in the model's order
-    factors: dict  # factor column -> its levels (reference first)
+    pad: pd.DataFrame = field(repr=False)  # every level of the whole frame, ahead of the rows
+    covariates: list | None
+    formula: str | None
+    reference: dict | None
     names: tuple  # design column names
     terms: dict  # term -> its columns
+    factors: dict  # factor column -> its levels (reference first)
+    source: str = "data"
 
     def x(self, frame: pd.DataFrame) -> np.ndarray:
-        cols = []
-        for v in self.order:
-            if v in self.factors:
-                vals = frame[v].to_numpy()
-                cols += [(vals == lv).astype(float) for lv in self.factors[v][1:]]
-            else:
-                cols.append(frame[v].to_numpy(dtype=float))
-        return np.column_stack(cols) if cols else np.zeros((len(frame), 0))
+        rows = frame[list(self.pad.columns)]
+        cats = {v: self.pad[v].dtype for v in self.pad.columns
+                if isinstance(self.pad[v].dtype, pd.CategoricalDtype)}
+        if cats:  # one set of categories, so that the rows stay categorical
+            rows = rows.astype(cats)
+        both = pd.concat([self.pad, rows], ignore_index=True)
+        return design(both, self.covariates, self.formula, self.reference,
+                      self.source).x[len(self.pad):]
 
 
 def scan_covariates(frame: pd.DataFrame, covariates: list, numeric: set, part: Part,
@@ -73,15 +86,6 @@ def add_covariate_scans(a: dict, b: dict) -> dict:
             "levels": {v: a["levels"][v] | b["levels"][v] for v in a["levels"]}}
 
 
-def _factor_levels(values: set, dtype) -> list:
-    """The levels of a factor in the in-memory design's order (reference first)."""
-    if isinstance(dtype, pd.CategoricalDtype):
-        return [lv for lv in dtype.categories if lv in values]
-    if pd.api.types.is_bool_dtype(dtype):
-        return [v for v in (False, True) if v in values]
-    return sorted(values, key=lambda v: (str(type(v)), v))
-
-
 def covariates_present(ddf, covariates: list, source: str) -> set:
     """Check the covariate columns exist; return the numeric ones."""
     absent = [v for v in covariates if v not in ddf.columns]
@@ -92,25 +96,43 @@ def covariates_present(ddf, covariates: list, source: str) -> set:
     return {v for v in covariates if is_number(ddf.dtypes[v])}
 
 
-def build_spec(ddf, covariates: list, numeric: set, scan: dict, source: str) -> Spec:
-    """The design of the whole frame from the combined scan (the in-memory checks)."""
-    problems, factors, names, terms = [], {}, [], {}
-    for v in covariates:
+def model_columns(ddf, covariates, formula: str | None, reference: dict | None,
+                  source: str) -> tuple[list, set]:
+    """The columns a model reads (``covariates`` or the ``formula``'s variables, which
+    must exist) and those taken as numbers (not ``factor()`` in the formula, not given a
+    ``reference=`` level)."""
+    if formula is not None and covariates is not None:
+        raise InputError(Problem("give covariates=[...] or formula='...', not both",
+                                 source=source))
+    variables = model_variables(covariates, formula)
+    forced = set() if formula is None else parse_formula(formula, source)[1]
+    numeric = covariates_present(ddf, variables, source)
+    return variables, numeric - forced - set(reference or {})
+
+
+def _pad(ddf, variables: list, numeric: set, scan: dict) -> pd.DataFrame:
+    """Rows holding every level of every factor of the whole frame and each numeric
+    column's extremes (which keeps a constant column constant)."""
+    levels = {v: list(scan["levels"][v]) for v in variables if v not in numeric}
+    size = max([2, *map(len, levels.values())])
+    cols = {}
+    for v in variables:
+        dtype = ddf.dtypes[v]
         if v in numeric:
-            lo, hi = scan["ranges"][v]
-            if hi - lo == 0:
-                problems.append(Problem("covariate is constant: its coefficient is not "
-                                        "identifiable", v, (), source))
-            names.append(v)
-            terms[v] = [v]
+            cols[v] = np.resize(np.asarray(scan["ranges"][v], dtype=float), size)
             continue
-        lv = _factor_levels(scan["levels"][v], ddf.dtypes[v])
-        if len(lv) < 2:
-            problems.append(Problem(f"categorical covariate has a single level {lv}", v, (),
-                                    source))
-        factors[v] = lv
-        terms[v] = [f"{v}{_label(x)}" for x in lv[1:]]
-        names += terms[v]
-    if problems:
-        raise InputError(problems)
-    return Spec(tuple(covariates), factors, tuple(names), terms)
+        values = np.resize(np.asarray(levels[v] or [None], dtype=object), size)
+        cols[v] = (pd.Categorical(values, dtype=dtype) if isinstance(dtype, pd.CategoricalDtype)
+                   else pd.Series(values, dtype=object).astype(dtype))
+    return pd.DataFrame(cols)
+
+
+def build_spec(ddf, covariates: list | None, numeric: set, scan: dict, source: str,
+               formula: str | None = None, reference: dict | None = None) -> Spec:
+    """The design of the whole frame from the combined scan: the in-memory builder on
+    the levels' rows (its checks, names and terms)."""
+    variables = model_variables(covariates, formula)
+    pad = _pad(ddf, variables, numeric, scan)
+    dm = design(pad, covariates, formula, reference, source)
+    return Spec(pad, covariates, formula, reference, tuple(dm.names), dict(dm.terms),
+                dict(dm.levels), source)

@@ -10,6 +10,7 @@ column, the reason, the first 20 row ids and their count, as the in-memory check
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +24,8 @@ import pandas as pd
 from ..errors import InputError, Problem
 
 __all__ = ["is_dask", "Part", "CountedProblem", "tree_sum", "checked", "raise_problems",
-           "add_tables", "frame_column", "broadcast", "SHOWN", "on_step", "step"]
+           "add_tables", "frame_column", "broadcast", "SHOWN", "on_step", "step", "keep",
+           "partitions_kept", "nbytes", "cluster_memory", "PERSIST_KEY"]
 
 SHOWN = 20  # row ids an error message lists (the rest are counted)
 _ON_STEP: ContextVar[Callable[[str], None] | None] = ContextVar("on_step", default=None)
@@ -203,3 +205,122 @@ def grid_codes(raw: np.ndarray, raw_sorted: np.ndarray, code: np.ndarray) -> np.
     """Grid index of each raw time, given the sorted distinct raw times and their codes
     on the tie-merged grid (times equal up to floating-point noise share a code)."""
     return code[np.searchsorted(raw_sorted, raw)]
+
+
+# -- keeping prepared partitions on the workers, or not ------------------------------------
+
+PERSIST_KEY = "mace_outcomes.persist"  # dask config: "auto" (default), True or False
+# of the workers' summed memory limits that "auto" fills with kept partitions: Dask's
+# spill target (0.6) less the workers' own memory and a pass's working memory
+PERSIST_SHARE = 0.35
+
+
+def nbytes(obj) -> int:
+    """Memory held by a prepared partition: numpy arrays, sparse matrices, pandas objects
+    and the dataclasses / tuples / dicts holding them (``dask.sizeof`` counts a
+    dataclass as a few bytes, which is why it is not used for them)."""
+    import dataclasses
+
+    if obj is None:
+        return 0
+    if isinstance(obj, np.ndarray):
+        return int(obj.nbytes)
+    if hasattr(obj, "indptr") and hasattr(obj, "indices"):  # scipy sparse (CSR/CSC)
+        return int(obj.data.nbytes + obj.indices.nbytes + obj.indptr.nbytes)
+    if isinstance(obj, (pd.DataFrame, pd.Series, pd.Index)):
+        return int(obj.memory_usage(deep=True).sum() if isinstance(obj, pd.DataFrame)
+                   else obj.memory_usage(deep=True))
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return sum(nbytes(getattr(obj, f.name)) for f in dataclasses.fields(obj))
+    if isinstance(obj, (tuple, list)):
+        return sum(nbytes(v) for v in obj)
+    if isinstance(obj, dict):
+        return sum(nbytes(v) for v in obj.values())
+    from dask.sizeof import sizeof
+
+    return int(sizeof(obj))
+
+
+def cluster_memory() -> float | None:
+    """The sum of the workers' memory limits of the current distributed client (bytes),
+    or None without a client or when a worker has no limit."""
+    try:
+        from distributed import get_client
+
+        client = get_client()
+    except (ImportError, ValueError):
+        return None
+    limits = [w.get("memory_limit") for w in client.scheduler_info(
+        n_workers=-1)["workers"].values()]
+    if not limits or any(not lim for lim in limits):
+        return None
+    return float(sum(limits))
+
+
+def partitions_kept(estimate: float, n_blocks: int, memory: float | None, setting="auto",
+                    share: float = PERSIST_SHARE) -> int:
+    """The rule of :func:`keep`: how many of ``n_blocks`` prepared partitions (of
+    ``estimate`` bytes in all) to keep on the workers. ``setting`` True keeps all, False
+    none; ``"auto"`` keeps all when no memory limit is known, else as many as fit in
+    ``share`` of the workers' summed ``memory`` (the rest of it is the working memory of
+    the passes, the workers' own, and the new copy of a column while a fit replaces
+    it): all when the estimate is under it."""
+    if isinstance(setting, str):
+        if setting.lower() != "auto":
+            raise InputError(Problem(f"{PERSIST_KEY} must be 'auto', True or False, not "
+                                     f"{setting!r}", fix="dask.config.set({"
+                                     f"'{PERSIST_KEY}': 'auto'}})"))
+        if memory is None or estimate < share * memory:
+            return n_blocks
+        return min(n_blocks, int(share * memory // (estimate / n_blocks)))
+    return n_blocks if setting else 0
+
+
+def keep(blocks: list, estimate: float | None = None, persist=None) -> list:
+    """Prepared partitions (a list of delayed objects) kept on the workers for the passes
+    of an iterative fit, when they fit; otherwise the ones beyond the memory budget are
+    left lazy, so that every pass rebuilds them from the source (a Parquet read and the
+    preparation per pass: slower per pass, but a table larger than the cluster's memory
+    is fitted with the memory of the kept share and of a few partitions).
+
+    ``estimate`` is their total size in bytes; without it the first partition is
+    measured (:func:`nbytes`, on its worker) and multiplied by the number of partitions.
+    ``persist`` (default: the dask config key ``"mace_outcomes.persist"``, itself
+    ``"auto"`` when unset) forces the choice with True or False; ``"auto"`` applies
+    :func:`partitions_kept` to the workers' summed memory limits.
+    """
+    import dask
+
+    register_sizes()  # on the client too, when the types came before Dask
+    setting = dask.config.get(PERSIST_KEY, "auto") if persist is None else persist
+    if not blocks:
+        return []
+    memory = cluster_memory() if isinstance(setting, str) else None
+    if isinstance(setting, str) and memory is not None and estimate is None:
+        # measured where it is built: the partition itself never reaches the client
+        (first,) = dask.compute(dask.delayed(nbytes, pure=True)(blocks[0]))
+        estimate = first * len(blocks)
+    k = partitions_kept(estimate or 0.0, len(blocks), memory, setting)
+    logging.getLogger("mace_outcomes.scale").info(
+        "%d prepared partitions, %s bytes estimated, workers' memory %s bytes: %d kept, "
+        "%d rebuilt at every pass", len(blocks), f"{estimate:.3g}" if estimate else "?",
+        f"{memory:.3g}" if memory else "?", k, len(blocks) - k)
+    return list(dask.persist(*blocks[:k])) + list(blocks[k:]) if k else list(blocks)
+
+
+_SIZED: list[type] = []
+
+
+def register_sizes(*types: type) -> None:
+    """Tell Dask the real size of these containers of arrays (a prepared partition;
+    Dask's generic ``sizeof`` counts a dataclass as ~56 bytes), so that its memory
+    manager and its scheduler's transfer costs see what a kept partition holds. Only
+    where Dask is already imported (a worker, a client): the in-memory path does not
+    import it; :func:`keep` registers the types again once it is."""
+    import sys
+
+    _SIZED.extend(t for t in types if t not in _SIZED)
+    if "dask" in sys.modules and _SIZED:
+        from dask.sizeof import sizeof
+
+        sizeof.register(tuple(_SIZED))(nbytes)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem
-from ._reduce import Part, broadcast, tree_sum
+from ._reduce import Part, broadcast, step, tree_sum
 
 __all__ = ["balance"]
 
@@ -54,6 +54,7 @@ def balance(ps, weights=None, threshold: float = 0.1, binary: str = "std") -> pd
     names = list(ps.design.columns)
     w = ps.weights if weights is None else weights
     frame = ps.design.assign(__kept=ps.kept, __z=ps.z, __w=w)
+    step("balance pass")
     mom, is_bin = tree_sum(frame, _moments_part,
                            lambda a, b: (a[0] + b[0], a[1] & b[1]), names).payload
     # per arm: n, sum x, sum w, sum w^2, sum w x

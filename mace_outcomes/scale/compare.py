@@ -40,7 +40,7 @@ from ..weighting.compare import (
     risk_contrast,
     weighted_analyses,
 )
-from ._reduce import Part, broadcast, tree_sum
+from ._reduce import Part, broadcast, step, tree_sum
 
 __all__ = ["compare_arms"]
 
@@ -121,6 +121,7 @@ def _influence_cross(dd, time, event, treatment, weights, cluster, labels, tabs,
         tau, horizon, meta=meta)
     if cluster is not None:
         rows = rows.groupby("cluster").sum()
+    step("robust variance pass")
     return tree_sum(rows, _cross_part, np.add).payload
 
 

@@ -2,11 +2,18 @@
 
 Passes over the cluster (the rows never leave their workers):
 
-1. validate every partition (the in-memory checks) and collect the distinct times,
-   the distinct (stratum, event time) pairs and the factor levels;
-2. place each partition's rows on the global event-time grid once and keep them on
-   the workers (``dask.persist``); sums per stratum then give the centring and the
-   aliasing check (p x p);
+0. with ``missing="complete_case"``: the rows with a missing used value are listed and
+   counted (:mod:`._missing`) and the model reads the others;
+1. validate every partition (the in-memory checks) and collect the distinct times
+   (start and stop times of ``(start, stop]`` rows), the distinct (stratum, event
+   time) pairs and the factor levels; the tie rule (R's ``aeqSurv``) is then applied
+   once, on the client, to the distinct times of all partitions;
+2. place each partition's rows on the global event-time grid once, by their codes on
+   that grid (a row is at risk at ``t`` when ``start < t <= stop``), and keep them on
+   the workers; the design (``covariates=[...]`` or a ``formula`` with factors,
+   interactions and ``reference=`` levels) is built by the package's one builder with
+   the levels of the whole frame (:mod:`._design`); sums per stratum then give the
+   centring and the aliasing check (p x p);
 3. every Newton step at ``beta`` is two tree sums: the per-time table
    (:func:`_pertime.pertime`, additive), whose hazard is computed on the client and
    broadcast, then the rows' sums (:func:`_pertime.newton_pieces`); the iteration is the
@@ -16,8 +23,12 @@ Passes over the cluster (the rows never leave their workers):
    (:func:`_pertime.score_residuals`) weighted and multiplied out to p x p, or, with a
    cluster, summed per cluster id on the cluster (a group-by across partitions) first.
 
-Ties, strata and weights are those of the in-memory fit; the result is a
-:class:`~mace_outcomes.regression.fit.CoxResult`.
+Ties, strata, weights, clusters, ``start=``, ``formula=``, ``reference=`` and
+``missing=`` are those of the in-memory fit, and ``firth=True`` fits the Firth-penalised
+likelihood from per-time sums (:mod:`._firth`); the result is a
+:class:`~mace_outcomes.regression.fit.CoxResult`. Not on Dask: ``ph_test()`` (it needs
+the rows in memory). An aliased column (an exact linear combination of earlier ones,
+within strata) is reported as in memory: a NaN row and the same warning.
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ import pandas as pd
 
 from .._frames import (
     EXTREME_RELATIVE_WEIGHT,
+    MISSING_POLICIES,
     _sort_key,
     missing_problems,
     row_ids,
@@ -38,16 +50,26 @@ from .._frames import (
 from ..errors import ExtremeWeightWarning, InputError, Problem
 from ..regression import _kernels as K
 from ..regression import _pertime as P
-from ..regression.fit import CoxResult, _divergence, wald_tables
+from ..regression.fit import CoxResult, _divergence, aliased_messages, wald_tables
 from ..survival._kernels import time_grid
 from ._design import (
     Spec,
     add_covariate_scans,
     build_spec,
-    covariates_present,
+    model_columns,
     scan_covariates,
 )
-from ._reduce import Part, broadcast, frame_column, raise_problems, step, tree_sum
+from ._missing import complete_cases
+from ._reduce import (
+    Part,
+    broadcast,
+    frame_column,
+    raise_problems,
+    register_sizes,
+    step,
+    tree_sum,
+)
+from ._reduce import keep as keep_prepared
 from .survival import unclustered
 
 __all__ = ["cox", "DaskCox"]
@@ -79,17 +101,18 @@ class DaskCox(CoxResult):
 
 # -- pass 1: validation, times, levels ----------------------------------------------------
 
-def _scan_part(frame, time, event, weights, cluster, strata, covariates, numeric) -> Part:
+def _scan_part(frame, time, event, weights, cluster, strata, covariates, numeric,
+               start=None) -> Part:
     part = Part(len(frame))
     if len(frame) == 0:
         return part
     part.add_problems(missing_problems(frame, [time, event, *covariates, weights, cluster,
-                                               strata], SOURCE), stage=0)
+                                               strata, start], SOURCE), stage=0)
     if part.problems:
         return part
     try:
         arr = survival_arrays(frame, time=time, event=event, weights=weights, cluster=cluster,
-                              strata=strata, source=SOURCE)
+                              strata=strata, source=SOURCE, start=start)
     except InputError as err:
         part.add_problems(err.problems, stage=1)
         return part
@@ -98,7 +121,9 @@ def _scan_part(frame, time, event, weights, cluster, strata, covariates, numeric
          else np.asarray(arr.strata_levels, dtype=object)[arr.strata])
     dead = arr.event == 1
     events = pd.DataFrame({"s": s[dead], "t": arr.time[dead]}).drop_duplicates()
-    part.payload = {"times": np.unique(arr.time), "events": events, "n_event": int(dead.sum()),
+    # with (start, stop] rows the tie rule judges the start and stop times together
+    times = np.unique(arr.time if start is None else np.r_[arr.time, arr.start])
+    part.payload = {"times": times, "events": events, "n_event": int(dead.sum()),
                     "strata": set(pd.unique(s).tolist()), **cov}
     return part
 
@@ -110,19 +135,32 @@ def _add_scan(a, b):
             **add_covariate_scans(a, b)}
 
 
+def _in_memory_order(part: Part, *orders: list) -> None:
+    """List the problems found on the cluster in the in-memory checks' order (missing
+    values, then the survival columns, then the covariates: each by column), not in
+    the order the partitions met them."""
+    ranks = [{c: i for i, c in enumerate(dict.fromkeys(o))} for o in orders]
+    part.problems = dict(sorted(part.problems.items(),
+                                key=lambda kv: (kv[0][0], ranks[kv[0][0]].get(kv[0][2], -1))))
+
+
 # -- pass 2: placement, centring, aliasing -------------------------------------------------
 
 def _prepare(frame, time, event, weights, cluster, strata, spec: Spec, strata_levels, raw,
-             snapped, grid) -> Prepared | None:
+             code, grid, start=None) -> Prepared | None:
     if len(frame) == 0:
         return None
     arr = survival_arrays(frame, time=time, event=event, weights=weights, cluster=cluster,
-                          strata=strata, source=SOURCE)
+                          strata=strata, source=SOURCE, start=start)
     s = (np.zeros(arr.time.size, np.int64) if strata is None else pd.Categorical(
         np.asarray(arr.strata_levels, dtype=object)[arr.strata],
         categories=strata_levels).codes.astype(np.int64))
-    t = snapped[np.searchsorted(raw, arr.time)]  # times tied up to noise: one value
-    place = P.place_rows(grid, t, arr.event, None if strata is None else s)
+    # rows are placed by their codes on the client's grid (times tied up to noise share
+    # one code), so no partition judges ties on its own subset of the times (whole-number
+    # codes are never within the tie tolerance of each other below ~10^8 distinct times)
+    t = code[np.searchsorted(raw, arr.time)].astype(float)
+    entry = None if start is None else code[np.searchsorted(raw, arr.start)].astype(float)
+    place = P.place_rows(grid, t, arr.event, None if strata is None else s, entry)
     w = np.ones(t.size) if arr.weights is None else arr.weights
     cl = None if cluster is None else frame[cluster].to_numpy()
     ids = (None if weights is None
@@ -204,20 +242,24 @@ def _centred(prep: Prepared | None, center: np.ndarray, keep: np.ndarray) -> Pre
     return None if prep is None else replace(prep, x=(prep.x[:, keep] - center[keep]))
 
 
-def aliased(gram: np.ndarray, n: int, xmax: np.ndarray) -> np.ndarray:
+def aliased(gram: np.ndarray, n: int, xmax: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Columns that are exact linear combinations of earlier ones, from the within-strata
-    centred cross-product: the rule of :func:`regression._kernels.aliased_columns`."""
+    centred cross-product, and each one's combination: the rule (and the output) of
+    :func:`regression._kernels.aliased_columns`."""
     ss = np.diag(gram).copy()
     scale = np.sqrt(np.where(ss > 0, ss, 1.0))
     corr = gram / np.outer(scale, scale)
     alias = ss <= (ALIAS_TOL * n) * np.maximum(xmax, 1e-300) ** 2
+    combo = np.zeros(gram.shape)
     for j in range(len(ss)):  # a loop over columns only
         kept = np.flatnonzero(~alias[:j])
         if alias[j] or not len(kept):
             continue
         c = np.linalg.solve(corr[np.ix_(kept, kept)], corr[kept, j])
-        alias[j] = corr[j, j] - corr[kept, j] @ c <= ALIAS_TOL
-    return alias
+        if corr[j, j] - corr[kept, j] @ c <= ALIAS_TOL:
+            alias[j] = True
+            combo[j, kept] = c * scale[j] / scale[kept]
+    return alias, combo
 
 
 # -- pass 3: Newton steps --------------------------------------------------------------
@@ -294,24 +336,16 @@ def _meat(prepared: list, beta, haz, p: int, clustered: bool, cluster_meta) -> n
 
 # -- the public function -----------------------------------------------------------------
 
-def _refuse(**given) -> None:
-    problems = [Problem(f"{what} is not available on a Dask frame yet",
-                        fix="compute the frame (ddf.compute()) and fit it in memory")
-                for what, on in given.items() if on]
-    if problems:
-        raise InputError(problems)
-
-
 def cox(df, time: str = "time", event: str = "event", covariates=None, weights=None,
         cluster=None, strata=None, ties: str = "efron", firth: bool = False,
         conf_level: float = 0.95, robust: bool | None = None, *, formula: str | None = None,
         reference: dict | None = None, missing: str = "error",
         start: str | None = None) -> DaskCox:
-    """:func:`mace_outcomes.cox` of a Dask DataFrame: the same estimates and tests.
+    """:func:`mace_outcomes.cox` of a Dask DataFrame: the same estimates and tests,
+    with ``start=`` ((start, stop] rows), ``formula=``, ``reference=``,
+    ``missing="complete_case"`` and ``firth=True`` (:mod:`._firth`) as in memory.
 
-    Not on Dask (yet): ``firth``, ``formula``, ``reference``, ``start``,
-    ``missing="complete_case"``, ``ph_test()``; an aliased covariate is an error (in
-    memory: a NaN row and a warning).
+    Not on Dask: ``ph_test()``.
     """
     import dask
 
@@ -321,53 +355,60 @@ def cox(df, time: str = "time", event: str = "event", covariates=None, weights=N
         raise InputError(Problem(f"ties must be 'efron' or 'breslow', not {ties!r}"))
     if not 0 < conf_level < 1:
         raise InputError(Problem(f"conf_level must be in (0, 1), not {conf_level}"))
-    _refuse(**{"firth=True": firth, "formula=": formula is not None,
-               "reference=": reference is not None, "start=": start is not None,
-               f"missing={missing!r}": missing != "error"})
-    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+    if missing not in MISSING_POLICIES:
+        raise InputError(Problem(f"missing must be one of {MISSING_POLICIES}, got "
+                                 f"{missing!r}", source=SOURCE))
+    if covariates is not None:
+        covariates = [covariates] if isinstance(covariates, str) else list(covariates)
     ddf, wcol = frame_column(df, weights, "weights")
     ddf, ccol = frame_column(ddf, cluster, "cluster")
     ddf, scol = frame_column(ddf, strata, "strata")
-    absent = [c for c in (time, event, wcol, ccol, scol)
+    absent = [c for c in (time, start, event, wcol, ccol, scol)
               if c is not None and c not in ddf.columns]
     if absent:
         raise InputError([Problem(f"column not found (columns are {list(ddf.columns)})",
                                   column=c, source=SOURCE) for c in absent])
-    numeric = covariates_present(ddf, covariates, SOURCE)
-    cols = list(dict.fromkeys(c for c in (time, event, wcol, ccol, scol, *covariates,
+    variables, numeric = model_columns(ddf, covariates, formula, reference, SOURCE)
+    cols = list(dict.fromkeys(c for c in (time, start, event, wcol, ccol, scol, *variables,
                                           "lesion_id", "patient_id")
                               if c is not None and c in ddf.columns))
     ddf = ddf[cols]
-    part = tree_sum(ddf, _scan_part, _add_scan, time, event, wcol, ccol, scol, covariates,
-                    numeric)
+    msgs, dropped = [], pd.DataFrame({"id": [], "variable": []})
+    if missing == "complete_case":  # the used columns given by name, as in memory
+        used = [c for c in dict.fromkeys([time, event, *variables, weights, cluster, strata,
+                                          start]) if isinstance(c, str) and c in ddf.columns]
+        ddf, dropped, msgs = complete_cases(ddf, used)
+    part = tree_sum(ddf, _scan_part, _add_scan, time, event, wcol, ccol, scol, variables,
+                    numeric, start)
     if part.n == 0:
         raise InputError(Problem("the table has no rows", source=SOURCE))
+    _in_memory_order(part, [time, event, *variables, wcol, ccol, scol, start],
+                     [time, start, event, wcol, ccol, scol], variables)
     raise_problems(part)
     scan = part.payload
-    spec = build_spec(ddf, covariates, numeric, scan, SOURCE)
+    spec = build_spec(ddf, covariates, numeric, scan, SOURCE, formula, reference)
     if not spec.names:
         raise InputError(Problem("give at least one covariate"))
     if scan["n_event"] == 0:
         raise InputError(Problem("no events: a Cox model cannot be fitted", column=event))
-    msgs = []
     said = unclustered(ddf, cluster, "cox")
     msgs += [said] if said else []
 
     strata_levels = None if strata is None else sorted(scan["strata"], key=_sort_key)
+    # the tie rule (R's aeqSurv) once, on the distinct (start and) stop times of all rows
     raw = scan["times"]
-    utime, code = time_grid(raw)
-    snapped = utime[code]
+    code = time_grid(raw)[1]
     ev = scan["events"]
     ev_s = (np.zeros(len(ev), np.int64) if strata is None else
             pd.Categorical(ev["s"], categories=strata_levels).codes.astype(np.int64))
-    grid = P.event_grid(ev_s, snapped[np.searchsorted(raw, ev["t"].to_numpy(float))])
+    grid = P.event_grid(ev_s, code[np.searchsorted(raw, ev["t"].to_numpy(float))])
     k = 1 if strata is None else len(strata_levels)
 
     placed = [dask.delayed(_prepare, pure=True)(blk, time, event, wcol, ccol, scol, spec,
                                                 strata_levels, broadcast(raw),
-                                                broadcast(snapped), broadcast(grid))
+                                                broadcast(code), broadcast(grid), start)
               for blk in ddf.to_delayed()]
-    placed = list(dask.persist(*placed))
+    placed = keep_prepared(placed)
     counts, sums, sw, swx, xmax, lo, hi, sw_s = tree_sum(placed, _moments_part, _add_moments,
                                                          k).payload
     center = swx / sw if weights is not None else sums.sum(axis=0) / counts.sum()
@@ -378,24 +419,34 @@ def cox(df, time: str = "time", event: str = "event", covariates=None, weights=N
         said = extreme_weights(placed, lo, hi, two, sw_hi, n_hi, sw, part.n, sw_s, counts,
                                strata)
         msgs += [said] if said else []
-    alias = aliased(gram, part.n, xmax)
+    alias, combo = aliased(gram, part.n, xmax)
     if alias.all():
         raise InputError(Problem("every covariate is constant within strata: nothing to fit",
                                  column=event))
-    if alias.any():
-        raise InputError(Problem(
-            f"aliased covariates {[n for n, a in zip(spec.names, alias, strict=True) if a]}: "
-            "exact linear combinations of earlier ones (in memory reported as NaN)",
-            fix="drop or redefine the column"))
+    msgs += aliased_messages(list(spec.names), alias, combo, stacklevel=4)
     keep = ~alias
-    prepared = list(dask.persist(*[dask.delayed(_centred, pure=True)(prep, center, keep)
-                                   for prep in placed]))
+    prepared = keep_prepared([dask.delayed(_centred, pure=True)(prep, center, keep)
+                              for prep in placed])
     del placed
 
-    names = list(spec.names)
+    names = [n for n, fitted in zip(spec.names, keep, strict=True) if fitted]
     p = len(names)
     if robust is None:
         robust = weights is not None or cluster is not None
+    cluster_meta = ddf[ccol]._meta if cluster is not None else None
+    if firth:
+        from ..regression.firth import TIES_NOTE
+        from ._firth import firth_fit
+
+        msgs += [] if ties == "breslow" else [TIES_NOTE.format(ties=ties)]
+        fields = firth_fit(prepared, names, part.n, sums.sum(axis=0)[keep] / counts.sum()
+                           - center[keep], weights is not None, robust, conf_level,
+                           lambda rows, b, haz: _meat(rows, b, haz, p, cluster is not None,
+                                                      cluster_meta))
+        return _with_aliased(DaskCox(**fields, n=part.n, n_event=scan["n_event"],
+                                     warnings=msgs, conf_level=conf_level,
+                                     terms=_kept_terms(spec, names),
+                                     weighted=weights is not None, dropped=dropped), spec)
     last: dict = {}
     fun = _objective(prepared, ties, p, last)
     ll0, u0, i0 = at_zero = fun(np.zeros(p))
@@ -405,32 +456,49 @@ def cox(df, time: str = "time", event: str = "event", covariates=None, weights=N
         fit_msgs.append(f"Newton-Raphson did not converge in {iters} iterations")
         warnings.warn(fit_msgs[-1], RuntimeWarning, stacklevel=3)
     # the in-memory check reads the weighted spread of each centred column only
-    spread = np.sqrt(wss / sw)[None, :]
+    spread = np.sqrt(wss[keep] / sw)[None, :]
     beta, ll, u, imat, iters, infinite = _divergence(fun, beta, ll, u, imat, iters, spread,
                                                      np.ones(1))
     naive = K.inverse_sym(imat)
     if robust:
         if last.get("beta") is not beta:
             fun(beta)
-        meat = _meat(prepared, beta, last["haz"], p, cluster is not None,
-                     ddf[ccol]._meta if cluster is not None else None)
+        meat = _meat(prepared, beta, last["haz"], p, cluster is not None, cluster_meta)
         var = naive @ meat @ naive
         variance = "robust (cluster sandwich)" if cluster is not None else "robust sandwich"
     else:
         var, variance = naive, "model-based"
     return _result(names, beta, ll0, ll, u0, i0, var, naive, infinite, conf_level, ties,
                    robust, variance, iters, spec, part.n, scan["n_event"], msgs + fit_msgs,
-                   weights is not None)
+                   weights is not None, dropped)
 
 
 def _result(names, beta, ll0, ll, u0, i0, var, naive, infinite, conf_level, ties, robust,
-            variance, iters, spec, n, n_event, msgs, weighted) -> DaskCox:
+            variance, iters, spec, n, n_event, msgs, weighted, dropped) -> DaskCox:
     """The in-memory fit's summary, tests and messages from the fitted pieces."""
     summary, tests = wald_tables(names, beta, var, naive, infinite, (ll0, ll), u0, i0,
                                  conf_level, msgs, stacklevel=5)
-    return DaskCox(summary=summary, loglik=(ll0, ll), tests=tests, n=n, n_event=n_event,
-                   ties=ties, robust=bool(robust), firth=False, warnings=msgs,
-                   conf_level=conf_level, variance=variance, iterations=iters,
-                   vcov=pd.DataFrame(var, index=names, columns=names),
-                   terms=dict(spec.terms), weighted=weighted,
-                   dropped=pd.DataFrame({"id": [], "variable": []}))
+    return _with_aliased(DaskCox(summary=summary, loglik=(ll0, ll), tests=tests, n=n,
+                                 n_event=n_event, ties=ties, robust=bool(robust), firth=False,
+                                 warnings=msgs, conf_level=conf_level, variance=variance,
+                                 iterations=iters,
+                                 vcov=pd.DataFrame(var, index=names, columns=names),
+                                 terms=_kept_terms(spec, names), weighted=weighted,
+                                 dropped=dropped), spec)
+
+
+def _kept_terms(spec: Spec, names: list) -> dict:
+    """Each term's fitted columns (an aliased column left out, a term without any
+    dropped), as in memory."""
+    terms = {t: [c for c in cols if c in names] for t, cols in spec.terms.items()}
+    return {t: cols for t, cols in terms.items() if cols}
+
+
+def _with_aliased(fit: DaskCox, spec: Spec) -> DaskCox:
+    """The aliased columns back as NaN rows of ``summary`` and ``vcov`` (design order)."""
+    every = list(spec.names)
+    return replace(fit, summary=fit.summary.reindex(pd.Index(every, name="term")),
+                   vcov=fit.vcov.reindex(index=every, columns=every))
+
+
+register_sizes(Prepared, P.Placement, P.Bins)  # a worker unpickling them imports this

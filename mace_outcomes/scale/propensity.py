@@ -36,7 +36,7 @@ from ._design import (
     covariates_present,
     scan_covariates,
 )
-from ._reduce import Part, broadcast, raise_problems, tree_sum
+from ._reduce import Part, broadcast, keep, raise_problems, tree_sum
 from ._reduce import step as report_step
 
 __all__ = ["propensity", "DaskPropensity"]
@@ -112,14 +112,19 @@ def _spec(ddf, treatment, covariates, treated, source) -> tuple[Arms, dict, int]
 # -- pass 2..k: Newton steps ----------------------------------------------------------------
 
 def _model_rows(frame, spec: Arms):
-    """One partition's model matrix (with the intercept) and 0/1 treatment."""
-    return np.column_stack([np.ones(len(frame)), spec.x(frame)]), spec.z(frame)
+    """One partition's covariate matrix (the intercept is added per step: 8 bytes a row
+    less to keep) and 0/1 treatment (one byte a row)."""
+    return spec.x(frame), spec.z(frame).astype(np.int8)
+
+
+ROW_BYTES = 8  # a covariate's bytes per row in _model_rows (and 1 for the treatment)
 
 
 def _newton_part(rows, beta: np.ndarray, first: bool) -> Part:
-    X, z = rows
+    x, z = rows
     if len(z) == 0:
         return Part(0)
+    X = np.column_stack([np.ones(len(z)), x])
     mu = expit(X @ beta)
     info = X.T @ (X * (mu * (1.0 - mu))[:, None])
     return Part(len(z), payload=(info, X.T @ (z - mu), X.T @ X if first else 0.0))
@@ -129,16 +134,19 @@ def _add(a, b):
     return tuple(x + y for x, y in zip(a, b, strict=True))
 
 
-def fit_newton(ddf, spec: Arms, max_iter: int = 200):
+def fit_newton(ddf, spec: Arms, max_iter: int = 200, n: int | None = None):
     """Newton-Raphson for the logistic model: (beta, information at beta, converged).
 
     The model matrix of each partition is built once and kept on its worker for the
-    iterations (``dask.persist``); each step is one tree sum of p x p and p arrays.
+    iterations when it fits in the cluster's memory (:func:`~._reduce.keep`, sized from
+    ``n`` rows when given), else rebuilt from the source at every step; each step is one
+    tree sum of p x p and p arrays.
     """
     import dask
 
-    rows = list(dask.persist(*[dask.delayed(_model_rows, pure=True)(blk, spec)
-                               for blk in ddf.to_delayed()]))
+    estimate = None if n is None else n * (ROW_BYTES * len(spec.names) + 1)
+    rows = keep([dask.delayed(_model_rows, pure=True)(blk, spec)
+                 for blk in ddf.to_delayed()], estimate)
     beta = np.zeros(len(spec.names) + 1)
     converged = False
     for it in range(max_iter):
@@ -325,7 +333,7 @@ def propensity(df, treatment: str, covariates: list[str] | None = None, *,
     control = next(label for label in counts if label != spec.treated)
     ddf = df[list(dict.fromkeys([treatment, *covariates, *[
         c for c in ("lesion_id", "patient_id") if c in df.columns]]))]
-    beta, info, converged = fit_newton(ddf, spec)
+    beta, info, converged = fit_newton(ddf, spec, n=n)
     cov = np.linalg.inv(info)
     with np.errstate(invalid="ignore", divide="ignore"):
         se = np.sqrt(np.diag(cov))

@@ -11,6 +11,14 @@ kernels finish the job: :func:`km_surv`, :func:`greenwood`,
 time: the rows are shuffled so that a cluster sits in one partition, the small
 per-time table is broadcast, and each partition returns one array per group
 (:func:`km_ij_log_variance`, additive over clusters) or per-cluster score residuals.
+
+``start=`` ((start, stop] rows, delayed entry) as in memory: the scan also sums the
+rows entering per (stratum, group, start time); the start and stop times are tied up
+to floating-point noise together, once, on their distinct values (R's ``aeqSurv``);
+the entries are taken off the risk sets as one more reverse cumulative sum, and the
+robust Kaplan-Meier variance treats each row as its own cluster when none is given,
+as the in-memory kernel does. The log-rank test takes ``start=`` unweighted and
+unclustered, as in memory.
 """
 
 from __future__ import annotations
@@ -49,7 +57,16 @@ from ..survival.logrank import (
     logrank_problems,
     logrank_result,
 )
-from ._reduce import Part, add_tables, broadcast, checked, frame_column, raise_problems, tree_sum
+from ._reduce import (
+    Part,
+    add_tables,
+    broadcast,
+    checked,
+    frame_column,
+    raise_problems,
+    step,
+    tree_sum,
+)
 
 __all__ = ["kaplan_meier", "logrank", "Scan", "scan"]
 
@@ -71,6 +88,14 @@ class Scan:
     s: np.ndarray  # stratum code of each stats row
     t: np.ndarray  # grid index of each stats row
     wmax: dict  # group label -> largest weight
+    # (start, stop] rows: per (stratum, group, start time) the rows entering and their
+    # weight, and each such row's stratum, group and grid position (None: no start)
+    entry: pd.DataFrame | None = None
+    e_s: np.ndarray | None = None
+    e_g: np.ndarray | None = None
+    e_t: np.ndarray | None = None  # grid position (KM: last grid time <= start; -1 none)
+    start_raw: np.ndarray | None = None  # sorted distinct raw start times
+    start_pos: np.ndarray | None = None  # grid position of each of them (as e_t)
 
     def bins(self, col: str, k: int | None = None) -> np.ndarray:
         """(groups, grid) sums of a statistic."""
@@ -79,11 +104,20 @@ class Scan:
         return np.bincount(self.g * m + self.t, weights=self.stats[col].to_numpy(),
                            minlength=k * m).reshape(k, m)
 
+    def entered_later(self, col: str) -> np.ndarray:
+        """(groups, grid) count (``col="n"``) or weight (``"w"``) of the rows entering
+        at or after each grid time (KM grid): :func:`entry_risk` of the entry table."""
+        k, m = len(self.groups), self.utime.size
+        inside = self.e_t >= 0  # entries before the first time remove no one
+        counts = np.bincount((self.e_g * m + self.e_t)[inside],
+                             weights=self.entry[col].to_numpy()[inside], minlength=k * m)
+        return np.cumsum(counts.reshape(k, m)[:, ::-1], axis=1)[:, ::-1]
 
-def _validator(time, event, group, weights, cluster, strata):
+
+def _validator(time, event, group, weights, cluster, strata, start=None):
     def validate(frame):
         return survival_arrays(frame, time=time, event=event, group=group, weights=weights,
-                               cluster=cluster, strata=strata)
+                               cluster=cluster, strata=strata, start=start)
     return validate
 
 
@@ -101,8 +135,8 @@ def distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(t, return_inverse=True)
 
 
-def _scan_part(frame, time, event, group, weights, cluster, strata) -> Part:
-    part, arr = checked(frame, _validator(time, event, group, weights, cluster, strata))
+def _scan_part(frame, time, event, group, weights, cluster, strata, start=None) -> Part:
+    part, arr = checked(frame, _validator(time, event, group, weights, cluster, strata, start))
     if arr is None:
         return part
     ev = arr.event.astype(float)
@@ -129,13 +163,29 @@ def _scan_part(frame, time, event, group, weights, cluster, strata) -> Part:
     if weights is not None:
         wmax = pd.Series(w).groupby(g_code).max()
         wmax.index = pd.Index(g_levels).take(wmax.index.to_numpy())
-    part.payload = {"stats": pd.DataFrame(sums, index=index), "wmax": wmax}
+    part.payload = {"stats": pd.DataFrame(sums, index=index), "wmax": wmax,
+                    "entry": None if start is None else _entries(arr.start, s_code, s_levels,
+                                                                 g_code, g_levels, w)}
     return part
+
+
+def _entries(start, s_code, s_levels, g_code, g_levels, w) -> pd.DataFrame:
+    """Per (stratum, group, start time): the rows entering then and their weight."""
+    t_levels, t_code = distinct(start)
+    ng, nt = len(g_levels), t_levels.size
+    cell, key = distinct((s_code * ng + g_code) * nt + t_code)
+    cell = cell.astype(np.int64)
+    index = pd.MultiIndex.from_arrays(
+        [pd.Index(s_levels).take(cell // (ng * nt)), pd.Index(g_levels).take(cell // nt % ng),
+         t_levels[cell % nt]], names=["s", "g", "t"])
+    return pd.DataFrame({"n": np.bincount(key, minlength=cell.size).astype(float),
+                         "w": np.bincount(key, weights=w, minlength=cell.size)}, index=index)
 
 
 def _add_scans(a: dict, b: dict) -> dict:
     return {"stats": add_tables(a["stats"], b["stats"]),
-            "wmax": pd.concat([a["wmax"], b["wmax"]]).groupby(level=0).max()}
+            "wmax": pd.concat([a["wmax"], b["wmax"]]).groupby(level=0).max(),
+            "entry": None if a["entry"] is None else add_tables(a["entry"], b["entry"])}
 
 
 def _columns_present(ddf, names: dict, source: str = "data") -> None:
@@ -147,15 +197,22 @@ def _columns_present(ddf, names: dict, source: str = "data") -> None:
 
 def scan(ddf, time: str, event: str, group: str | None = None, weights: str | None = None,
          cluster: str | None = None, strata: str | None = None, min_groups: int = 1,
-         source: str = "data") -> Scan:
-    """Validate every partition and sum the survival statistics over the cluster."""
+         source: str = "data", start: str | None = None, joint: bool = False) -> Scan:
+    """Validate every partition and sum the survival statistics over the cluster.
+
+    With ``start`` the start and stop times are tied up to floating-point noise together
+    (R's ``aeqSurv``, once, on their distinct values) and the grid is, as in memory, the
+    distinct tied stop times (Kaplan-Meier) or, with ``joint``, the codes of the joint
+    (start, stop) grid (the log-rank test).
+    """
     _columns_present(ddf, {"time": time, "event": event, "group": group, "weights": weights,
-                           "cluster": cluster, "strata": strata}, source)
-    cols = list(dict.fromkeys(c for c in (time, event, group, weights, cluster, strata,
+                           "cluster": cluster, "strata": strata, "start": start}, source)
+    cols = list(dict.fromkeys(c for c in (time, start, event, group, weights, cluster, strata,
                                           "lesion_id", "patient_id")
                               if c is not None and c in ddf.columns))
+    step("survival pass")
     part = tree_sum(ddf[cols], _scan_part, _add_scans, time, event, group, weights, cluster,
-                    strata)
+                    strata, start)
     if part.n == 0 and not part.problems:
         raise InputError(Problem("the table has no rows", source=source))
     raise_problems(part)
@@ -169,12 +226,32 @@ def scan(ddf, time: str, event: str, group: str | None = None, weights: str | No
                                                        key=_sort_key)
     t_raw = np.asarray(t_vals, dtype=float)
     raw = np.unique(t_raw)
-    utime, code = time_grid(raw)
     g = pd.Categorical(g_vals, categories=groups).codes.astype(np.int64)
     s = (np.zeros(len(stats), np.int64) if strata is None
          else pd.Categorical(s_vals, categories=strata_levels).codes.astype(np.int64))
+    if start is None:
+        utime, code = time_grid(raw)
+        return Scan(stats, part.n, groups, strata_levels, raw, code, utime, g, s,
+                    code[np.searchsorted(raw, t_raw)], part.payload["wmax"].to_dict())
+    entry = part.payload["entry"]
+    e_s, e_g, e_t = (entry.index.get_level_values(i) for i in range(3))
+    e_raw = np.asarray(e_t, dtype=float)
+    start_raw = np.unique(e_raw)
+    both = np.union1d(raw, start_raw)
+    ju, jc = time_grid(both)
+    if joint:  # the log-rank kernel: codes of the joint grid
+        utime, code, start_pos = ju, jc[np.searchsorted(both, raw)], \
+            jc[np.searchsorted(both, start_raw)]
+    else:  # Kaplan-Meier: the distinct tied stop times; a start at the last one before it
+        utime, code = time_grid(ju[jc[np.searchsorted(both, raw)]])
+        start_pos = np.searchsorted(utime, ju[jc[np.searchsorted(both, start_raw)]],
+                                    side="right") - 1
     return Scan(stats, part.n, groups, strata_levels, raw, code, utime, g, s,
-                code[np.searchsorted(raw, t_raw)], part.payload["wmax"].to_dict())
+                code[np.searchsorted(raw, t_raw)], part.payload["wmax"].to_dict(), entry,
+                (np.zeros(len(entry), np.int64) if strata is None else pd.Categorical(
+                    e_s, categories=strata_levels).codes.astype(np.int64)),
+                pd.Categorical(e_g, categories=groups).codes.astype(np.int64),
+                start_pos[np.searchsorted(start_raw, e_raw)], start_raw, start_pos)
 
 
 # -- warnings, as in memory ----------------------------------------------------------------
@@ -220,42 +297,51 @@ def unclustered(ddf, cluster, estimator: str, stacklevel: int = 4) -> str | None
     return msg
 
 
-def _no_start(start, estimator: str) -> None:
-    if start is not None:
-        raise InputError(Problem(f"{estimator}(start=...) on a Dask frame is not available "
-                                 "yet", start, fix="compute the frame (ddf.compute()) and "
-                                                   "fit it in memory"))
-
-
 # -- Kaplan-Meier ------------------------------------------------------------------------
 
 def _km_cluster_part(frame, time, event, group, weights, cluster, groups, raw, code,
-                     curves) -> Part:
+                     curves, start=None, starts=None) -> Part:
+    """Each group's robust variance of ``log S`` summed over this partition's clusters
+    (without a cluster, with ``start``: each row its own cluster, as in memory)."""
+    if len(frame) == 0:
+        return Part(0, payload=[np.zeros(tab.time.size) for tab, _ in curves])
     arr = survival_arrays(frame, time=time, event=event, group=group, weights=weights,
-                          cluster=cluster)
+                          cluster=cluster, start=start)
     ev = arr.event.astype(float)
     gc = (np.zeros(ev.size, np.int64) if group is None
           else pd.Categorical(arr.group, categories=groups).codes)
     tcode = code[np.searchsorted(raw, arr.time)]
+    cl = np.arange(ev.size) if cluster is None else arr.cluster
+    entry = None
+    if start is not None:
+        start_raw, start_pos = starts
+        entry = start_pos[np.searchsorted(start_raw, arr.start)]
     out = []
     for gi, (tab, remap) in enumerate(curves):  # one pass per group (a handful)
         members = np.flatnonzero(gc == gi)
         if members.size == 0:
             out.append(np.zeros(tab.time.size))
             continue
+        # a start before the group's first kept time is an entry at -1 (as in memory)
         out.append(km_ij_log_variance(
             tab._replace(inverse=remap[tcode[members]]), ev[members],
-            None if arr.weights is None else arr.weights[members], arr.cluster[members]))
+            None if arr.weights is None else arr.weights[members], cl[members],
+            None if entry is None else
+            np.where(entry[members] >= 0, remap[np.maximum(entry[members], 0)], -1)))
     return Part(len(frame), payload=out)
 
 
-def _clustered_var_log(ddf, sc: Scan, time, event, group, weights, cluster, curves):
-    cols = [c for c in (time, event, group, weights, cluster) if c is not None]
-    shuffled = ddf[list(dict.fromkeys(cols))].shuffle(on=cluster)
-    part = tree_sum(shuffled, _km_cluster_part,
+def _clustered_var_log(ddf, sc: Scan, time, event, group, weights, cluster, curves,
+                       start=None):
+    cols = [c for c in (time, start, event, group, weights, cluster) if c is not None]
+    rows = ddf[list(dict.fromkeys(cols))]
+    if cluster is not None:  # a cluster's rows in one partition
+        rows = rows.shuffle(on=cluster)
+    part = tree_sum(rows, _km_cluster_part,
                     lambda a, b: [x + y for x, y in zip(a, b, strict=True)],
                     time, event, group, weights, cluster, sc.groups, broadcast(sc.raw),
-                    broadcast(sc.code), broadcast(curves))
+                    broadcast(sc.code), broadcast(curves), start,
+                    None if start is None else broadcast((sc.start_raw, sc.start_pos)))
     return part.payload
 
 
@@ -265,10 +351,9 @@ def kaplan_meier(df, time: str = "time", event: str = "event", group: str | None
                  start: str | None = None) -> KaplanMeier:
     """:func:`mace_outcomes.kaplan_meier` of a Dask DataFrame: the same result."""
     _check_conf(conf_type, conf_level)
-    _no_start(start, "kaplan_meier")
     ddf, wcol = frame_column(df, weights, "weights")
     ddf, ccol = frame_column(ddf, cluster, "cluster")
-    sc = scan(ddf, time, event, group, wcol, ccol)
+    sc = scan(ddf, time, event, group, wcol, ccol, start=start)
     unclustered(ddf, cluster, "kaplan_meier")
     notes = []
     if weights is not None:
@@ -283,14 +368,18 @@ def kaplan_meier(df, time: str = "time", event: str = "event", group: str | None
         n_event, n_censor = sc.bins("we"), sc.bins("wc")
     n_risk = np.cumsum((n_event + n_censor)[:, ::-1], axis=1)[:, ::-1]
     raw_risk = np.cumsum(raw_all[:, ::-1], axis=1)[:, ::-1]
+    if start is not None:  # delayed entry: rows entering at or after t are not at risk
+        raw_risk = raw_risk - sc.entered_later("n")
+        n_risk = raw_risk if weights is None else n_risk - sc.entered_later("w")
     keeps = [raw_all[g] > 0 for g in range(len(sc.groups))]
     tabs = [RiskTable(sc.utime[keep], n_risk[g, keep], n_event[g, keep], n_censor[g, keep],
                       np.zeros(0, dtype=np.int64)) for g, keep in enumerate(keeps)]
     clustered = None
-    if robust and cluster is not None:
+    if robust and (cluster is not None or start is not None):
         clustered = _clustered_var_log(ddf, sc, time, event, group, wcol, ccol,
                                        [(tab, np.cumsum(keep) - 1)
-                                        for tab, keep in zip(tabs, keeps, strict=True)])
+                                        for tab, keep in zip(tabs, keeps, strict=True)],
+                                       start)
     elif robust:
         w2e, w2c = sc.bins("w2e"), sc.bins("w2c")
     tables = []
@@ -347,6 +436,18 @@ def _by_cell(sc: Scan, cl: Cells, values: np.ndarray, k: int) -> np.ndarray:
                        minlength=cl.key.size * k).reshape(-1, k)
 
 
+def _entered_later(sc: Scan, cl: Cells, k: int) -> np.ndarray:
+    """(cells, k) rows of the cell's stratum entering at or after its time (the in-memory
+    kernel's rule: each start at the last cell of its stratum at or before it)."""
+    m = sc.utime.size
+    c = np.searchsorted(cl.key, sc.e_s * m + sc.e_t, side="right") - 1
+    inside = c >= 0
+    inside[inside] = cl.key[c[inside]] // m == sc.e_s[inside]  # a cell of its stratum
+    by_cell = np.bincount(c[inside] * k + sc.e_g[inside],
+                          weights=sc.entry["n"].to_numpy()[inside], minlength=cl.key.size * k)
+    return seg_rev_cumsum(by_cell.reshape(-1, k), cl.starts, cl.seg)
+
+
 def _residual_part(frame, time, event, group, weights, strata, cluster, groups, strata_levels,
                    raw, code, m, ukey, per_cell) -> pd.DataFrame:
     """Each row's weighted log-rank score residual (robust_score_kernel's formula) with its
@@ -397,11 +498,11 @@ def logrank(df, time: str = "time", event: str = "event", group: str = "group",
             weights=None, rho: float = 0, strata=None, cluster=None, *,
             start: str | None = None) -> LogrankResult:
     """:func:`mace_outcomes.logrank` of a Dask DataFrame: the same result."""
-    _no_start(start, "logrank")
     ddf, wcol = frame_column(df, weights, "weights")
     ddf, ccol = frame_column(ddf, cluster, "cluster")
     ddf, scol = frame_column(ddf, strata, "strata")
-    sc = scan(ddf, time, event, group, wcol, ccol, scol, min_groups=2)
+    sc = scan(ddf, time, event, group, wcol, ccol, scol, min_groups=2, start=start,
+              joint=True)
     unclustered(ddf, cluster, "logrank")
     notes = []
     if weights is not None:
@@ -410,12 +511,18 @@ def logrank(df, time: str = "time", event: str = "event", group: str = "group",
     k = len(sc.groups)
     problems = logrank_problems(k, group, weights is not None, rho,
                                 None if cluster is None else ccol)
+    if start is not None and (weights is not None or cluster is not None):
+        problems.append(Problem("start= is taken by the unweighted, unclustered test only",
+                                start, fix="use mo.cox(..., start=, weights=, cluster=) "
+                                           "and its robust score test"))
     if problems:
         raise InputError(problems)
     cl = cells(sc)
     col = {c: sc.stats[c].to_numpy() for c in SUMS}
     D = _by_cell(sc, cl, col["d"], k)
     N = seg_rev_cumsum(_by_cell(sc, cl, col["n"], k), cl.starts, cl.seg)
+    if start is not None:
+        N = N - _entered_later(sc, cl, k)
     var = score = wvar = rvar = None
     if weights is None:
         obs, exp, var = grho_statistic(D, N, cl.starts, cl.seg, rho)

@@ -34,6 +34,7 @@ from ..records.tte import (
     horizon_and_landmark,
     status_in_window,
 )
+from ._reduce import step
 
 __all__ = ["DaskCohort", "time_to_event"]
 
@@ -149,6 +150,7 @@ def _check(patients, events, require_two_arms: bool) -> None:
                                         fix="parse the column (dd.to_datetime)"))
     if problems:
         raise InputError(problems)
+    step("time-to-event checks")
     n, n_ids, missing, arms = dask.compute(
         patients.shape[0], patients["patient_id"].nunique(),
         patients[list(_FIXED)].isna().sum(), patients["arm"].dropna().unique())
@@ -201,6 +203,7 @@ def time_to_event(cohort: DaskCohort, endpoint="mace", horizon=None, landmark: f
                                          "bad_type": "sum", "bad_date": "sum"})
     ids = patients[["patient_id"]].assign(__known=1)
     joined = per.reset_index().merge(ids, on="patient_id", how="left")
+    step("events per patient")
     bad_type, bad_date, orphans = dask.compute(
         per["bad_type"].sum(), per["bad_date"].sum(), joined["__known"].isna().sum())
     problems = []
