@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--study", type=Path, default=None, help="TOML study file (see 'init')")
     a.add_argument("--bootstrap", type=int, default=None, help="bootstrap replicates")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
+    a.add_argument("--engine", choices=["memory", "dask"], default="memory",
+                   help="memory (default), or dask: a registry's Parquet datasets on a Dask "
+                        "cluster (patient level)")
+    a.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="with --engine dask: a running scheduler, e.g. tcp://HOST:8786 "
+                        "(default: a local cluster for this run)")
 
     i = sub.add_parser("init", parents=[common], help="write a commented study-file template")
     i.add_argument("path", type=Path, nargs="?", default=Path("study.toml"))
@@ -140,11 +146,16 @@ def _tte(args: argparse.Namespace) -> None:
 
 
 def _analyze(args: argparse.Namespace) -> None:
+    from .errors import Problem
     from .report import analyze
 
+    if args.scheduler is not None and args.engine != "dask":
+        raise InputError(Problem("--scheduler is used only with --engine dask",
+                                 column="--scheduler", fix="add --engine dask, or drop "
+                                                           "--scheduler"))
     study = None if args.study is None else _study(args.study, args.directory)
     analyze(args.directory, out=args.out, study=study, bootstrap=args.bootstrap,
-            progress=not args.quiet)
+            progress=not args.quiet, engine=args.engine, scheduler=args.scheduler)
 
 
 def _init(args: argparse.Namespace) -> None:

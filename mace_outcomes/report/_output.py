@@ -13,14 +13,61 @@ on the way out and the process still ends with the conventional status.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from ..errors import InputError, Problem
+
+
+@dataclass
+class Analysis:
+    """What :func:`analyze` produced: the output folder and the numbers it reported."""
+
+    out: Path
+    results: dict
+    files: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    def __repr__(self) -> str:
+        return (f"Analysis written to {self.out} ({len(self.files)} files, "
+                f"{self.seconds:.1f} s): open {self.out / 'report.html'}")
+
+
+def _json_ready(value):
+    """Turn numpy / pandas values into JSON: NaN (not computed) becomes null, +-inf the
+    strings ``"Infinity"`` / ``"-Infinity"`` (strict JSON has no infinity)."""
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return _json_ready(value.to_dict(orient="records"))
+    if isinstance(value, pd.Series):
+        return _json_ready(value.to_dict())
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        v = float(value)
+        if math.isinf(v):
+            return "Infinity" if v > 0 else "-Infinity"
+        return None if math.isnan(v) else v
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        return str(value)
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
 
 MARKER = ".mace-outcomes"
 _HEADER = "written by mace-outcomes analyze; the next run replaces exactly these files:"

@@ -24,7 +24,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from .._format import DASH, format_ci, format_p, format_ratio
+from .._format import DASH, INFINITY, format_ci, format_p, format_ratio
+from .study import Study
 
 #: Section titles (the checklist links them).
 IMPUTATION = "Multiple imputation"
@@ -520,3 +521,48 @@ def beyond_first_event(writer, study, state: dict, results: dict) -> None:
         results["recurrent"] = recurrent_section(writer, study, state)
     if study.win_ratio:
         results["win_ratio"] = win_ratio_section(writer, study, state)
+
+
+ID_COLUMNS = {"patient_id", "lesion_id", "arm", "index_date", "last_contact_date", "synthetic",
+               "time", "event", "status", "event_type"}
+
+
+def column_labels(study: Study, columns) -> dict[str, str]:
+    """Display names of ``columns`` (the study's ``[labels]``, then the defaults)."""
+    return {str(c): study.label(str(c)) for c in columns}
+
+
+def _p(p: float) -> str:
+    return format_p(p) if np.isfinite(p) else ""
+
+
+def journal_rows(endpoint: str, comp) -> pd.DataFrame:
+    """The comparison as a reader wants it: counts, risks, HR (CI), p; one row per analysis."""
+    t = comp.table
+    pct = 100.0
+    rows = pd.DataFrame({
+        "endpoint": endpoint,
+        "analysis": t["analysis"],
+        "model": t["method"],
+        f"events/N {comp.treated}": [f"{e}/{n}" for e, n in zip(t.events_treated,
+                                                                  t.n_treated, strict=True)],
+        f"events/N {comp.control}": [f"{e}/{n}" for e, n in zip(t.events_control,
+                                                                  t.n_control, strict=True)],
+        "ESS": [f"{a:.1f} / {b:.1f}" for a, b in zip(t.ess_treated, t.ess_control, strict=True)],
+        f"risk {comp.treated} %": (pct * (1 - t.surv_treated)).round(1),
+        f"risk {comp.control} %": (pct * (1 - t.surv_control)).round(1),
+        "HR (95% CI)": [ratio_ci(*v) for v in zip(t.hr, t.lower, t.upper,
+                                                            strict=True)],
+        "p": [_p(v) for v in t.p],
+        "log-rank p": [_p(v) for v in t.logrank_p],
+        "RMST diff, days (95% CI)": [format_ci(*v, digits=1) for v in zip(t.rmst_diff, t.rmst_lower,
+                                                                    t.rmst_upper, strict=True)],
+        "E-value": t.e_value.round(2),
+    })
+    if "boot_lower" in t and t.boot_lower.notna().any():
+        rows["bootstrap 95% CI"] = [
+            "" if not np.isfinite(lo) else
+            (f"{format_ratio(lo)}{DASH}{format_ratio(hi)}" if np.isfinite(hi) else
+             f"{format_ratio(lo)}{DASH}{INFINITY} (replicates without events)")
+            for lo, hi in zip(t.boot_lower.astype(float), t.boot_upper.astype(float), strict=True)]
+    return rows

@@ -35,18 +35,15 @@ holding anything else (see ``_output``).
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import tempfile
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from .._format import DASH, INFINITY, format_ci, format_ratio
 from ..errors import InputError, Problem
 from . import _output, _release
 from . import _sections as sections
@@ -54,56 +51,15 @@ from ._adjusted import adjusted_section
 from ._figures import figures, flow_figure
 from ._html import Writer as _Writer
 from ._html import write_report
+from ._output import Analysis, _json_ready
 from ._primary import primary_endpoint
 from .checklist import checklist_section
 from .study import Study, read_study
 
-_ID_COLUMNS = {"patient_id", "lesion_id", "arm", "index_date", "last_contact_date", "synthetic",
-               "time", "event", "status", "event_type"}
+_ID_COLUMNS = sections.ID_COLUMNS
 
 
-@dataclass
-class Analysis:
-    """What :func:`analyze` produced: the output folder and the numbers it reported."""
-
-    out: Path
-    results: dict
-    files: list = field(default_factory=list)
-    seconds: float = 0.0
-
-    def __repr__(self) -> str:
-        return (f"Analysis written to {self.out} ({len(self.files)} files, "
-                f"{self.seconds:.1f} s): open {self.out / 'report.html'}")
-
-
-# ----------------------------------------------------------------------------- helpers
-def _json_ready(value):
-    """Turn numpy / pandas values into JSON: NaN (not computed) becomes null, +-inf the
-    strings ``"Infinity"`` / ``"-Infinity"`` (strict JSON has no infinity)."""
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, pd.DataFrame):
-        return _json_ready(value.to_dict(orient="records"))
-    if isinstance(value, pd.Series):
-        return _json_ready(value.to_dict())
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        v = float(value)
-        if math.isinf(v):
-            return "Infinity" if v > 0 else "-Infinity"
-        return None if math.isnan(v) else v
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    if isinstance(value, (pd.Timestamp, np.datetime64)):
-        return str(value)
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
-
-
+# -------------------------------------------------------------------------- helpers
 MARKER = _output.MARKER
 _check_output_folder = _output.check_output_folder
 
@@ -185,7 +141,8 @@ def _missing_data(cohort, study: Study, treated) -> tuple:
 # ----------------------------------------------------------------------------- the study
 def analyze(directory: str | Path | None = None, out: str | Path = "results", *,
             study: str | Path | Study | None = None, bootstrap: int | None = None,
-            progress: bool = True) -> Analysis:
+            progress: bool = True, engine: str = "memory",
+            scheduler: str | None = None) -> Analysis:
     """Run the whole study and write tables, figures, ``results.json``, ``report.html``
     and ``report.docx`` (the same report for journal submission, when python-docx is
     installed; without it a warning in the report says so).
@@ -201,7 +158,17 @@ def analyze(directory: str | Path | None = None, out: str | Path = "results", *,
         when present). A file named here must exist: a wrong path is an ``InputError``.
     bootstrap : replicates for the bootstrap of the adjusted hazard ratio of the first
         endpoint (overrides the study file; 0 switches it off).
-    progress : show a progress bar.
+    progress : show a progress bar (with ``engine="dask"``: the stage and each Newton
+        step of the Cox and propensity fits).
+    engine : ``"memory"`` (default) reads the tables into memory; ``"dask"`` runs the
+        study on a Dask cluster, for registries too large for one process: ``patients/``
+        and ``events/`` as Parquet datasets, patient level only (settings it cannot run
+        are refused before any work; ``pip install "mace_outcomes[dask]"``; see
+        :mod:`mace_outcomes.report._dask`).
+    scheduler : with ``engine="dask"``, the address of a running Dask scheduler
+        (``"tcp://HOST:8786"``; its workers need mace_outcomes installed), which is
+        never shut down; ``None`` starts a local cluster of ``min(2, cores)``
+        single-threaded worker processes and closes it at the end, also on error.
 
     Returns
     -------
@@ -214,6 +181,11 @@ def analyze(directory: str | Path | None = None, out: str | Path = "results", *,
     >>> mo.analyze(out="results", bootstrap=200, progress=False)  # doctest: +SKIP
     """
     started = time.perf_counter()
+    if engine not in ("memory", "dask") or (scheduler is not None and engine != "dask"):
+        raise InputError(Problem(f"engine must be 'memory' or 'dask', not {engine!r}"
+                                 if engine not in ("memory", "dask") else
+                                 "a scheduler is used only with engine='dask'",
+                                 column="engine", fix="engine='dask' (CLI: --engine dask)"))
     directory = _bundled_directory() if directory is None else Path(directory)
     if not directory.is_dir():
         raise InputError(Problem("cohort folder not found", source=str(directory)))
@@ -230,6 +202,10 @@ def analyze(directory: str | Path | None = None, out: str | Path = "results", *,
     out = Path(out).resolve()
     _check_output_folder(out, directory.resolve())
     out.parent.mkdir(parents=True, exist_ok=True)
+    if engine == "dask":
+        from ._dask import analyze_dask
+
+        return analyze_dask(directory, out, study, progress, started, scheduler, bootstrap)
     with _output.signals_as_exit() as interrupt:  # a killed run removes its staging too
         return _analyze(directory, out, study, progress, started, interrupt)
 
@@ -502,44 +478,4 @@ def _run(directory: Path, study: Study, writer: _Writer, results: dict, bar) -> 
             "imputed": bool(imps)}
 
 
-def _labels(study: Study, columns) -> dict[str, str]:
-    """Display names of ``columns`` (the study's ``[labels]``, then the defaults)."""
-    return {str(c): study.label(str(c)) for c in columns}
-
-
-def _p(p: float) -> str:
-    from .._format import format_p
-
-    return format_p(p) if np.isfinite(p) else ""
-
-
-def _journal_rows(endpoint: str, comp) -> pd.DataFrame:
-    """The comparison as a reader wants it: counts, risks, HR (CI), p; one row per analysis."""
-    t = comp.table
-    pct = 100.0
-    rows = pd.DataFrame({
-        "endpoint": endpoint,
-        "analysis": t["analysis"],
-        "model": t["method"],
-        f"events/N {comp.treated}": [f"{e}/{n}" for e, n in zip(t.events_treated,
-                                                                  t.n_treated, strict=True)],
-        f"events/N {comp.control}": [f"{e}/{n}" for e, n in zip(t.events_control,
-                                                                  t.n_control, strict=True)],
-        "ESS": [f"{a:.1f} / {b:.1f}" for a, b in zip(t.ess_treated, t.ess_control, strict=True)],
-        f"risk {comp.treated} %": (pct * (1 - t.surv_treated)).round(1),
-        f"risk {comp.control} %": (pct * (1 - t.surv_control)).round(1),
-        "HR (95% CI)": [sections.ratio_ci(*v) for v in zip(t.hr, t.lower, t.upper,
-                                                            strict=True)],
-        "p": [_p(v) for v in t.p],
-        "log-rank p": [_p(v) for v in t.logrank_p],
-        "RMST diff, days (95% CI)": [format_ci(*v, digits=1) for v in zip(t.rmst_diff, t.rmst_lower,
-                                                                    t.rmst_upper, strict=True)],
-        "E-value": t.e_value.round(2),
-    })
-    if "boot_lower" in t and t.boot_lower.notna().any():
-        rows["bootstrap 95% CI"] = [
-            "" if not np.isfinite(lo) else
-            (f"{format_ratio(lo)}{DASH}{format_ratio(hi)}" if np.isfinite(hi) else
-             f"{format_ratio(lo)}{DASH}{INFINITY} (replicates without events)")
-            for lo, hi in zip(t.boot_lower.astype(float), t.boot_upper.astype(float), strict=True)]
-    return rows
+_labels, _journal_rows = sections.column_labels, sections.journal_rows
