@@ -17,7 +17,7 @@ import pytest
 import mace_outcomes as mo
 from mace_outcomes.datasets import example_path
 from mace_outcomes.report import _output
-from mace_outcomes.report.analyze import _json_ready
+from mace_outcomes.report._output import _json_ready
 from mace_outcomes.tables.export import to_html
 
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"

@@ -276,12 +276,25 @@ def firth_fit(*, x, w, lay, cluster, names, terms, robust, conf_level, n, n_even
         var_s = naive_s
         scale = np.ones(p)
         variance = "model-based; profile penalised likelihood"
+    summary, tests, var = profile_tables(fun, beta, pll, pll0, scale, var_s, naive_s, sd,
+                                         names, conf_level)
+    state.update(beta=beta / sd, imat=imat / np.outer(sd, sd), loglik_unpenalised=ll)
+    return dict(summary=summary, loglik=(pll0, pll), tests=tests, n=n, n_event=n_event,
+                ties="breslow", robust=use_robust, firth=True, warnings=[],
+                conf_level=conf_level, variance=variance, iterations=iters,
+                vcov=pd.DataFrame(var, index=names, columns=names), terms=terms,
+                _state=state)
+
+
+def profile_tables(fun, beta, pll, pll0, scale, var_s, naive_s, sd, names, conf_level):
+    """The summary (profile penalised-likelihood limits and LR p per term, Rao-Scott
+    scaled by ``scale``) and the global tests of a Firth fit on covariates scaled by
+    ``sd``; also the variance on the original scale. Shared with the Dask fit."""
+    p = len(names)
     se_s = np.sqrt(np.diag(var_s))
     q = stats.chi2.ppf(conf_level, 1)
-    lower = np.empty(p)
-    upper = np.empty(p)
-    pval = np.empty(p)
-    for j in range(p):
+    lower, upper, pval = np.empty(p), np.empty(p), np.empty(p)
+    for j in range(p):  # a loop over terms: each limit is a root search
         lo, hi = _profile_limits(fun, beta, pll, j, q, scale[j], se_s[j])
         lower[j], upper[j] = np.exp(lo / sd[j]), np.exp(hi / sd[j])
         stat = scale[j] * 2 * (pll - _profile_at(fun, beta, j, 0.0))
@@ -294,15 +307,9 @@ def firth_fit(*, x, w, lay, cluster, names, terms, robust, conf_level, n, n_even
                             "naive_se": np.sqrt(np.diag(naive_s)) / sd},
                            index=pd.Index(names, name="term"))
     _, u0, i0, _ = fun(np.zeros(p))
-    lr = 2 * (pll - pll0)
     tests = pd.DataFrame({"test": ["likelihood_ratio", "wald", "score"],
-                          "statistic": [lr, float(coef @ K.solve_sym(var, coef)),
+                          "statistic": [2 * (pll - pll0), float(coef @ K.solve_sym(var, coef)),
                                         float(u0 @ K.solve_sym(i0, u0))],
                           "df": [p, p, p]})
     tests["p"] = stats.chi2.sf(tests["statistic"], tests["df"])
-    state.update(beta=coef, imat=imat / np.outer(sd, sd), loglik_unpenalised=ll)
-    return dict(summary=summary, loglik=(pll0, pll), tests=tests, n=n, n_event=n_event,
-                ties="breslow", robust=use_robust, firth=True, warnings=[],
-                conf_level=conf_level, variance=variance, iterations=iters,
-                vcov=pd.DataFrame(var, index=names, columns=names), terms=terms,
-                _state=state)
+    return summary, tests, var

@@ -26,7 +26,6 @@ The progress bar steps through the stages and shows each pass the Dask fits repo
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -44,7 +43,7 @@ import pandas as pd
 from ..errors import InputError, Problem
 from . import _dask_tables, _output, _release
 from ._html import Writer, write_report
-from ._output import Analysis, _json_ready
+from ._output import Analysis
 from .study import Study
 
 STAGES = ("cluster", "records", "follow-up", "baseline tables", "propensity", "endpoints",
@@ -220,12 +219,7 @@ def analyze_dask(directory: Path, out: Path, study: Study, progress: bool, start
             released = (_release.suppress_results(results, writer.min_cell)
                         if writer.min_cell else results)
             bar.update(1)
-            (staging / "results.json").write_text(json.dumps(_json_ready(released),
-                                                             indent=2))
-            writer.files.append(staging / "results.json")
-            _output.write_manifest(staging, writer.files)
-            interrupt.check()
-            _output.replace_output(staging, out)
+            _output.publish(staging, out, writer.files, released, interrupt)
         except BaseException:
             if staging is not None:
                 shutil.rmtree(staging, ignore_errors=True)

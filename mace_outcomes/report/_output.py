@@ -13,6 +13,7 @@ on the way out and the process still ends with the conventional status.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -243,3 +244,13 @@ def signals_as_exit() -> Iterator[Interrupt]:
         for sig, old in previous.items():
             # None: installed outside Python and not restorable; the default is closest
             signal.signal(sig, old if old is not None else signal.SIG_DFL)
+
+
+def publish(staging: Path, out: Path, files: list, released: dict, interrupt) -> None:
+    """Write ``results.json`` and the manifest of ``files`` into ``staging``, then swap it
+    into ``out`` (the last step of a run; an earlier run's own files are replaced)."""
+    (staging / "results.json").write_text(json.dumps(_json_ready(released), indent=2))
+    files.append(staging / "results.json")
+    write_manifest(staging, files)
+    interrupt.check()  # last chance before the swap
+    replace_output(staging, out)  # removes only an earlier run's own files

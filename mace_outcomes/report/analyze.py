@@ -34,7 +34,6 @@ holding anything else (see ``_output``).
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import time
@@ -51,7 +50,7 @@ from ._adjusted import adjusted_section
 from ._figures import figures, flow_figure
 from ._html import Writer as _Writer
 from ._html import write_report
-from ._output import Analysis, _json_ready
+from ._output import Analysis
 from ._primary import primary_endpoint
 from .checklist import checklist_section
 from .study import Study, read_study
@@ -245,11 +244,7 @@ def _analyze(directory: Path, out: Path, study: Study, progress: bool, started: 
         released = (_release.suppress_results(results, writer.min_cell) if writer.min_cell
                     else results)
         bar.update(1)
-        (staging / "results.json").write_text(json.dumps(_json_ready(released), indent=2))
-        writer.files.append(staging / "results.json")
-        _output.write_manifest(staging, writer.files)
-        interrupt.check()  # last chance before the swap
-        _output.replace_output(staging, out)  # removes only an earlier run's own files
+        _output.publish(staging, out, writer.files, released, interrupt)
     except BaseException:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)

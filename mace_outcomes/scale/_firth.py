@@ -22,16 +22,14 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..regression import _kernels as K
 from ..regression import _pertime as P
 from ..regression.firth import (
     _coxphf_iterate,
-    _profile_at,
-    _profile_limits,
     firth_products,
     penalised_from_sums,
+    profile_tables,
 )
 from ._reduce import Part, keep, step, tree_sum
 
@@ -112,27 +110,8 @@ def firth_fit(prepared: list, names: list, n: int, center_mean: np.ndarray, weig
     else:
         var_s, scale = naive_s, np.ones(p)
         variance = "model-based; profile penalised likelihood"
-    se_s = np.sqrt(np.diag(var_s))
-    q = stats.chi2.ppf(conf_level, 1)
-    lower, upper, pval = np.empty(p), np.empty(p), np.empty(p)
-    for j in range(p):  # a loop over terms: each limit is a root search
-        lo, hi = _profile_limits(fun, beta, pll, j, q, scale[j], se_s[j])
-        lower[j], upper[j] = np.exp(lo / sd[j]), np.exp(hi / sd[j])
-        stat = scale[j] * 2 * (pll - _profile_at(fun, beta, j, 0.0))
-        pval[j] = stats.chi2.sf(max(stat, 0.0), 1)
-    coef = beta / sd
-    var = var_s / np.outer(sd, sd)
-    se = np.sqrt(np.diag(var))
-    summary = pd.DataFrame({"coef": coef, "hr": np.exp(coef), "se": se, "lower": lower,
-                            "upper": upper, "p": pval, "z": coef / se,
-                            "naive_se": np.sqrt(np.diag(naive_s)) / sd},
-                           index=pd.Index(names, name="term"))
-    _, u0, i0, _ = fun(np.zeros(p))
-    tests = pd.DataFrame({"test": ["likelihood_ratio", "wald", "score"],
-                          "statistic": [2 * (pll - pll0), float(coef @ K.solve_sym(var, coef)),
-                                        float(u0 @ K.solve_sym(i0, u0))],
-                          "df": [p, p, p]})
-    tests["p"] = stats.chi2.sf(tests["statistic"], tests["df"])
+    summary, tests, var = profile_tables(fun, beta, pll, pll0, scale, var_s, naive_s, sd,
+                                         names, conf_level)
     return dict(summary=summary, loglik=(pll0, pll), tests=tests, ties="breslow",
                 robust=bool(robust), firth=True, variance=variance, iterations=iters,
                 vcov=pd.DataFrame(var, index=names, columns=names))
