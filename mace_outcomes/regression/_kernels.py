@@ -332,11 +332,19 @@ def aliased_columns(x: np.ndarray, strata: np.ndarray | None = None,
     for s in range(0, n, block):  # a loop over row blocks, not subjects
         xc = x[s:s + block] - (means[0] if codes is None else means[codes[s:s + block]])
         gram += xc.T @ xc
+    return aliased_from_gram(gram, n, _column_absmax(x), tol)
+
+
+def aliased_from_gram(gram: np.ndarray, n: int, size: np.ndarray,
+                      tol: float = 1e-11) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`aliased_columns` from the within-strata centred cross-product ``gram`` of
+    ``n`` rows and each column's ``max |x|`` (``size``): sums that add over partitions,
+    so the Dask fit applies the same rule."""
+    p = len(gram)
     ss = np.diag(gram).copy()
     scale = np.sqrt(np.where(ss > 0, ss, 1.0))
     corr = gram / np.outer(scale, scale)
     # a column whose centred values vanish (against its raw size) is aliased outright
-    size = _column_absmax(x)
     alias = ss <= (tol * n) * np.maximum(size, 1e-300) ** 2
     combo = np.zeros((p, p))
     for j in range(p):  # a loop over columns only

@@ -42,7 +42,7 @@ import pandas as pd
 
 from ..errors import InputError, Problem
 from . import _dask_tables, _output, _release
-from ._html import Writer, write_report
+from ._html import Writer
 from ._output import Analysis
 from .study import Study
 
@@ -182,7 +182,6 @@ def analyze_dask(directory: Path, out: Path, study: Study, progress: bool, start
     from tqdm.auto import tqdm
 
     from ..scale._reduce import on_step
-    from .checklist import checklist_section
 
     with _output.signals_as_exit() as interrupt:
         bar = _output.CheckedBar(tqdm(total=len(STAGES), desc="mace-outcomes (dask)",
@@ -211,13 +210,7 @@ def analyze_dask(directory: Path, out: Path, study: Study, progress: bool, start
                                           for w in caught})
             steps.begin("report")
             results["engine"]["seconds"] = steps.seconds  # the report's own time is not in
-            if writer.min_cell:
-                writer.section(_release.SUPPRESSION, writer.paragraph(
-                    _release.statement(writer.min_cell)))
-            writer.section(*checklist_section(writer, study, state))
-            write_report(writer, results, state)
-            released = (_release.suppress_results(results, writer.min_cell)
-                        if writer.min_cell else results)
+            released = _release.write_released(writer, study, state, results)
             bar.update(1)
             _output.publish(staging, out, writer.files, released, interrupt)
         except BaseException:

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from ..tables._suppress import _is_count_name, suppress_small_cells
+from ._html import write_report
+from .checklist import checklist_section
 
 #: Section title of the report's statement of the suppression.
 SUPPRESSION = "Small-cell suppression"
@@ -53,3 +55,14 @@ def suppress_results(results: dict, min_cell: int) -> dict:
     out["small_cell_suppression"] = {"min_cell": int(min_cell), "suppressed": counter[0],
                                      "statement": statement(min_cell)}
     return out
+
+
+def write_released(writer, study, state: dict, results: dict) -> dict:
+    """The report's last sections (the suppression statement, the checklist linking every
+    section), report.html / report.docx, and the results as released: with ``[report]
+    min_cell``, results.json is suppressed as the tables are. Both engines end so."""
+    if writer.min_cell:
+        writer.section(SUPPRESSION, writer.paragraph(statement(writer.min_cell)))
+    writer.section(*checklist_section(writer, study, state))
+    write_report(writer, results, state)
+    return suppress_results(results, writer.min_cell) if writer.min_cell else results

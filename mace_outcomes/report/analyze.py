@@ -49,10 +49,8 @@ from . import _sections as sections
 from ._adjusted import adjusted_section
 from ._figures import figures, flow_figure
 from ._html import Writer as _Writer
-from ._html import write_report
 from ._output import Analysis
 from ._primary import primary_endpoint
-from .checklist import checklist_section
 from .study import Study, read_study
 
 _ID_COLUMNS = sections.ID_COLUMNS
@@ -236,13 +234,7 @@ def _analyze(directory: Path, out: Path, study: Study, progress: bool, started: 
                                       for w in [*caught, *later]})
         bar.update(1)
         bar.set_postfix_str("report")
-        if writer.min_cell:  # results.json is released too: the tables' suppression
-            writer.section(_release.SUPPRESSION, writer.paragraph(
-                _release.statement(writer.min_cell)))
-        writer.section(*checklist_section(writer, study, state))  # links every section
-        write_report(writer, results, state)
-        released = (_release.suppress_results(results, writer.min_cell) if writer.min_cell
-                    else results)
+        released = _release.write_released(writer, study, state, results)
         bar.update(1)
         _output.publish(staging, out, writer.files, released, interrupt)
     except BaseException:

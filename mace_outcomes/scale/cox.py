@@ -75,7 +75,6 @@ from .survival import unclustered
 __all__ = ["cox", "DaskCox"]
 
 SOURCE = "df"
-ALIAS_TOL = 1e-11  # regression._kernels.aliased_columns' rule
 
 
 @dataclass(frozen=True)
@@ -242,26 +241,6 @@ def _centred(prep: Prepared | None, center: np.ndarray, keep: np.ndarray) -> Pre
     return None if prep is None else replace(prep, x=(prep.x[:, keep] - center[keep]))
 
 
-def aliased(gram: np.ndarray, n: int, xmax: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Columns that are exact linear combinations of earlier ones, from the within-strata
-    centred cross-product, and each one's combination: the rule (and the output) of
-    :func:`regression._kernels.aliased_columns`."""
-    ss = np.diag(gram).copy()
-    scale = np.sqrt(np.where(ss > 0, ss, 1.0))
-    corr = gram / np.outer(scale, scale)
-    alias = ss <= (ALIAS_TOL * n) * np.maximum(xmax, 1e-300) ** 2
-    combo = np.zeros(gram.shape)
-    for j in range(len(ss)):  # a loop over columns only
-        kept = np.flatnonzero(~alias[:j])
-        if alias[j] or not len(kept):
-            continue
-        c = np.linalg.solve(corr[np.ix_(kept, kept)], corr[kept, j])
-        if corr[j, j] - corr[kept, j] @ c <= ALIAS_TOL:
-            alias[j] = True
-            combo[j, kept] = c * scale[j] / scale[kept]
-    return alias, combo
-
-
 # -- pass 3: Newton steps --------------------------------------------------------------
 
 def _pertime_part(prep: Prepared | None, beta) -> Part:
@@ -419,7 +398,7 @@ def cox(df, time: str = "time", event: str = "event", covariates=None, weights=N
         said = extreme_weights(placed, lo, hi, two, sw_hi, n_hi, sw, part.n, sw_s, counts,
                                strata)
         msgs += [said] if said else []
-    alias, combo = aliased(gram, part.n, xmax)
+    alias, combo = K.aliased_from_gram(gram, part.n, xmax)
     if alias.all():
         raise InputError(Problem("every covariate is constant within strata: nothing to fit",
                                  column=event))
